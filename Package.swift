@@ -1,0 +1,149 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Applied to every target (as swift-log and swift-configuration do): explicit `any`, imports that
+// are visible only where declared, and `public import` only where a dependency's type is our API.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "videospool",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "videospool", targets: ["videospool"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // Pure domain: request model and validation, job state machine, retry and poll policies,
+        // webhook payload and signing, address policy, and the ports adapters implement. No I/O.
+        .target(
+            name: "VideoSpoolCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto")
+            ]
+        ),
+        // Services that drive the core through its ports: intake, submission, polling, delivery.
+        .target(
+            name: "VideoSpoolRuntime",
+            dependencies: [
+                "VideoSpoolCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
+        ),
+        // Adapter: the spool directory tree (safe opens, atomic moves, inotify).
+        .target(
+            name: "VideoSpoolFileSystem",
+            dependencies: [
+                "VideoSpoolCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Adapter: the durable job store on SQLite (WAL) through GRDB.
+        .target(
+            name: "VideoSpoolStore",
+            dependencies: [
+                "VideoSpoolCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // Adapter: the upstream API client and the webhook sender (AsyncHTTPClient).
+        .target(
+            name: "VideoSpoolHTTP",
+            dependencies: [
+                "VideoSpoolCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // A faithful stand-in for the AI/ML API video endpoints, and a verifying webhook receiver.
+        .target(
+            name: "VideoSpoolSimulator",
+            dependencies: [
+                "VideoSpoolCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // Composition root: settings from configuration, the service group, the demo.
+        .target(
+            name: "VideoSpoolApp",
+            dependencies: [
+                "VideoSpoolCore",
+                "VideoSpoolRuntime",
+                "VideoSpoolFileSystem",
+                "VideoSpoolStore",
+                "VideoSpoolHTTP",
+                "VideoSpoolSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "videospool",
+            dependencies: [
+                "VideoSpoolApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Test-only fakes shared by the test targets.
+        .target(
+            name: "VideoSpoolTesting",
+            dependencies: [
+                "VideoSpoolCore",
+                "VideoSpoolRuntime",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "VideoSpoolCoreTests", dependencies: ["VideoSpoolCore"]),
+        .testTarget(
+            name: "VideoSpoolRuntimeTests",
+            dependencies: ["VideoSpoolRuntime", "VideoSpoolTesting", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(name: "VideoSpoolFileSystemTests", dependencies: ["VideoSpoolFileSystem", "VideoSpoolTesting"]),
+        .testTarget(name: "VideoSpoolStoreTests", dependencies: ["VideoSpoolStore", "VideoSpoolTesting"]),
+        .testTarget(
+            name: "VideoSpoolHTTPTests",
+            dependencies: [
+                "VideoSpoolHTTP", "VideoSpoolSimulator", "VideoSpoolTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .testTarget(
+            name: "VideoSpoolAppTests",
+            dependencies: [
+                "VideoSpoolApp", "VideoSpoolSimulator", "VideoSpoolTesting",
+                .product(name: "Configuration", package: "swift-configuration"),
+            ]
+        ),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + swiftSettings
+}

@@ -1,0 +1,27 @@
+/// Where a job is in its life. Persisted by name, so the raw values are part of the store format.
+public enum JobPhase: String, Sendable, Hashable, CaseIterable {
+    /// Accepted and waiting for a submission slot (or for a retry).
+    case queued
+    /// The intent to POST is recorded; the outcome of the POST is not (yet).
+    case submitting
+    /// Upstream accepted the request and gave a generation id; being polled.
+    case generating
+    /// The generation finished with a video.
+    case completed
+    /// The job ended without a video.
+    case failed
+    /// The request file was invalid; nothing was submitted.
+    case rejected
+
+    public var isTerminal: Bool {
+        switch self {
+        case .completed, .failed, .rejected: true
+        case .queued, .submitting, .generating: false
+        }
+    }
+
+    /// Jobs counted against `api.max_in_flight_generations`.
+    public var holdsGenerationSlot: Bool {
+        self == .submitting || self == .generating
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+
+/// An absolute `http` or `https` URL, split into the parts the daemon checks and connects to.
+///
+/// Parsing is deliberately strict for callback URLs: no whitespace or control characters, no user
+/// info (credentials would end up in logs), an explicit host, and a port in range.
+public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
+    public let scheme: String
+    /// Lowercased host; IPv6 literals keep their brackets, as in the URL.
+    public let host: String
+    public let port: Int?
+    /// Path, query and fragment as written (at least `/`).
+    public let pathAndQuery: String
+
+    public struct ParseError: Error, Sendable, Equatable {
+        public let message: String
+    }
+
+    public init(parsing text: String) throws(ParseError) {
+        guard text.utf8.count <= 2048 else { throw ParseError(message: "is longer than 2048 characters") }
+        guard let schemeEnd = text.range(of: "://") else {
+            throw ParseError(message: "is not an absolute URL (expected http:// or https://)")
+        }
+        let scheme = text[..<schemeEnd.lowerBound].lowercased()
+        guard scheme == "http" || scheme == "https" else {
+            throw ParseError(message: "uses the scheme '\(scheme)'; only http and https are allowed")
+        }
+        for scalar in text.unicodeScalars where scalar.value <= 0x20 || scalar.value == 0x7F {
+            throw ParseError(message: "contains whitespace or a control character")
+        }
+        let rest = text[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        var path = String(rest[authorityEnd...])
+        if authority.contains("@") {
+            throw ParseError(message: "contains user info ('user@' or 'user:password@'), which is not allowed")
+        }
+        var host = Substring(authority)
+        var port: Int?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { throw ParseError(message: "has an unclosed '['") }
+            host = authority[...close]
+            let after = authority[authority.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":"), let value = Int(after.dropFirst()) else {
+                    throw ParseError(message: "has an invalid port")
+                }
+                port = value
+            }
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = authority[..<colon]
+            guard let value = Int(authority[authority.index(after: colon)...]) else {
+                throw ParseError(message: "has an invalid port")
+            }
+            port = value
+        }
+        if let port, !(1...65535).contains(port) { throw ParseError(message: "has a port outside 1-65535") }
+        guard !host.isEmpty else { throw ParseError(message: "has no host") }
+        let allowed = host.unicodeScalars.allSatisfy { scalar in
+            scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-._[]:%".unicodeScalars.contains(scalar)
+        }
+        guard allowed else { throw ParseError(message: "has invalid characters in its host") }
+        if path.isEmpty || path.hasPrefix("?") || path.hasPrefix("#") { path = "/" + path }
+        self.scheme = scheme
+        self.host = host.lowercased()
+        self.port = port
+        self.pathAndQuery = path
+    }
+
+    /// The host without IPv6 brackets, as passed to a resolver.
+    public var hostForResolution: String {
+        host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+    }
+
+    /// The address if the host is an IP literal in any spelling a resolver would accept.
+    public var literalAddress: IPAddress? {
+        IPAddress(lenient: host)
+    }
+
+    public var effectivePort: Int { port ?? (scheme == "https" ? 443 : 80) }
+
+    public var description: String {
+        "\(scheme)://\(host)\(port.map { ":\($0)" } ?? "")\(pathAndQuery)"
+    }
+
+    /// The URL without query and fragment, which may carry tokens; safe for logs and outcome files.
+    public var redacted: String {
+        let cut = pathAndQuery.firstIndex { $0 == "?" || $0 == "#" }
+        let path = cut.map { String(pathAndQuery[..<$0]) } ?? pathAndQuery
+        let suffix = cut == nil ? "" : "?…"
+        return "\(scheme)://\(host)\(port.map { ":\($0)" } ?? "")\(path)\(suffix)"
+    }
+}

@@ -1,0 +1,42 @@
+/// What to do with a POST whose outcome is unknown (timeout after the body was sent, 500, 504, a
+/// crash between sending and recording the answer). The API has no idempotency key, so re-sending
+/// may create, and bill, a second generation.
+public enum AmbiguousSubmissionPolicy: String, Sendable, Hashable, CaseIterable {
+    /// Fail the job with `submission_outcome_unknown` and tell its callbacks; never pay twice. Default.
+    case fail
+    /// Send the request again; a duplicate generation is possible.
+    case resubmit
+}
+
+/// Every rule the job state machine follows, gathered from configuration.
+public struct PipelinePolicy: Sendable, Hashable {
+    /// Retries of submissions that certainly did not reach the API (connect errors, 429, 502, 503).
+    public var submitBackoff: Backoff
+    public var poll: PollSchedule
+    public var ambiguousSubmission: AmbiguousSubmissionPolicy
+    /// How long all submissions pause after a 401 or 403 before one is tried again (doubling).
+    public var authenticationPause: Backoff
+    /// A job not submitted within this time after acceptance fails with `queue_expired`.
+    public var queueLifetime: Duration
+    /// Consecutive 404 answers to polls before the generation is declared lost.
+    public var notFoundLimit: Int
+    public var webhookRetries: WebhookRetrySchedule
+
+    public init(
+        submitBackoff: Backoff = Backoff(),
+        poll: PollSchedule = PollSchedule(),
+        ambiguousSubmission: AmbiguousSubmissionPolicy = .fail,
+        authenticationPause: Backoff = Backoff(initial: .seconds(30), maximum: .seconds(600), jitter: 0.1),
+        queueLifetime: Duration = .seconds(86400),
+        notFoundLimit: Int = 3,
+        webhookRetries: WebhookRetrySchedule = WebhookRetrySchedule()
+    ) {
+        self.submitBackoff = submitBackoff
+        self.poll = poll
+        self.ambiguousSubmission = ambiguousSubmission
+        self.authenticationPause = authenticationPause
+        self.queueLifetime = queueLifetime
+        self.notFoundLimit = notFoundLimit
+        self.webhookRetries = webhookRetries
+    }
+}

@@ -1,0 +1,56 @@
+/// The spool tree callers write into: `incoming/`, `rejected/`, `done/`, `failed/`.
+public protocol SpoolDirectory: Sendable {
+    /// Creates the directories if needed and checks they are usable.
+    func prepare() throws
+
+    /// Starts watching `incoming/` (before the first scan, so nothing published in between is missed).
+    func watch() throws -> AsyncStream<SpoolChange>
+
+    /// Names in `incoming/` that look like requests: `*.json`, not starting with `.`.
+    func incomingNames() throws -> [String]
+
+    /// Reads one request file safely: no symlinks, regular files only, never more than the limit.
+    func read(_ name: String, maximumBytes: Int) -> SpoolRead
+
+    /// Deletes an accepted file. Deleting a file that is already gone is not an error.
+    func remove(_ name: String) throws
+
+    /// Moves a file to `rejected/` with `<name>.error.json` beside it; returns the name used there.
+    @discardableResult
+    func reject(_ name: String, errorDocument: [UInt8]) throws -> String
+
+    /// Atomically writes `done/<job_id>.json` or `failed/<job_id>.json`.
+    func writeOutcome(_ document: [UInt8], jobID: JobID, completed: Bool) throws
+}
+
+/// A hint that `incoming/` changed. Hints can be lost, so the runtime also rescans periodically.
+public enum SpoolChange: Sendable, Hashable {
+    /// A file appeared or was closed after writing.
+    case file(String)
+    /// Events were dropped (queue overflow) or the watch was reset: scan everything.
+    case rescan
+}
+
+public enum SpoolRead: Sendable {
+    case file(SpoolFile)
+    /// The name no longer exists (another scan took it, or the writer removed it).
+    case vanished
+    /// The entry cannot be a request (symlink, directory, FIFO, too large, unreadable).
+    case unusable(ValidationIssue)
+}
+
+/// One request file's bytes and the facts needed to judge it.
+public struct SpoolFile: Sendable {
+    public let name: String
+    public let bytes: [UInt8]
+    public let modifiedAt: Timestamp
+    /// More than 1 means another name links to the same file.
+    public let linkCount: Int
+
+    public init(name: String, bytes: [UInt8], modifiedAt: Timestamp, linkCount: Int) {
+        self.name = name
+        self.bytes = bytes
+        self.modifiedAt = modifiedAt
+        self.linkCount = linkCount
+    }
+}

@@ -1,0 +1,329 @@
+/// The rules of a job's life, from acceptance to a terminal phase.
+///
+/// The job is persisted data, so the machine holds only the rules: each method takes the job
+/// `inout`, applies one event and returns the ``Action`` the runtime must perform once the new state
+/// is committed. No I/O, no clock: time and randomness come in as arguments.
+public struct JobStateMachine: Sendable {
+    public enum Action: Sendable, Hashable {
+        /// Put the job (back) in the submission queue, to be sent no earlier than `at`.
+        case enqueue(at: Timestamp)
+        /// Stop all submissions until `until` (401/403); the job goes back to the queue's front.
+        case pauseSubmissions(until: Timestamp, reason: String)
+        /// Poll the generation at `at`.
+        case poll(at: Timestamp)
+        /// Stop all polls until `until` (401/403); this job is polled again at `until`.
+        case pausePolling(until: Timestamp, reason: String)
+        /// The job reached a terminal phase: record its webhook event and write its outcome.
+        case finish
+    }
+
+    public let policy: PipelinePolicy
+
+    public init(policy: PipelinePolicy) {
+        self.policy = policy
+    }
+
+    // MARK: - Submission
+
+    /// The intent to POST, recorded before the request is sent.
+    public func submissionStarted(_ job: inout Job, now: Timestamp) {
+        precondition(job.phase == .queued, "Invalid state: submission started for \(job.phase) job \(job.id)")
+        job.phase = .submitting
+        job.submitAttempts += 1
+        job.nextActionAt = nil
+    }
+
+    public func submissionFinished(
+        _ job: inout Job,
+        exchange: APIExchange,
+        now: Timestamp,
+        pauseCount: Int = 0,
+        using random: inout some RandomNumberGenerator
+    ) -> Action {
+        precondition(job.phase == .submitting, "Invalid state: submission finished for \(job.phase) job \(job.id)")
+        switch exchange {
+        case .notSent(let reason):
+            return retrySubmission(&job, now: now, retryAfter: nil, reason: reason, using: &random)
+
+        case .outcomeUnknown(let reason):
+            return ambiguousSubmission(&job, now: now, reason: reason, using: &random)
+
+        case .response(let response):
+            switch response.statusCode {
+            case 200..<300:
+                guard let status = GenerationStatusResponse(body: response.body) else {
+                    return ambiguousSubmission(
+                        &job,
+                        now: now,
+                        reason: "HTTP \(response.statusCode) without a generation id",
+                        using: &random
+                    )
+                }
+                job.generationID = status.id
+                job.submittedAt = now
+                job.phase = .generating
+                return apply(status, to: &job, now: now, using: &random)
+            case 401, 403:
+                job.phase = .queued
+                job.nextActionAt = nil
+                let pause = policy.authenticationPause.delay(forRetry: pauseCount + 1, using: &random)
+                return .pauseSubmissions(until: now + pause, reason: authenticationReason(response))
+            case 408, 425, 429, 502, 503:
+                let retryAfter = response.retryAfter?.delay(from: now)
+                return retrySubmission(
+                    &job,
+                    now: now,
+                    retryAfter: retryAfter,
+                    reason: "HTTP \(response.statusCode): \(response.message)",
+                    using: &random
+                )
+            case 400..<500:
+                return fail(
+                    &job,
+                    now: now,
+                    code: .apiRejected,
+                    message: "the API rejected the request (HTTP \(response.statusCode)): \(response.message)"
+                )
+            default:
+                return ambiguousSubmission(
+                    &job,
+                    now: now,
+                    reason: "HTTP \(response.statusCode): \(response.message)",
+                    using: &random
+                )
+            }
+        }
+    }
+
+    private func retrySubmission(
+        _ job: inout Job,
+        now: Timestamp,
+        retryAfter: Duration?,
+        reason: String,
+        using random: inout some RandomNumberGenerator
+    ) -> Action {
+        job.phase = .queued
+        let delay = policy.submitBackoff.delay(forRetry: job.submitAttempts, retryAfter: retryAfter, using: &random)
+        let next = now + delay
+        if next > job.acceptedAt + policy.queueLifetime {
+            return fail(
+                &job,
+                now: now,
+                code: .queueExpired,
+                message: "not submitted within \(policy.queueLifetime.secondsDouble.formatted) of acceptance; "
+                    + "last attempt: \(reason)"
+            )
+        }
+        job.nextActionAt = next
+        return .enqueue(at: next)
+    }
+
+    private func ambiguousSubmission(
+        _ job: inout Job,
+        now: Timestamp,
+        reason: String,
+        using random: inout some RandomNumberGenerator
+    ) -> Action {
+        switch policy.ambiguousSubmission {
+        case .fail:
+            return fail(
+                &job,
+                now: now,
+                code: .submissionOutcomeUnknown,
+                message: "the API did not confirm the submission (\(reason)); it was not re-sent, because the API "
+                    + "has no idempotency key and a second POST could create and bill a second generation"
+            )
+        case .resubmit:
+            return retrySubmission(&job, now: now, retryAfter: nil, reason: reason, using: &random)
+        }
+    }
+
+    private func authenticationReason(_ response: APIResponse) -> String {
+        let meaning = response.statusCode == 401 ? "the API key was not accepted" : "the account may be out of credits"
+        return "HTTP \(response.statusCode) (\(meaning)): \(response.message)"
+    }
+
+    // MARK: - Polling
+
+    public func pollFinished(
+        _ job: inout Job,
+        exchange: APIExchange,
+        now: Timestamp,
+        pauseCount: Int = 0,
+        using random: inout some RandomNumberGenerator
+    ) -> Action {
+        precondition(job.phase == .generating, "Invalid state: poll finished for \(job.phase) job \(job.id)")
+        switch exchange {
+        case .notSent(let reason), .outcomeUnknown(let reason):
+            return pollFailed(&job, now: now, retryAfter: nil, reason: reason, using: &random)
+        case .response(let response):
+            switch response.statusCode {
+            case 200..<300:
+                guard let status = GenerationStatusResponse(body: response.body) else {
+                    return pollFailed(&job, now: now, retryAfter: nil, reason: "malformed response", using: &random)
+                }
+                job.polls += 1
+                job.consecutivePollFailures = 0
+                job.consecutiveNotFound = 0
+                return apply(status, to: &job, now: now, using: &random)
+            case 401, 403:
+                let pause = policy.authenticationPause.delay(forRetry: pauseCount + 1, using: &random)
+                job.nextActionAt = now + pause
+                return .pausePolling(until: now + pause, reason: authenticationReason(response))
+            case 404:
+                job.consecutiveNotFound += 1
+                if job.consecutiveNotFound >= policy.notFoundLimit {
+                    return fail(
+                        &job,
+                        now: now,
+                        code: .generationNotFound,
+                        message: "the API answered 404 to \(job.consecutiveNotFound) polls in a row: "
+                            + response.message
+                    )
+                }
+                return pollFailed(&job, now: now, retryAfter: nil, reason: "HTTP 404", using: &random)
+            case 400, 422:
+                return fail(
+                    &job,
+                    now: now,
+                    code: .apiRejected,
+                    message: "the API rejected the status request (HTTP \(response.statusCode)): \(response.message)"
+                )
+            default:
+                return pollFailed(
+                    &job,
+                    now: now,
+                    retryAfter: response.retryAfter?.delay(from: now),
+                    reason: "HTTP \(response.statusCode): \(response.message)",
+                    using: &random
+                )
+            }
+        }
+    }
+
+    private func pollFailed(
+        _ job: inout Job,
+        now: Timestamp,
+        retryAfter: Duration?,
+        reason: String,
+        using random: inout some RandomNumberGenerator
+    ) -> Action {
+        job.consecutivePollFailures += 1
+        let deadline = policy.poll.deadline(submittedAt: job.submittedAt ?? now)
+        if now >= deadline {
+            return fail(
+                &job,
+                now: now,
+                code: .timeout,
+                message: "no result within \(policy.poll.deadline.secondsDouble.formatted) of submission; "
+                    + "the last poll failed: \(reason)"
+            )
+        }
+        let delay = policy.poll.failureBackoff.delay(
+            forRetry: job.consecutivePollFailures,
+            retryAfter: retryAfter,
+            using: &random
+        )
+        let next = min(now + delay, deadline)
+        job.nextActionAt = next
+        return .poll(at: next)
+    }
+
+    /// Applies a status report from either endpoint to a job that has a generation id.
+    private func apply(
+        _ status: GenerationStatusResponse,
+        to job: inout Job,
+        now: Timestamp,
+        using random: inout some RandomNumberGenerator
+    ) -> Action {
+        let submittedAt = job.submittedAt ?? now
+        switch status.progress {
+        case .completed:
+            guard let url = status.videoURL, !url.isEmpty else {
+                return fail(
+                    &job,
+                    now: now,
+                    code: .missingVideoURL,
+                    message: "the API reported the generation completed but gave no video URL"
+                )
+            }
+            job.phase = .completed
+            job.upstreamStatus = status.status
+            job.videoURL = url
+            job.usage = status.usage
+            job.finishedAt = now
+            job.nextActionAt = nil
+            return .finish
+        case .failed:
+            job.usage = status.usage
+            return fail(&job, now: now, code: .generationFailed, message: status.failureDescription)
+        case .running, .unknown:
+            job.upstreamStatus = status.status
+            let deadline = policy.poll.deadline(submittedAt: submittedAt)
+            if job.polls > 0, now >= deadline {
+                return fail(
+                    &job,
+                    now: now,
+                    code: .timeout,
+                    message: "the generation was still '\(status.status)' \(policy.poll.deadline.secondsDouble.formatted) "
+                        + "after submission (api.poll.deadline_seconds)"
+                )
+            }
+            let next =
+                job.polls == 0
+                ? policy.poll.firstPoll(submittedAt: submittedAt)
+                : policy.poll.nextPoll(now: now, submittedAt: submittedAt, using: &random)
+            job.nextActionAt = next
+            return .poll(at: next)
+        }
+    }
+
+    // MARK: - Restart
+
+    /// What to do with a job found in the store at start-up.
+    public func recovered(_ job: inout Job, now: Timestamp) -> Action? {
+        switch job.phase {
+        case .queued:
+            return .enqueue(at: job.nextActionAt ?? now)
+        case .submitting:
+            switch policy.ambiguousSubmission {
+            case .fail:
+                return fail(
+                    &job,
+                    now: now,
+                    code: .submissionOutcomeUnknown,
+                    message: "the daemon stopped while this job's POST was in flight, so whether a generation was "
+                        + "created is unknown; it was not re-sent, to avoid paying twice"
+                )
+            case .resubmit:
+                job.phase = .queued
+                job.nextActionAt = now
+                return .enqueue(at: now)
+            }
+        case .generating:
+            return .poll(at: job.nextActionAt ?? now)
+        case .completed, .failed, .rejected:
+            return nil
+        }
+    }
+
+    // MARK: - Ending
+
+    private func fail(_ job: inout Job, now: Timestamp, code: JobFailure.Code, message: String) -> Action {
+        job.phase = .failed
+        job.failure = JobFailure(code: code, message: message)
+        job.finishedAt = now
+        job.nextActionAt = nil
+        return .finish
+    }
+}
+
+extension Double {
+    /// "30 s", "15 min", "2 h": for messages.
+    var formatted: String {
+        if self >= 3600, self.truncatingRemainder(dividingBy: 3600) == 0 { return "\(Int(self / 3600)) h" }
+        if self >= 60, self.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(self / 60)) min" }
+        if self == self.rounded() { return "\(Int(self)) s" }
+        return "\(self) s"
+    }
+}

@@ -1,0 +1,71 @@
+/// Builds the webhook documents: `{"type", "timestamp", "data"}` as Standard Webhooks recommends,
+/// with `data` describing the job. The same document, plus delivery states, is the outcome file.
+public enum WebhookPayload {
+    /// The `video.generation.completed` or `video.generation.failed` event for a finished job.
+    public static func finished(_ job: Job, eventID: String, now: Timestamp) -> WebhookEvent {
+        precondition(job.phase == .completed || job.phase == .failed, "Invalid state: \(job.phase) is not finished")
+        let type: WebhookEvent.EventType = job.phase == .completed ? .completed : .failed
+        var data = JSONObject()
+        data["job_id"] = .string(job.id.rawValue)
+        data["generation_id"] = .optional(job.generationID)
+        data["model"] = .string(job.model)
+        data["status"] = .string(job.phase.rawValue)
+        data["video"] = job.videoURL.map { .object(JSONObject(["url": .string($0)])) } ?? .null
+        data["error"] = job.failure.map(errorJSON) ?? .null
+        data["usage"] = job.usage?.json ?? .null
+        data["metadata"] = job.metadata.map(JSONValue.object) ?? .null
+        data["source_file"] = .string(job.sourceName)
+        data["submit_attempts"] = .int(Int64(job.submitAttempts))
+        data["polls"] = .int(Int64(job.polls))
+        data["accepted_at"] = .string(job.acceptedAt.iso8601)
+        data["submitted_at"] = .optional(job.submittedAt?.iso8601)
+        data["finished_at"] = .string((job.finishedAt ?? now).iso8601)
+        return event(id: eventID, jobID: job.id, type: type, now: now, data: data)
+    }
+
+    /// The `video.generation.rejected` event for an invalid request file.
+    public static func rejected(
+        _ request: RejectedRequest,
+        jobID: JobID,
+        sourceName: String,
+        eventID: String,
+        now: Timestamp
+    ) -> WebhookEvent {
+        var data = JSONObject()
+        data["job_id"] = .string(jobID.rawValue)
+        data["generation_id"] = .null
+        data["model"] = .optional(request.model)
+        data["status"] = .string(JobPhase.rejected.rawValue)
+        data["video"] = .null
+        data["error"] = errorJSON(JobFailure(code: .rejected, message: request.summary))
+        data["errors"] = .array(request.issues.map(\.json))
+        data["usage"] = .null
+        data["metadata"] = request.metadata.map(JSONValue.object) ?? .null
+        data["source_file"] = .string(sourceName)
+        data["accepted_at"] = .null
+        data["submitted_at"] = .null
+        data["finished_at"] = .string(now.iso8601)
+        return event(id: eventID, jobID: jobID, type: .rejected, now: now, data: data)
+    }
+
+    private static func event(
+        id: String,
+        jobID: JobID,
+        type: WebhookEvent.EventType,
+        now: Timestamp,
+        data: JSONObject
+    ) -> WebhookEvent {
+        let document = JSONValue.object(
+            JSONObject([
+                "type": .string(type.description),
+                "timestamp": .string(now.iso8601),
+                "data": .object(data),
+            ])
+        )
+        return WebhookEvent(id: id, jobID: jobID, type: type, createdAt: now, body: JSONWriter().bytes(document))
+    }
+
+    private static func errorJSON(_ failure: JobFailure) -> JSONValue {
+        .object(JSONObject(["code": .string(failure.code.description), "message": .string(failure.message)]))
+    }
+}
