@@ -40,8 +40,9 @@ public struct AddressPolicy: Sendable, Hashable {
         ("198.51.100.0/24", "a documentation address"),
         ("203.0.113.0/24", "a documentation address"),
         ("224.0.0.0/4", "a multicast address"),
-        ("240.0.0.0/4", "a reserved address"),
+        // Before 240.0.0.0/4, which contains it: the first match names the reason.
         ("255.255.255.255/32", "the broadcast address"),
+        ("240.0.0.0/4", "a reserved address"),
         ("::/128", "the unspecified address"),
         ("::1/128", "a loopback address"),
         ("::ffff:0:0/96", "an IPv4-mapped address"),

@@ -42,14 +42,18 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
             host = authority[...close]
             let after = authority[authority.index(after: close)...]
             if !after.isEmpty {
-                guard after.hasPrefix(":"), let value = Int(after.dropFirst()) else {
+                guard after.hasPrefix(":"), after.utf8.dropFirst().allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                    let value = Int(after.dropFirst())
+                else {
                     throw ParseError(message: "has an invalid port")
                 }
                 port = value
             }
         } else if let colon = authority.lastIndex(of: ":") {
             host = authority[..<colon]
-            guard let value = Int(authority[authority.index(after: colon)...]) else {
+            let digits = authority[authority.index(after: colon)...]
+            // `Int(_:)` alone would also take a sign ("+80").
+            guard digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int(digits) else {
                 throw ParseError(message: "has an invalid port")
             }
             port = value

@@ -115,9 +115,11 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
         if lower.hasPrefix("0x") {
             let digits = lower.dropFirst(2)
             if digits.isEmpty { return 0 }
+            guard digits.allSatisfy(\.isHexDigit) else { return nil }
             return UInt64(digits, radix: 16)
         }
         if lower.count > 1, lower.hasPrefix("0") {
+            guard lower.allSatisfy(\.isASCIIDigit) else { return nil }
             return UInt64(lower.dropFirst(), radix: 8)
         }
         guard lower.allSatisfy(\.isASCIIDigit) else { return nil }
@@ -143,7 +145,10 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
                     groups.append(UInt16(v4 & 0xFFFF))
                     continue
                 }
-                guard (1...4).contains(part.count), let group = UInt16(part, radix: 16) else { return nil }
+                // `UInt16(_:radix:)` alone would also take a sign ("+1", "-0").
+                guard (1...4).contains(part.count), part.allSatisfy(\.isHexDigit),
+                    let group = UInt16(part, radix: 16)
+                else { return nil }
                 groups.append(group)
             }
             return groups

@@ -77,17 +77,21 @@ public struct RecoveredState: Sendable {
     public var staleOutcomes: [JobID]
     /// Spool files committed but not yet removed from `incoming/`.
     public var unsettledSources: [(jobID: JobID, source: SourceFile)]
+    /// How many jobs ended in each terminal phase so far (for status lines).
+    public var finishedCounts: [JobPhase: Int]
 
     public init(
         activeJobs: [Job] = [],
         pendingDeliveries: [Delivery] = [],
         staleOutcomes: [JobID] = [],
-        unsettledSources: [(jobID: JobID, source: SourceFile)] = []
+        unsettledSources: [(jobID: JobID, source: SourceFile)] = [],
+        finishedCounts: [JobPhase: Int] = [:]
     ) {
         self.activeJobs = activeJobs
         self.pendingDeliveries = pendingDeliveries
         self.staleOutcomes = staleOutcomes
         self.unsettledSources = unsettledSources
+        self.finishedCounts = finishedCounts
     }
 }
 

@@ -7,20 +7,24 @@ public protocol SpoolDirectory: Sendable {
     func watch() throws -> AsyncStream<SpoolChange>
 
     /// Names in `incoming/` that look like requests: `*.json`, not starting with `.`.
-    func incomingNames() throws -> [String]
+    func incomingNames() async throws -> [String]
 
     /// Reads one request file safely: no symlinks, regular files only, never more than the limit.
-    func read(_ name: String, maximumBytes: Int) -> SpoolRead
+    func read(_ name: String, maximumBytes: Int) async -> SpoolRead
 
     /// Deletes an accepted file. Deleting a file that is already gone is not an error.
-    func remove(_ name: String) throws
+    func remove(_ name: String) async throws
 
     /// Moves a file to `rejected/` with `<name>.error.json` beside it; returns the name used there.
     @discardableResult
-    func reject(_ name: String, errorDocument: [UInt8]) throws -> String
+    func reject(_ name: String, errorDocument: [UInt8]) async throws -> String
+
+    /// Makes earlier removals, moves and writes durable (directory `fsync`), before the store
+    /// records them.
+    func flush() async throws
 
     /// Atomically writes `done/<job_id>.json` or `failed/<job_id>.json`.
-    func writeOutcome(_ document: [UInt8], jobID: JobID, completed: Bool) throws
+    func writeOutcome(_ document: [UInt8], jobID: JobID, completed: Bool) async throws
 }
 
 /// A hint that `incoming/` changed. Hints can be lost, so the runtime also rescans periodically.

@@ -1,7 +1,7 @@
 /// Finds the known field name a misspelt one was probably meant to be.
-enum FieldSuggestion {
+public enum FieldSuggestion {
     /// The closest of `candidates` to `name`, if it is close enough to be a plausible typo.
-    static func nearest(to name: String, among candidates: [String]) -> String? {
+    public static func nearest(to name: String, among candidates: [String]) -> String? {
         let normalizedName = normalize(name)
         var best: (candidate: String, distance: Int)?
         for candidate in candidates {

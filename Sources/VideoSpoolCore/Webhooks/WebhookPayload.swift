@@ -24,15 +24,18 @@ public enum WebhookPayload {
     }
 
     /// The `video.generation.rejected` event for an invalid request file.
+    ///
+    /// `recordID` is the store's id for the rejection; the payload's `job_id` is the id the request
+    /// asked for when it had a well-formed one (a duplicate's rejection names the id it tried to reuse).
     public static func rejected(
         _ request: RejectedRequest,
-        jobID: JobID,
+        recordID: JobID,
         sourceName: String,
         eventID: String,
         now: Timestamp
     ) -> WebhookEvent {
         var data = JSONObject()
-        data["job_id"] = .string(jobID.rawValue)
+        data["job_id"] = .string((request.requestedJobID ?? recordID).rawValue)
         data["generation_id"] = .null
         data["model"] = .optional(request.model)
         data["status"] = .string(JobPhase.rejected.rawValue)
@@ -45,7 +48,7 @@ public enum WebhookPayload {
         data["accepted_at"] = .null
         data["submitted_at"] = .null
         data["finished_at"] = .string(now.iso8601)
-        return event(id: eventID, jobID: jobID, type: .rejected, now: now, data: data)
+        return event(id: eventID, jobID: recordID, type: .rejected, now: now, data: data)
     }
 
     private static func event(

@@ -1,0 +1,79 @@
+import Foundation
+public import VideoSpoolCore
+
+/// The API key and the webhook signing secret, found the way systemd services expect: an explicit
+/// file, then the unit's credential (`LoadCredential=`), then an environment variable.
+public struct Credentials: Sendable, CustomStringConvertible {
+    public let apiKey: String
+    public let webhookSecret: WebhookSecret
+
+    public init(apiKey: String, webhookSecret: WebhookSecret) {
+        self.apiKey = apiKey
+        self.webhookSecret = webhookSecret
+    }
+
+    /// Never prints a secret.
+    public var description: String { "Credentials(apiKey: <redacted>, webhookSecret: <redacted>)" }
+
+    public static func resolve(
+        settings: DaemonSettings,
+        environment: [String: String]
+    ) throws(ConfigurationError) -> Credentials {
+        let key = try find(
+            key: "api.key_file",
+            file: settings.apiKeyFile,
+            credential: "api-key",
+            variable: "AIMLAPI_API_KEY",
+            environment: environment
+        )
+        guard !key.isEmpty, key.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+            throw ConfigurationError(key: "api.key_file", "the API key is empty or contains spaces or control characters")
+        }
+        let secretText = try find(
+            key: "webhooks.secret_file",
+            file: settings.webhookSecretFile,
+            credential: "webhook-secret",
+            variable: "VIDEOSPOOL_WEBHOOK_SECRET",
+            environment: environment
+        )
+        let secret: WebhookSecret
+        do {
+            secret = try WebhookSecret(parsing: secretText)
+        } catch {
+            throw ConfigurationError(key: "webhooks.secret_file", "the webhook secret \(error.description)")
+        }
+        return Credentials(apiKey: key, webhookSecret: secret)
+    }
+
+    private static func find(
+        key: String,
+        file: String?,
+        credential: String,
+        variable: String,
+        environment: [String: String]
+    ) throws(ConfigurationError) -> String {
+        if let file {
+            return try read(file, key: key)
+        }
+        if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
+            let path = directory + "/" + credential
+            if FileManager.default.fileExists(atPath: path) { return try read(path, key: key) }
+        }
+        if let value = environment[variable], !value.isEmpty {
+            return value.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        throw ConfigurationError(
+            key: key,
+            "not found: set \(key), or give the systemd credential '\(credential)' (LoadCredential=), "
+                + "or set the environment variable \(variable)"
+        )
+    }
+
+    private static func read(_ path: String, key: String) throws(ConfigurationError) -> String {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw ConfigurationError(key: key, "cannot read \(path): \(error.localizedDescription)")
+        }
+    }
+}

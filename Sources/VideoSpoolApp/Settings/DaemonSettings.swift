@@ -1,0 +1,94 @@
+public import Logging
+public import VideoSpoolCore
+
+/// Every setting of the daemon, with its default. Secrets are resolved separately (``Credentials``)
+/// and never printed.
+public struct DaemonSettings: Sendable {
+    // spool.*
+    public var spoolDirectory = "/var/spool/videospool"
+    public var maximumRequestBytes = 10 * 1024 * 1024
+    public var settleSeconds = 5.0
+    public var rescanIntervalSeconds = 30.0
+
+    // state.*
+    public var stateDirectory = "/var/lib/videospool"
+
+    // api.*
+    public var apiBaseURL = "https://api.aimlapi.com"
+    public var apiKeyFile: String?
+    public var maximumConcurrentRequests = 8
+    public var maximumInFlightGenerations = 32
+    public var requestTimeoutSeconds = 30.0
+    public var pollFirstDelaySeconds = 30.0
+    public var pollIntervalSeconds = 15.0
+    public var pollDeadlineSeconds = 1800.0
+    public var ambiguousSubmissionPolicy = AmbiguousSubmissionPolicy.fail
+    public var queueLifetimeSeconds = 86400.0
+
+    // webhooks.*
+    public var webhookSecretFile: String?
+    public var defaultCallbackURLs: [String] = []
+    public var webhookTimeoutSeconds = 15.0
+    public var webhookRetryScheduleSeconds: [Double] = WebhookRetrySchedule.standardDelays.map(\.secondsDouble)
+    public var allowPrivateNetworks = false
+    public var allowedNetworks: [CIDR] = []
+    public var maximumConcurrentDeliveries = 64
+
+    // log.*
+    public var logLevel = Logger.Level.info
+
+    public init() {}
+
+    /// Every key the configuration file may contain, for spotting typos.
+    public static let knownKeys: [String] = [
+        "spool.directory", "spool.max_request_bytes", "spool.settle_seconds", "spool.rescan_interval_seconds",
+        "state.directory",
+        "api.base_url", "api.key_file", "api.max_concurrent_requests", "api.max_in_flight_generations",
+        "api.request_timeout_seconds", "api.poll.first_delay_seconds", "api.poll.interval_seconds",
+        "api.poll.deadline_seconds", "api.ambiguous_submit_policy", "api.queue_lifetime_seconds",
+        "webhooks.secret_file", "webhooks.default_urls", "webhooks.timeout_seconds",
+        "webhooks.retry_schedule_seconds", "webhooks.allow_private_networks", "webhooks.allowed_networks",
+        "webhooks.max_concurrent_deliveries",
+        "log.level",
+    ]
+
+    /// The rules the state machine follows, from these settings.
+    public var pipelinePolicy: PipelinePolicy {
+        var policy = PipelinePolicy()
+        policy.poll = PollSchedule(
+            firstDelay: .seconds(double: pollFirstDelaySeconds),
+            interval: .seconds(double: pollIntervalSeconds),
+            deadline: .seconds(double: pollDeadlineSeconds)
+        )
+        policy.ambiguousSubmission = ambiguousSubmissionPolicy
+        policy.queueLifetime = .seconds(double: queueLifetimeSeconds)
+        policy.webhookRetries = WebhookRetrySchedule(delays: webhookRetryScheduleSeconds.map { .seconds(double: $0) })
+        return policy
+    }
+
+    public var addressPolicy: AddressPolicy {
+        AddressPolicy(allowPrivateNetworks: allowPrivateNetworks, allowedNetworks: allowedNetworks)
+    }
+}
+
+extension DaemonSettings {
+    /// One line per setting, for `check-config`; no secrets (only where they come from).
+    public var summary: [String] {
+        [
+            "spool.directory: \(spoolDirectory)",
+            "spool.max_request_bytes: \(maximumRequestBytes)",
+            "state.directory: \(stateDirectory)",
+            "api.base_url: \(apiBaseURL)",
+            "api.key_file: \(apiKeyFile ?? "(credential 'api-key' or $AIMLAPI_API_KEY)")",
+            "api.max_concurrent_requests: \(maximumConcurrentRequests)",
+            "api.max_in_flight_generations: \(maximumInFlightGenerations)",
+            "api.poll: first \(pollFirstDelaySeconds) s, every \(pollIntervalSeconds) s, deadline \(pollDeadlineSeconds) s",
+            "api.ambiguous_submit_policy: \(ambiguousSubmissionPolicy.rawValue)",
+            "webhooks.secret_file: \(webhookSecretFile ?? "(credential 'webhook-secret' or $VIDEOSPOOL_WEBHOOK_SECRET)")",
+            "webhooks.default_urls: \(defaultCallbackURLs.count) URL(s)",
+            "webhooks.retry_schedule_seconds: \(webhookRetryScheduleSeconds.map { String(Int($0)) }.joined(separator: ", "))",
+            "webhooks.allow_private_networks: \(allowPrivateNetworks)",
+            "log.level: \(logLevel.rawValue)",
+        ]
+    }
+}

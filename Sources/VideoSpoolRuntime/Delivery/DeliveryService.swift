@@ -1,0 +1,242 @@
+import DequeModule
+import Logging
+public import ServiceLifecycle
+import Synchronization
+public import VideoSpoolCore
+
+/// Delivers webhook events: every (event, URL) pair independently, each attempt signed afresh,
+/// retried on the schedule. A global limit bounds concurrent attempts and a per-host limit keeps
+/// one slow receiver from holding every slot, so a dead receiver never delays the others.
+public final class DeliveryService: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var maximumConcurrentAttempts: Int
+        public var maximumConcurrentAttemptsPerHost: Int
+        public var userAgent: String
+
+        public init(
+            maximumConcurrentAttempts: Int = 64,
+            maximumConcurrentAttemptsPerHost: Int = 8,
+            userAgent: String = "videospool"
+        ) {
+            self.maximumConcurrentAttempts = maximumConcurrentAttempts
+            self.maximumConcurrentAttemptsPerHost = maximumConcurrentAttemptsPerHost
+            self.userAgent = userAgent
+        }
+    }
+
+    private struct State {
+        var pending: [Delivery.ID: Delivery] = [:]
+        var timers = TimerQueue<Delivery.ID>()
+        /// Event bodies of pending deliveries (loaded from the store after a restart).
+        var bodies: [String: [UInt8]] = [:]
+        /// Pending deliveries per event, to drop a body when its last delivery ends.
+        var remaining: [String: Int] = [:]
+        var hostInFlight: [String: Int] = [:]
+        var blocked: [String: Deque<Delivery.ID>] = [:]
+        var stopping = false
+    }
+
+    private let context: PipelineContext
+    private let transport: any WebhookTransport
+    private let signer: Mutex<WebhookSigner>
+    private let machine: DeliveryStateMachine
+    private let outcomes: OutcomeWriter
+    private let configuration: Configuration
+    private let slots: RequestSlots
+    private let state = Mutex(State())
+    private let wake = WakeSignal()
+
+    public init(
+        context: PipelineContext,
+        transport: any WebhookTransport,
+        signer: WebhookSigner,
+        outcomes: OutcomeWriter,
+        configuration: Configuration = Configuration()
+    ) {
+        self.context = context
+        self.transport = transport
+        self.signer = Mutex(signer)
+        self.machine = DeliveryStateMachine(schedule: context.policy.webhookRetries)
+        self.outcomes = outcomes
+        self.configuration = configuration
+        self.slots = RequestSlots(limit: configuration.maximumConcurrentAttempts)
+    }
+
+    /// New deliveries of `event`, already committed.
+    public func add(_ deliveries: [Delivery], event: WebhookEvent) {
+        guard !deliveries.isEmpty else { return }
+        state.withLock { state in
+            state.bodies[event.id] = event.body
+            for delivery in deliveries { schedule(delivery, in: &state) }
+        }
+        wake.signal()
+    }
+
+    /// Pending deliveries found at start-up; their bodies are read from the store when needed.
+    public func restore(_ deliveries: [Delivery]) {
+        state.withLock { state in
+            for delivery in deliveries { schedule(delivery, in: &state) }
+        }
+        wake.signal()
+    }
+
+    /// Replaces the signing key (configuration reload).
+    public func updateSigner(_ signer: WebhookSigner) {
+        self.signer.withLock { $0 = signer }
+    }
+
+    /// Jobs with at least one delivery still pending.
+    public var deliveringJobs: Int {
+        state.withLock { Set($0.pending.values.map(\.jobID)).count }
+    }
+
+    private func schedule(_ delivery: Delivery, in state: inout State) {
+        if state.pending.updateValue(delivery, forKey: delivery.id) == nil {
+            state.remaining[delivery.id.eventID, default: 0] += 1
+        }
+        state.timers.schedule(delivery.id, at: delivery.nextAttemptAt ?? context.time.now())
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                while true {
+                    switch nextStep() {
+                    case .stop:
+                        return
+                    case .wait(let deadline):
+                        await wake.wait(until: deadline, time: context.time)
+                    case .attempt(let delivery, let host):
+                        try await slots.acquire()
+                        group.addTask {
+                            defer {
+                                self.slots.release()
+                                self.hostFinished(host)
+                            }
+                            try await self.attempt(delivery)
+                        }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.state.withLock { $0.stopping = true }
+            self.wake.signal()
+        }
+    }
+
+    private enum Step {
+        case stop
+        case wait(until: Timestamp?)
+        case attempt(Delivery, host: String)
+    }
+
+    private func nextStep() -> Step {
+        let now = context.time.now()
+        return state.withLock { state -> Step in
+            if state.stopping || Task.isCancelled { return .stop }
+            while let id = state.timers.popDue(now: now, limit: 1).first {
+                guard let delivery = state.pending[id] else { continue }
+                let host = (try? HTTPURL(parsing: delivery.url))?.host ?? ""
+                if state.hostInFlight[host, default: 0] >= configuration.maximumConcurrentAttemptsPerHost {
+                    state.blocked[host, default: []].append(id)
+                    continue
+                }
+                state.hostInFlight[host, default: 0] += 1
+                return .attempt(delivery, host: host)
+            }
+            return .wait(until: state.timers.nextDue())
+        }
+    }
+
+    private func hostFinished(_ host: String) {
+        let now = context.time.now()
+        state.withLock { state in
+            state.hostInFlight[host, default: 1] -= 1
+            if state.hostInFlight[host] == 0 { state.hostInFlight[host] = nil }
+            if let next = state.blocked[host]?.popFirst() {
+                state.timers.schedule(next, at: now)
+            }
+            if state.blocked[host]?.isEmpty == true { state.blocked[host] = nil }
+        }
+        wake.signal()
+    }
+
+    private func attempt(_ delivery: Delivery) async throws {
+        var delivery = delivery
+        var logger = context.logger
+        logger[metadataKey: "job.id"] = "\(delivery.jobID)"
+        logger[metadataKey: "webhook.id"] = "\(delivery.id.eventID)"
+        logger[metadataKey: "callback.host"] = "\((try? HTTPURL(parsing: delivery.url))?.host ?? "-")"
+        logger[metadataKey: "attempt"] = "\(delivery.attempts + 1)"
+
+        let body = try await body(for: delivery.id.eventID)
+        let now = context.time.now()
+        var random = SystemRandomNumberGenerator()
+        let action: DeliveryStateMachine.Action
+        if let body {
+            let timestamp = now.secondsSinceEpoch
+            let signature = signer.withLock {
+                $0.signature(messageID: delivery.id.eventID, timestamp: timestamp, body: body)
+            }
+            let request = WebhookRequest(
+                url: delivery.url,
+                headers: [
+                    ("webhook-id", delivery.id.eventID),
+                    ("webhook-timestamp", String(timestamp)),
+                    ("webhook-signature", signature),
+                    ("content-type", "application/json"),
+                    ("user-agent", configuration.userAgent),
+                ],
+                body: body,
+                jobID: delivery.jobID,
+                attempt: delivery.attempts + 1
+            )
+            let result = await transport.send(request)
+            action = machine.attemptFinished(&delivery, result: result, now: context.time.now(), using: &random)
+        } else {
+            action = machine.refuse(&delivery, reason: "the event body is missing from the store")
+        }
+        try await context.store.commit([.updateDelivery(delivery)])
+
+        if let status = delivery.lastStatusCode { logger[metadataKey: "http.status"] = "\(status)" }
+        switch action {
+        case .delivered:
+            logger.info("Webhook delivered", metadata: ["event": "webhook.delivered"])
+        case .retry(let at):
+            logger.notice(
+                "Webhook delivery failed; will retry",
+                metadata: ["error": "\(delivery.lastError ?? "-")", "retry.at": "\(at)"]
+            )
+        case .stopped(let final):
+            logger.warning(
+                "Webhook delivery given up",
+                metadata: [
+                    "event": "webhook.given_up", "delivery.state": "\(final.rawValue)",
+                    "error": "\(delivery.lastError ?? "-")",
+                ]
+            )
+        }
+        state.withLock { state in
+            if case .retry(let at) = action {
+                state.pending[delivery.id] = delivery
+                state.timers.schedule(delivery.id, at: at)
+            } else {
+                state.pending[delivery.id] = nil
+                let eventID = delivery.id.eventID
+                state.remaining[eventID, default: 1] -= 1
+                if state.remaining[eventID] == 0 {
+                    state.remaining[eventID] = nil
+                    state.bodies[eventID] = nil
+                }
+            }
+        }
+        outcomes.markStale(delivery.jobID)
+    }
+
+    private func body(for eventID: String) async throws -> [UInt8]? {
+        if let body = state.withLock({ $0.bodies[eventID] }) { return body }
+        guard let event = try await context.store.event(id: eventID) else { return nil }
+        state.withLock { $0.bodies[eventID] = event.body }
+        return event.body
+    }
+}

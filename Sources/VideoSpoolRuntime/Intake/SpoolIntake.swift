@@ -1,0 +1,470 @@
+import Logging
+public import ServiceLifecycle
+import Synchronization
+public import VideoSpoolCore
+
+/// Turns request files in `incoming/` into committed jobs or rejections.
+///
+/// inotify events are hints that name files to look at; a full scan at start-up, after an overflow
+/// and every `rescanInterval` is the authority. A file leaves `incoming/` only after its job (or its
+/// rejection, when someone is to be told) is committed, and the store remembers the file until it
+/// has left, so a crash in between never turns one file into two jobs.
+public final class SpoolIntake: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var maximumRequestBytes: Int
+        /// How long a file that is not (yet) valid JSON, or still has a second link, may be still
+        /// being written: it is looked at again after this, then rejected.
+        public var settleTime: Duration
+        public var rescanInterval: Duration
+        /// Callback URLs for requests that name none (`webhooks.default_urls`).
+        public var defaultCallbackURLs: [String]
+        public var batchSize: Int
+
+        public init(
+            maximumRequestBytes: Int = 10 * 1024 * 1024,
+            settleTime: Duration = .seconds(5),
+            rescanInterval: Duration = .seconds(30),
+            defaultCallbackURLs: [String] = [],
+            batchSize: Int = 128
+        ) {
+            self.maximumRequestBytes = maximumRequestBytes
+            self.settleTime = settleTime
+            self.rescanInterval = rescanInterval
+            self.defaultCallbackURLs = defaultCallbackURLs
+            self.batchSize = batchSize
+        }
+    }
+
+    private struct State {
+        var hinted: [String] = []
+        var hintedSet: Set<String> = []
+        var rescanRequested = true
+        var nextRescan: Timestamp?
+        /// Files to look at again later (maybe still being written), by due time.
+        var deferred: [String: Timestamp] = [:]
+        /// Files that could not be moved out of `incoming/`; skipped until the next start.
+        var stuck: Set<String> = []
+        /// Committed files not yet removed (from the store, at start-up).
+        var unsettled: [String: (jobID: JobID, source: SourceFile)] = [:]
+        var validator: RequestValidator
+        var configuration: Configuration
+        var stopping = false
+    }
+
+    private let context: PipelineContext
+    private let spool: any SpoolDirectory
+    private let submissions: SubmissionService
+    private let deliveries: DeliveryService
+    private let state: Mutex<State>
+    private let wake = WakeSignal()
+
+    public init(
+        context: PipelineContext,
+        spool: any SpoolDirectory,
+        validator: RequestValidator,
+        configuration: Configuration,
+        submissions: SubmissionService,
+        deliveries: DeliveryService
+    ) {
+        self.context = context
+        self.spool = spool
+        self.submissions = submissions
+        self.deliveries = deliveries
+        self.state = Mutex(State(validator: validator, configuration: configuration))
+    }
+
+    /// Spool files a previous run committed but did not get to remove (see ``RecoveredState``).
+    public func restore(unsettled: [(jobID: JobID, source: SourceFile)]) {
+        state.withLock { state in
+            for entry in unsettled { state.unsettled[entry.source.name] = entry }
+        }
+    }
+
+    /// Applies new limits and validation options (configuration reload).
+    public func update(configuration: Configuration, validator: RequestValidator) {
+        state.withLock { state in
+            state.configuration = configuration
+            state.validator = validator
+            state.nextRescan = nil
+        }
+        wake.signal()
+    }
+
+    /// Asks for a full scan soon (for example on SIGHUP, or from tests).
+    public func requestRescan() {
+        state.withLock { $0.rescanRequested = true }
+        wake.signal()
+    }
+
+    public func run() async throws {
+        // Watch first, then scan: a file published between the two is seen by one or the other.
+        let changes = try spool.watch()
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    for await change in changes { self.hint(change) }
+                }
+                try await settleUnsettled()
+                while let names = try await nextNames() {
+                    if names.isEmpty {
+                        await wake.wait(until: nextWake(), time: context.time)
+                        continue
+                    }
+                    for start in stride(from: 0, to: names.count, by: batchSize) {
+                        try await process(Array(names[start..<min(start + batchSize, names.count)]))
+                        if state.withLock({ $0.stopping }) { break }
+                    }
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.state.withLock { $0.stopping = true }
+            self.wake.signal()
+        }
+    }
+
+    private var batchSize: Int { state.withLock { max($0.configuration.batchSize, 1) } }
+
+    private func hint(_ change: SpoolChange) {
+        state.withLock { state in
+            switch change {
+            case .file(let name):
+                if state.hintedSet.insert(name).inserted { state.hinted.append(name) }
+            case .rescan:
+                state.rescanRequested = true
+            }
+        }
+        wake.signal()
+    }
+
+    private func nextWake() -> Timestamp? {
+        state.withLock { state in
+            ([state.nextRescan] + state.deferred.values.map { Optional($0) }).compactMap { $0 }.min()
+        }
+    }
+
+    /// The names to look at now: everything on a rescan, else the hinted and due deferred ones.
+    /// `nil` once shutting down.
+    private func nextNames() async throws -> [String]? {
+        let now = context.time.now()
+        let rescan = state.withLock { state -> Bool? in
+            if state.stopping || Task.isCancelled { return nil }
+            if state.rescanRequested || (state.nextRescan.map { now >= $0 } ?? true) {
+                state.rescanRequested = false
+                state.nextRescan = now + state.configuration.rescanInterval
+                state.hinted.removeAll()
+                state.hintedSet.removeAll()
+                return true
+            }
+            return false
+        }
+        guard let rescan else { return nil }
+        var candidates: [String]
+        if rescan {
+            candidates = try await spool.incomingNames()
+        } else {
+            candidates = state.withLock { state in
+                defer {
+                    state.hinted.removeAll()
+                    state.hintedSet.removeAll()
+                }
+                return state.hinted
+            }
+        }
+        return state.withLock { state in
+            var names: [String] = []
+            var seen = Set<String>()
+            for (name, due) in state.deferred where due <= now {
+                state.deferred[name] = nil
+                if seen.insert(name).inserted { names.append(name) }
+            }
+            for name in candidates where state.deferred[name] == nil && !state.stuck.contains(name) {
+                if Self.isRequestName(name), seen.insert(name).inserted { names.append(name) }
+            }
+            return names
+        }
+    }
+
+    /// Callers publish `*.json`; names starting with `.` are writers' temporary files.
+    static func isRequestName(_ name: String) -> Bool {
+        !name.hasPrefix(".") && name.hasSuffix(".json") && name.count > 5
+    }
+
+    // MARK: - One batch
+
+    private struct Batch {
+        var changes: [StoreChange] = []
+        var accepted: [(job: Job, name: String)] = []
+        var rejected: [Rejection] = []
+        var jobIDs: Set<JobID> = []
+    }
+
+    private struct Rejection {
+        var name: String
+        var errorDocument: [UInt8]
+        var request: RejectedRequest
+        /// Set when the rejection was committed to carry a webhook.
+        var record: (job: Job, event: WebhookEvent, deliveries: [Delivery])?
+    }
+
+    private func process(_ names: [String]) async throws {
+        let (validator, configuration) = state.withLock { ($0.validator, $0.configuration) }
+        var batch = Batch()
+        for name in names {
+            let now = context.time.now()
+            switch await spool.read(name, maximumBytes: configuration.maximumRequestBytes) {
+            case .vanished:
+                continue
+            case .unusable(let issue):
+                reject(name, RejectedRequest(issues: [issue]), sha256: nil, now: now, into: &batch)
+            case .file(let file):
+                let sha256 = ContentDigest.sha256Hex(file.bytes)
+                if let unsettled = state.withLock({ $0.unsettled.removeValue(forKey: name) }) {
+                    if unsettled.source.sha256 == sha256 {
+                        try await settle(unsettled.jobID, unsettled.source)
+                        continue
+                    }
+                    try await context.store.commit([.sourceSettled(unsettled.jobID)])
+                }
+                let young = now - file.modifiedAt < configuration.settleTime
+                if file.linkCount > 1 {
+                    if young {
+                        postpone(name, until: file.modifiedAt + configuration.settleTime)
+                        continue
+                    }
+                    let issue = ValidationIssue(
+                        field: nil,
+                        code: .hardLink,
+                        message: "the file has \(file.linkCount) hard links; publish requests with rename(2), "
+                            + "not by linking a file that stays elsewhere"
+                    )
+                    reject(name, RejectedRequest(issues: [issue]), sha256: sha256, now: now, into: &batch)
+                    continue
+                }
+                switch validator.validate(file.bytes) {
+                case .invalid(let request):
+                    if young, Self.mayBeIncomplete(request) {
+                        postpone(name, until: file.modifiedAt + configuration.settleTime)
+                        continue
+                    }
+                    reject(name, request, sha256: sha256, now: now, into: &batch)
+                case .valid(let request):
+                    try await accept(
+                        request,
+                        name: name,
+                        sha256: sha256,
+                        now: now,
+                        defaults: configuration.defaultCallbackURLs,
+                        into: &batch
+                    )
+                }
+            }
+        }
+        try await finish(batch)
+    }
+
+    /// Writers that do not use rename may be caught mid-write: the JSON is cut short.
+    private static func mayBeIncomplete(_ request: RejectedRequest) -> Bool {
+        request.issues.contains { ["truncated_json", "invalid_json", "empty_file"].contains($0.code.description) }
+    }
+
+    private func postpone(_ name: String, until due: Timestamp) {
+        state.withLock { $0.deferred[name] = due }
+        context.logger.debug("Request file may still be being written; will look again", metadata: ["spool.file": "\(name)"])
+    }
+
+    private func accept(
+        _ request: ValidatedRequest,
+        name: String,
+        sha256: String,
+        now: Timestamp,
+        defaults: [String],
+        into batch: inout Batch
+    ) async throws {
+        if let requested = request.requestedJobID {
+            let duplicate: Bool
+            if batch.jobIDs.contains(requested) {
+                duplicate = true
+            } else {
+                duplicate = try await context.store.containsJob(requested)
+            }
+            if duplicate {
+                let issue = ValidationIssue(
+                    field: "job_id",
+                    code: .duplicateJobID,
+                    message: "job_id '\(requested)' is already known; a request is never submitted twice"
+                )
+                let rejected = RejectedRequest(
+                    issues: [issue],
+                    callbackURLs: request.callbackURLs,
+                    metadata: request.metadata,
+                    requestedJobID: requested,
+                    model: request.model
+                )
+                reject(name, rejected, sha256: sha256, now: now, into: &batch)
+                return
+            }
+        }
+        let id = request.requestedJobID ?? context.ids.jobID(at: now)
+        let job = Job(
+            id: id,
+            phase: .queued,
+            model: request.model,
+            callbackURLs: request.callbackURLs.isEmpty ? defaults : request.callbackURLs,
+            metadata: request.metadata,
+            acceptedAt: now,
+            sourceName: name,
+            parameters: request.parameters
+        )
+        batch.jobIDs.insert(id)
+        batch.accepted.append((job, name))
+        batch.changes.append(
+            .insertJob(
+                job,
+                requestBody: JSONWriter().bytes(.object(request.upstreamBody)),
+                source: SourceFile(name: name, sha256: sha256, disposition: .remove)
+            )
+        )
+    }
+
+    private func reject(
+        _ name: String,
+        _ request: RejectedRequest,
+        sha256: String?,
+        now: Timestamp,
+        into batch: inout Batch
+    ) {
+        let defaults = state.withLock { $0.configuration.defaultCallbackURLs }
+        let callbacks = request.callbackURLs.isEmpty ? defaults : request.callbackURLs
+        let recordID = context.ids.jobID(at: now)
+        let errorDocument = OutcomeDocument.rejection(
+            request,
+            jobID: request.requestedJobID ?? (callbacks.isEmpty ? nil : recordID),
+            sourceName: name,
+            now: now
+        )
+        var rejection = Rejection(name: name, errorDocument: errorDocument, request: request)
+        if !callbacks.isEmpty, let sha256 {
+            var job = Job(
+                id: recordID,
+                phase: .rejected,
+                model: request.model ?? "",
+                callbackURLs: callbacks,
+                metadata: request.metadata,
+                acceptedAt: now,
+                sourceName: name,
+                parameters: GenerationParameters()
+            )
+            job.failure = JobFailure(code: .rejected, message: request.summary)
+            job.finishedAt = now
+            let event = WebhookPayload.rejected(
+                request,
+                recordID: recordID,
+                sourceName: name,
+                eventID: context.ids.eventID(at: now),
+                now: now
+            )
+            let deliveries = callbacks.enumerated().map { index, url in
+                Delivery(id: Delivery.ID(eventID: event.id, index: index), jobID: recordID, url: url, nextAttemptAt: now)
+            }
+            batch.changes.append(
+                .insertJob(
+                    job,
+                    requestBody: [],
+                    source: SourceFile(name: name, sha256: sha256, disposition: .reject, errorDocument: errorDocument)
+                )
+            )
+            batch.changes.append(.insertEvent(event, deliveries: deliveries))
+            rejection.record = (job, event, deliveries)
+        }
+        batch.rejected.append(rejection)
+    }
+
+    /// Commits the batch, then moves its files, then records that they moved.
+    private func finish(_ batch: Batch) async throws {
+        guard !batch.accepted.isEmpty || !batch.rejected.isEmpty else { return }
+        if !batch.changes.isEmpty { try await context.store.commit(batch.changes) }
+        var settled: [StoreChange] = []
+        for (job, name) in batch.accepted {
+            if await move(name, { try await self.spool.remove(name) }) { settled.append(.sourceSettled(job.id)) }
+            context.logger(for: job).info(
+                "Request accepted",
+                metadata: ["event": "request.accepted", "spool.file": "\(name)"]
+            )
+        }
+        for rejection in batch.rejected {
+            let moved = await move(rejection.name) {
+                try await self.spool.reject(rejection.name, errorDocument: rejection.errorDocument)
+            }
+            if moved, let record = rejection.record { settled.append(.sourceSettled(record.job.id)) }
+            var logger = context.logger
+            logger[metadataKey: "spool.file"] = "\(rejection.name)"
+            if let id = rejection.request.requestedJobID ?? rejection.record?.job.id {
+                logger[metadataKey: "job.id"] = "\(id)"
+            }
+            if let first = rejection.request.issues.first {
+                logger[metadataKey: "error.code"] = "\(first.code)"
+                if let field = first.field { logger[metadataKey: "field"] = "\(field)" }
+            }
+            logger.warning(
+                "Request rejected",
+                metadata: ["event": "request.rejected", "error.message": "\(rejection.request.summary)"]
+            )
+        }
+        if !settled.isEmpty {
+            try await spool.flush()
+            try await context.store.commit(settled)
+        }
+        context.counters.update { $0.rejected += batch.rejected.count }
+        for (job, _) in batch.accepted { submissions.enqueue(job) }
+        for rejection in batch.rejected {
+            if let record = rejection.record { deliveries.add(record.deliveries, event: record.event) }
+        }
+    }
+
+    /// Runs a move out of `incoming/`; on failure the file is left alone until the next start.
+    private func move(_ name: String, _ operation: () async throws -> Void) async -> Bool {
+        do {
+            try await operation()
+            return true
+        } catch {
+            state.withLock { _ = $0.stuck.insert(name) }
+            context.logger.error(
+                "Could not move a request file out of incoming/",
+                metadata: ["spool.file": "\(name)", "error": "\(error)"]
+            )
+            return false
+        }
+    }
+
+    // MARK: - Restart
+
+    /// Finishes moves a previous run committed but did not complete.
+    private func settleUnsettled() async throws {
+        let unsettled = state.withLock { $0.unsettled }
+        guard !unsettled.isEmpty else { return }
+        let present = Set(try await spool.incomingNames())
+        for (name, entry) in unsettled where !present.contains(name) {
+            state.withLock { _ = $0.unsettled.removeValue(forKey: name) }
+            try await context.store.commit([.sourceSettled(entry.jobID)])
+        }
+        // Files still present are settled by `process` when it reads them and the hash matches.
+    }
+
+    private func settle(_ jobID: JobID, _ source: SourceFile) async throws {
+        let moved = await move(source.name) {
+            switch source.disposition {
+            case .remove: try await self.spool.remove(source.name)
+            case .reject: try await self.spool.reject(source.name, errorDocument: source.errorDocument ?? [])
+            }
+        }
+        if moved {
+            try await spool.flush()
+            try await context.store.commit([.sourceSettled(jobID)])
+        }
+        context.logger.notice(
+            "Finished moving a request file committed before a restart",
+            metadata: ["spool.file": "\(source.name)", "job.id": "\(jobID)"]
+        )
+    }
+}

@@ -1,0 +1,45 @@
+import Logging
+public import VideoSpoolCore
+
+/// Ends a job: records its webhook event and one delivery per callback URL in the same transaction
+/// as its terminal state, then hands the deliveries to the sender and the outcome to the writer.
+public struct JobFinisher: Sendable {
+    private let context: PipelineContext
+    private let deliveries: DeliveryService
+    private let outcomes: OutcomeWriter
+
+    public init(context: PipelineContext, deliveries: DeliveryService, outcomes: OutcomeWriter) {
+        self.context = context
+        self.deliveries = deliveries
+        self.outcomes = outcomes
+    }
+
+    public func finish(_ job: Job) async throws {
+        precondition(job.phase == .completed || job.phase == .failed, "Invalid state: finishing a \(job.phase) job")
+        let now = context.time.now()
+        let event = WebhookPayload.finished(job, eventID: context.ids.eventID(at: now), now: now)
+        let records = job.callbackURLs.enumerated().map { index, url in
+            Delivery(id: Delivery.ID(eventID: event.id, index: index), jobID: job.id, url: url, nextAttemptAt: now)
+        }
+        try await context.store.commit([.updateJob(job), .insertEvent(event, deliveries: records)])
+        var metadata: Logger.Metadata = [
+            "event": job.phase == .completed ? "job.completed" : "job.failed",
+            "webhook.id": "\(event.id)",
+        ]
+        if let failure = job.failure {
+            metadata["error.code"] = "\(failure.code)"
+            metadata["error.message"] = "\(failure.message)"
+        }
+        context.counters.update { counts in
+            if job.phase == .completed { counts.completed += 1 } else { counts.failed += 1 }
+        }
+        let logger = context.logger(for: job)
+        if job.phase == .completed {
+            logger.info("Generation completed", metadata: metadata)
+        } else {
+            logger.warning("Job failed", metadata: metadata)
+        }
+        deliveries.add(records, event: event)
+        outcomes.markStale(job.id)
+    }
+}

@@ -1,0 +1,123 @@
+public import ServiceLifecycle
+public import VideoSpoolCore
+
+/// The daemon's services wired together: intake → submission → polling → delivery, with outcome
+/// files kept current. ``recover()`` reloads the store before the services run.
+public struct Pipeline: Sendable {
+    public struct Limits: Sendable {
+        /// `api.max_concurrent_requests`: HTTP requests to the API at once (submits and polls).
+        public var maximumConcurrentRequests: Int
+        /// `api.max_in_flight_generations`: jobs submitted and not yet finished.
+        public var maximumInFlightGenerations: Int
+
+        public init(maximumConcurrentRequests: Int = 8, maximumInFlightGenerations: Int = 32) {
+            self.maximumConcurrentRequests = maximumConcurrentRequests
+            self.maximumInFlightGenerations = maximumInFlightGenerations
+        }
+    }
+
+    public let context: PipelineContext
+    public let intake: SpoolIntake
+    public let submissions: SubmissionService
+    public let polling: PollingService
+    public let deliveries: DeliveryService
+    public let outcomes: OutcomeWriter
+    public let finisher: JobFinisher
+    public let requestSlots: RequestSlots
+    public let generationSlots: RequestSlots
+
+    public init(
+        context: PipelineContext,
+        spool: any SpoolDirectory,
+        api: any GenerationAPI,
+        transport: any WebhookTransport,
+        signer: WebhookSigner,
+        validator: RequestValidator,
+        intake intakeConfiguration: SpoolIntake.Configuration,
+        delivery deliveryConfiguration: DeliveryService.Configuration,
+        limits: Limits
+    ) {
+        self.context = context
+        self.requestSlots = RequestSlots(limit: limits.maximumConcurrentRequests)
+        self.generationSlots = RequestSlots(limit: limits.maximumInFlightGenerations)
+        self.outcomes = OutcomeWriter(context: context, spool: spool)
+        self.deliveries = DeliveryService(
+            context: context,
+            transport: transport,
+            signer: signer,
+            outcomes: outcomes,
+            configuration: deliveryConfiguration
+        )
+        self.finisher = JobFinisher(context: context, deliveries: deliveries, outcomes: outcomes)
+        self.polling = PollingService(
+            context: context,
+            api: api,
+            requestSlots: requestSlots,
+            generationSlots: generationSlots,
+            finisher: finisher
+        )
+        self.submissions = SubmissionService(
+            context: context,
+            api: api,
+            requestSlots: requestSlots,
+            generationSlots: generationSlots,
+            polling: polling,
+            finisher: finisher
+        )
+        self.intake = SpoolIntake(
+            context: context,
+            spool: spool,
+            validator: validator,
+            configuration: intakeConfiguration,
+            submissions: submissions,
+            deliveries: deliveries
+        )
+    }
+
+    /// In start order. A `ServiceGroup` shuts down in reverse, so intake stops taking files first,
+    /// in-flight submissions and polls finish, deliveries finish, and outcome files are flushed last.
+    public var services: [any Service] {
+        [outcomes, deliveries, polling, submissions, intake]
+    }
+
+    /// Resumes every job where the store says it was. Call once, before the services run.
+    public func recover() async throws -> RecoveredState {
+        let recovered = try await context.store.recover()
+        let now = context.time.now()
+        context.counters.update { counts in
+            counts.completed = recovered.finishedCounts[.completed, default: 0]
+            counts.failed = recovered.finishedCounts[.failed, default: 0]
+            counts.rejected = recovered.finishedCounts[.rejected, default: 0]
+        }
+        for original in recovered.activeJobs {
+            var job = original
+            switch context.machine.recovered(&job, now: now) {
+            case .enqueue(let at)?:
+                submissions.enqueue(job, at: at)
+            case .poll(let at)?:
+                generationSlots.forceAcquire()
+                polling.track(job, pollAt: at)
+            case .finish?:
+                try await finisher.finish(job)
+            case .pauseSubmissions?, .pausePolling?, nil:
+                preconditionFailure("Invalid state: recovery of \(original.phase) job gave no action")
+            }
+        }
+        deliveries.restore(recovered.pendingDeliveries)
+        for id in recovered.staleOutcomes { outcomes.markStale(id) }
+        intake.restore(unsettled: recovered.unsettledSources)
+        return recovered
+    }
+
+    /// Where every job stands right now.
+    public var status: PipelineCounters.Snapshot {
+        var snapshot = context.counters.snapshot
+        let queue = submissions.queueStatus
+        snapshot.queued = queue.queued
+        snapshot.submitting = queue.submitting
+        snapshot.generating = polling.generatingCount
+        snapshot.delivering = deliveries.deliveringJobs
+        snapshot.submissionsPaused = queue.pausedReason
+        return snapshot
+    }
+}

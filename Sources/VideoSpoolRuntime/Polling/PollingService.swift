@@ -1,0 +1,162 @@
+import Logging
+public import ServiceLifecycle
+import Synchronization
+public import VideoSpoolCore
+
+/// Polls generations on their schedule with one timer for all of them. A poll that says "still
+/// running" changes nothing durable (the next start polls again anyway), so it costs no write.
+public final class PollingService: Service, Sendable {
+    private struct State {
+        var jobs: [JobID: Job] = [:]
+        var timers = TimerQueue<JobID>()
+        var pausedUntil: Timestamp?
+        var pauseCount = 0
+        var stopping = false
+    }
+
+    private let context: PipelineContext
+    private let api: any GenerationAPI
+    private let requestSlots: RequestSlots
+    private let generationSlots: RequestSlots
+    private let finisher: JobFinisher
+    private let state = Mutex(State())
+    private let wake = WakeSignal()
+
+    public init(
+        context: PipelineContext,
+        api: any GenerationAPI,
+        requestSlots: RequestSlots,
+        generationSlots: RequestSlots,
+        finisher: JobFinisher
+    ) {
+        self.context = context
+        self.api = api
+        self.requestSlots = requestSlots
+        self.generationSlots = generationSlots
+        self.finisher = finisher
+    }
+
+    /// Starts polling a generating job (its generation slot is already held).
+    public func track(_ job: Job, pollAt: Timestamp) {
+        state.withLock { state in
+            state.jobs[job.id] = job
+            state.timers.schedule(job.id, at: pollAt)
+        }
+        wake.signal()
+    }
+
+    public var generatingCount: Int { state.withLock { $0.jobs.count } }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                while true {
+                    switch nextStep() {
+                    case .stop:
+                        return
+                    case .wait(let deadline):
+                        await wake.wait(until: deadline, time: context.time)
+                    case .pollDue:
+                        try await requestSlots.acquire()
+                        guard let job = takeDueJob() else {
+                            requestSlots.release()
+                            continue
+                        }
+                        group.addTask {
+                            defer { self.requestSlots.release() }
+                            try await self.poll(job)
+                        }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.state.withLock { $0.stopping = true }
+            self.wake.signal()
+        }
+    }
+
+    private enum Step {
+        case stop
+        case wait(until: Timestamp?)
+        case pollDue
+    }
+
+    private func nextStep() -> Step {
+        let now = context.time.now()
+        return state.withLock { state -> Step in
+            if state.stopping || Task.isCancelled { return .stop }
+            if let pausedUntil = state.pausedUntil {
+                if now < pausedUntil { return .wait(until: pausedUntil) }
+                state.pausedUntil = nil
+            }
+            guard let due = state.timers.nextDue() else { return .wait(until: nil) }
+            return due <= now ? .pollDue : .wait(until: due)
+        }
+    }
+
+    private func takeDueJob() -> Job? {
+        let now = context.time.now()
+        return state.withLock { state -> Job? in
+            guard state.pausedUntil == nil, let id = state.timers.popDue(now: now, limit: 1).first else { return nil }
+            return state.jobs[id]
+        }
+    }
+
+    private func poll(_ job: Job) async throws {
+        var job = job
+        guard let generationID = job.generationID else {
+            preconditionFailure("Invalid state: generating job \(job.id) has no generation id")
+        }
+        let exchange = await api.status(of: generationID, jobID: job.id)
+        let now = context.time.now()
+        var random = SystemRandomNumberGenerator()
+        let pauseCount = state.withLock { $0.pauseCount }
+        let action = context.machine.pollFinished(
+            &job,
+            exchange: exchange,
+            now: now,
+            pauseCount: pauseCount,
+            using: &random
+        )
+        let logger = context.logger(for: job)
+        switch action {
+        case .poll(let at):
+            logger.debug(
+                "Generation still running",
+                metadata: ["upstream.status": "\(job.upstreamStatus ?? "-")", "poll.next": "\(at)"]
+            )
+            state.withLock { state in
+                state.jobs[job.id] = job
+                state.timers.schedule(job.id, at: at)
+                if case .response(let response) = exchange, (200..<300).contains(response.statusCode) {
+                    state.pauseCount = 0
+                }
+            }
+        case .pausePolling(let until, let reason):
+            let first = state.withLock { state -> Bool in
+                let first = state.pausedUntil == nil && state.pauseCount == 0
+                state.pausedUntil = max(state.pausedUntil ?? until, until)
+                state.pauseCount += 1
+                state.jobs[job.id] = job
+                state.timers.schedule(job.id, at: until)
+                return first
+            }
+            if first {
+                context.logger.error(
+                    "Polling paused",
+                    metadata: ["event": "polling.paused", "reason": "\(reason)", "resume.at": "\(until)"]
+                )
+            }
+        case .finish:
+            state.withLock { state in
+                state.jobs[job.id] = nil
+                state.pauseCount = 0
+            }
+            generationSlots.release()
+            try await finisher.finish(job)
+        case .enqueue, .pauseSubmissions:
+            preconditionFailure("Invalid state: poll produced \(action)")
+        }
+        wake.signal()
+    }
+}

@@ -1,0 +1,265 @@
+import DequeModule
+import Logging
+public import ServiceLifecycle
+import Synchronization
+public import VideoSpoolCore
+
+/// Sends queued jobs to the API, at most `generationSlots` generations in flight and at most
+/// `requestSlots` HTTP requests at once. Records the intent before each POST and the generation id
+/// right after it. After a 401 or 403, pauses all submissions and probes with one job until the API
+/// accepts again; nothing is failed meanwhile.
+public final class SubmissionService: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// Jobs whose intent is committed in one transaction.
+        public var batchSize: Int = 64
+
+        public init() {}
+    }
+
+    private struct State {
+        var ready: Deque<Job> = []
+        var delayed = TimerQueue<JobID>()
+        var delayedJobs: [JobID: Job] = [:]
+        var inFlight = 0
+        var pause: Pause?
+        var stopping = false
+    }
+
+    private enum Pause {
+        /// No submission until `until`; then one probe.
+        case waiting(until: Timestamp, reason: String, count: Int)
+        /// One job is out probing; the rest wait for its answer.
+        case probing(reason: String, count: Int)
+    }
+
+    private let context: PipelineContext
+    private let api: any GenerationAPI
+    private let requestSlots: RequestSlots
+    private let generationSlots: RequestSlots
+    private let polling: PollingService
+    private let finisher: JobFinisher
+    private let configuration: Configuration
+    private let state = Mutex(State())
+    private let wake = WakeSignal()
+
+    public init(
+        context: PipelineContext,
+        api: any GenerationAPI,
+        requestSlots: RequestSlots,
+        generationSlots: RequestSlots,
+        polling: PollingService,
+        finisher: JobFinisher,
+        configuration: Configuration = Configuration()
+    ) {
+        self.context = context
+        self.api = api
+        self.requestSlots = requestSlots
+        self.generationSlots = generationSlots
+        self.polling = polling
+        self.finisher = finisher
+        self.configuration = configuration
+        generationSlots.notifyOnRelease(wake)
+    }
+
+    /// Adds a queued job; it is sent at `at` or when a slot frees, whichever is later.
+    public func enqueue(_ job: Job, at: Timestamp? = nil) {
+        state.withLock { state in
+            if let at, at > context.time.now() {
+                state.delayedJobs[job.id] = job
+                state.delayed.schedule(job.id, at: at)
+            } else {
+                state.ready.append(job)
+            }
+        }
+        wake.signal()
+    }
+
+    /// Jobs waiting to be submitted, and the reason submissions are paused (if they are).
+    public var queueStatus: (queued: Int, submitting: Int, pausedReason: String?) {
+        state.withLock { state in
+            let reason: String? =
+                switch state.pause {
+                case .waiting(_, let reason, _), .probing(let reason, _): reason
+                case nil: nil
+                }
+            return (state.ready.count + state.delayedJobs.count, state.inFlight, reason)
+        }
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                while true {
+                    let batch = nextBatch()
+                    switch batch {
+                    case .stop:
+                        return
+                    case .wait(let deadline):
+                        await wake.wait(until: deadline, time: context.time)
+                    case .submit(let jobs):
+                        try await start(jobs, in: &group)
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.state.withLock { $0.stopping = true }
+            self.wake.signal()
+        }
+    }
+
+    private enum Batch {
+        case stop
+        case wait(until: Timestamp?)
+        case submit([Job])
+    }
+
+    /// Takes the jobs that may be sent now, reserving a generation slot for each.
+    private func nextBatch() -> Batch {
+        let now = context.time.now()
+        return state.withLock { state -> Batch in
+            if state.stopping || Task.isCancelled { return .stop }
+            for id in state.delayed.popDue(now: now) {
+                if let job = state.delayedJobs.removeValue(forKey: id) { state.ready.append(job) }
+            }
+            var limit = configuration.batchSize
+            switch state.pause {
+            case .waiting(let until, let reason, let count):
+                if now < until { return .wait(until: min(until, state.delayed.nextDue() ?? until)) }
+                state.pause = .probing(reason: reason, count: count)
+                limit = 1
+            case .probing:
+                return .wait(until: state.delayed.nextDue())
+            case nil:
+                break
+            }
+            var jobs: [Job] = []
+            while jobs.count < limit, !state.ready.isEmpty, generationSlots.tryAcquire() {
+                jobs.append(state.ready.removeFirst())
+            }
+            if jobs.isEmpty { return .wait(until: state.delayed.nextDue()) }
+            state.inFlight += jobs.count
+            return .submit(jobs)
+        }
+    }
+
+    private func start(_ jobs: [Job], in group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
+        let now = context.time.now()
+        var started = jobs
+        for index in started.indices {
+            context.machine.submissionStarted(&started[index], now: now)
+        }
+        // The intent is durable before any POST leaves: a crash from here on is an ambiguous
+        // submission, never a silent second one.
+        try await context.store.commit(started.map { .updateJob($0) })
+        for job in started {
+            try await requestSlots.acquire()
+            group.addTask {
+                defer { self.requestSlots.release() }
+                try await self.submit(job)
+            }
+        }
+    }
+
+    private func submit(_ job: Job) async throws {
+        var job = job
+        let logger = context.logger(for: job)
+        guard let body = try await context.store.requestBody(for: job.id) else {
+            preconditionFailure("Invalid state: job \(job.id) has no request body")
+        }
+        logger.debug("Submitting generation", metadata: ["attempt": "\(job.submitAttempts)"])
+        let exchange = await api.submit(body: body, jobID: job.id)
+        let now = context.time.now()
+        let pauseCount = state.withLock { state -> Int in
+            if case .probing(_, let count) = state.pause { return count }
+            return 0
+        }
+        var random = SystemRandomNumberGenerator()
+        let action = context.machine.submissionFinished(
+            &job,
+            exchange: exchange,
+            now: now,
+            pauseCount: pauseCount,
+            using: &random
+        )
+        switch action {
+        case .poll(let at):
+            try await context.store.commit([.updateJob(job)])
+            context.logger(for: job).info(
+                "Generation submitted",
+                metadata: ["event": "job.submitted", "attempt": "\(job.submitAttempts)"]
+            )
+            resumeIfProbing(reason: nil)
+            polling.track(job, pollAt: at)
+        case .enqueue(let at):
+            try await context.store.commit([.updateJob(job)])
+            generationSlots.release()
+            logger.notice(
+                "Submission will be retried",
+                metadata: ["retry.at": "\(at)", "reason": "\(describe(exchange))"]
+            )
+            resumeIfProbing(reason: nil)
+            enqueue(job, at: at)
+        case .pauseSubmissions(let until, let reason):
+            try await context.store.commit([.updateJob(job)])
+            generationSlots.release()
+            pause(until: until, reason: reason, front: job)
+        case .finish:
+            generationSlots.release()
+            resumeIfProbing(reason: nil)
+            try await finisher.finish(job)
+        case .pausePolling:
+            preconditionFailure("Invalid state: submission produced \(action)")
+        }
+        state.withLock { $0.inFlight -= 1 }
+        wake.signal()
+    }
+
+    private func pause(until: Timestamp, reason: String, front job: Job) {
+        let first = state.withLock { state -> Bool in
+            state.ready.prepend(job)
+            let count: Int
+            let wasPaused: Bool
+            switch state.pause {
+            case .waiting(_, _, let previous), .probing(_, let previous):
+                count = previous + 1
+                wasPaused = true
+            case nil:
+                count = 1
+                wasPaused = false
+            }
+            state.pause = .waiting(until: until, reason: reason, count: count)
+            return !wasPaused
+        }
+        context.counters.update { $0.submissionsPaused = reason }
+        if first {
+            context.logger.error(
+                "Submissions paused",
+                metadata: ["event": "submissions.paused", "reason": "\(reason)", "resume.at": "\(until)"]
+            )
+        } else {
+            context.logger.warning(
+                "Submissions still paused",
+                metadata: ["reason": "\(reason)", "resume.at": "\(until)"]
+            )
+        }
+    }
+
+    private func resumeIfProbing(reason: String?) {
+        let resumed = state.withLock { state -> Bool in
+            guard case .probing = state.pause else { return false }
+            state.pause = nil
+            return true
+        }
+        guard resumed else { return }
+        context.counters.update { $0.submissionsPaused = nil }
+        context.logger.notice("Submissions resumed", metadata: ["event": "submissions.resumed"])
+    }
+
+    private func describe(_ exchange: APIExchange) -> String {
+        switch exchange {
+        case .response(let response): "HTTP \(response.statusCode): \(response.message)"
+        case .notSent(let reason): "not sent: \(reason)"
+        case .outcomeUnknown(let reason): "outcome unknown: \(reason)"
+        }
+    }
+}

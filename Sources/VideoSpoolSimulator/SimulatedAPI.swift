@@ -1,0 +1,296 @@
+import Foundation
+import Synchronization
+public import VideoSpoolCore
+
+/// The state and rules of the simulated AI/ML API: generations, their timelines, and faults.
+/// Transport-free so that tests can reason about it directly; `Simulator` serves it over HTTP.
+public final class SimulatedAPI: Sendable {
+    /// One generation as the simulator sees it.
+    public struct Generation: Sendable {
+        public let id: String
+        public let body: JSONObject
+        public let submittedAt: ContinuousClock.Instant
+        public let readyAfter: Duration
+        public let ending: Ending
+
+        public enum Ending: Sendable, Hashable {
+            case completed
+            case error
+            case never
+        }
+
+        /// Prompt text, which tests use to tag requests.
+        public var prompt: String { body["prompt"]?.stringValue ?? "" }
+    }
+
+    /// Counters tests assert on.
+    public struct Statistics: Sendable, Hashable {
+        public var submissions = 0
+        public var acceptedSubmissions = 0
+        public var polls = 0
+        public var rejectedBodies = 0
+        public var unauthorized = 0
+        public var faultsInjected = 0
+    }
+
+    private struct State {
+        var configuration: SimulatorConfiguration
+        var generations: [String: Generation] = [:]
+        var order: [String] = []
+        var statistics = Statistics()
+        var random = SystemRandomNumberGenerator()
+    }
+
+    private let state: Mutex<State>
+    private let clock = ContinuousClock()
+
+    public init(configuration: SimulatorConfiguration) {
+        self.state = Mutex(State(configuration: configuration))
+    }
+
+    public var statistics: Statistics { state.withLock { $0.statistics } }
+
+    /// Every accepted generation, in submission order.
+    public var generations: [Generation] {
+        state.withLock { state in state.order.compactMap { state.generations[$0] } }
+    }
+
+    public func setFaults(_ faults: [FaultRule]) {
+        state.withLock { $0.configuration.faults = faults }
+    }
+
+    public func updateConfiguration(_ update: @Sendable (inout SimulatorConfiguration) -> Void) {
+        state.withLock { update(&$0.configuration) }
+    }
+
+    /// What the HTTP layer should send back.
+    public indirect enum Reply: Sendable {
+        case json(status: Int, body: JSONValue, retryAfterSeconds: Int?)
+        case raw(status: Int, body: [UInt8])
+        case drop
+        case delayed(Duration, then: Reply)
+    }
+
+    // MARK: - Endpoints
+
+    public func submit(authorization: String?, body: [UInt8]) -> Reply {
+        let (configuration, fault) = state.withLock { state in
+            state.statistics.submissions += 1
+            return (state.configuration, Self.takeFault(for: .submit, from: &state))
+        }
+        if let denial = authenticate(authorization, configuration: configuration) { return denial }
+        if let fault, let reply = reply(for: fault, endpoint: .submit) {
+            if case .acceptThenFail = fault.fault {
+                _ = accept(body, configuration: configuration)
+            }
+            return reply
+        }
+        if case .delay(let delay)? = fault?.fault {
+            return .delayed(delay, then: accept(body, configuration: configuration))
+        }
+        return accept(body, configuration: configuration)
+    }
+
+    public func poll(authorization: String?, generationID: String?) -> Reply {
+        let (configuration, fault) = state.withLock { state in
+            state.statistics.polls += 1
+            return (state.configuration, Self.takeFault(for: .poll, from: &state))
+        }
+        if let denial = authenticate(authorization, configuration: configuration) { return denial }
+        guard let generationID, !generationID.isEmpty else {
+            return errorReply(400, "Body validation error! generation_id is required")
+        }
+        guard let generation = state.withLock({ $0.generations[generationID] }) else {
+            return errorReply(404, "Generation not found")
+        }
+        if let fault {
+            if case .reportStatus(let status) = fault.fault {
+                return .json(status: 200, body: statusBody(generation, status: status), retryAfterSeconds: nil)
+            }
+            if case .delay(let delay) = fault.fault {
+                return .delayed(delay, then: .json(status: 200, body: statusBody(generation), retryAfterSeconds: nil))
+            }
+            if let reply = reply(for: fault, endpoint: .poll) { return reply }
+        }
+        return .json(status: 200, body: statusBody(generation), retryAfterSeconds: nil)
+    }
+
+    // MARK: - Rules
+
+    private func authenticate(_ authorization: String?, configuration: SimulatorConfiguration) -> Reply? {
+        guard let authorization, authorization.hasPrefix("Bearer ") else {
+            state.withLock { $0.statistics.unauthorized += 1 }
+            return errorReply(401, "This request requires a valid API key. Authorization header is missing.")
+        }
+        let key = String(authorization.dropFirst("Bearer ".count))
+        if configuration.exhaustedKeys.contains(key) {
+            return errorReply(403, "You've run out of credits. Please top up your balance to continue.")
+        }
+        guard key == configuration.apiKey else {
+            state.withLock { $0.statistics.unauthorized += 1 }
+            return errorReply(401, "This request requires a valid API key.")
+        }
+        return nil
+    }
+
+    private func accept(_ bytes: [UInt8], configuration: SimulatorConfiguration) -> Reply {
+        let body: JSONObject
+        switch RequestValidator().validate(bytes) {
+        case .invalid(let rejected):
+            state.withLock { $0.statistics.rejectedBodies += 1 }
+            return errorReply(400, "Body validation error! " + rejected.issues.map(\.description).joined(separator: "; "))
+        case .valid(let request):
+            // The daemon must send the API's own body: no daemon keys, duration as an integer.
+            guard case .object(let raw) = (try? JSONParser().parse(bytes)) ?? .null else {
+                return errorReply(400, "Body validation error!")
+            }
+            if let leaked = RequestValidator.daemonKeys.first(where: { raw[$0] != nil }) {
+                state.withLock { $0.statistics.rejectedBodies += 1 }
+                return errorReply(400, "Body validation error! Unrecognized key: '\(leaked)'")
+            }
+            if let duration = raw["duration"], duration.numberValue == nil {
+                state.withLock { $0.statistics.rejectedBodies += 1 }
+                return errorReply(400, "Body validation error! Expected number, received string at 'duration'")
+            }
+            body = request.upstreamBody
+        }
+        let generation = state.withLock { state -> Generation in
+            let prompt = body["prompt"]?.stringValue ?? ""
+            var readyAfter = configuration.generationTime.sample(using: &state.random)
+            if let seconds = Self.tag("seconds", in: prompt).flatMap(Double.init) { readyAfter = .seconds(double: seconds) }
+            var ending: Generation.Ending = .completed
+            if prompt.contains("[sim:error]") || Double.random(in: 0..<1, using: &state.random) < configuration.errorRate {
+                ending = .error
+            }
+            if prompt.contains("[sim:never]") { ending = .never }
+            let generation = Generation(
+                id: UUID().uuidString.lowercased(),
+                body: body,
+                submittedAt: clock.now,
+                readyAfter: configuration.queuedTime + readyAfter,
+                ending: ending
+            )
+            state.generations[generation.id] = generation
+            state.order.append(generation.id)
+            state.statistics.acceptedSubmissions += 1
+            return generation
+        }
+        return .json(
+            status: 200,
+            body: .object(JSONObject(["id": .string(generation.id), "status": .string("queued")])),
+            retryAfterSeconds: nil
+        )
+    }
+
+    /// `[sim:name=value]` in a prompt.
+    static func tag(_ name: String, in prompt: String) -> String? {
+        guard let start = prompt.range(of: "[sim:\(name)=") else { return nil }
+        let rest = prompt[start.upperBound...]
+        guard let end = rest.firstIndex(of: "]") else { return nil }
+        return String(rest[..<end])
+    }
+
+    private func statusBody(_ generation: Generation, status override: String? = nil) -> JSONValue {
+        let elapsed = clock.now - generation.submittedAt
+        let configuration = state.withLock { $0.configuration }
+        let status: String
+        if let override {
+            status = override
+        } else if elapsed < configuration.queuedTime {
+            status = "queued"
+        } else if elapsed < generation.readyAfter || generation.ending == .never {
+            status = "generating"
+        } else {
+            status = generation.ending == .error ? "error" : "completed"
+        }
+        var object = JSONObject(["id": .string(generation.id), "status": .string(status)])
+        switch status {
+        case "completed":
+            object["video"] = .object(JSONObject(["url": .string("\(configuration.videoBaseURL)/\(generation.id).mp4")]))
+            object["error"] = .null
+            object["meta"] = .object(JSONObject(["usage": usage(for: generation.body)]))
+        case "error":
+            object["video"] = .null
+            object["error"] = .object(
+                JSONObject([
+                    "name": .string("GenerationError"),
+                    "message": .string("The model could not generate this video."),
+                ])
+            )
+            object["meta"] = .null
+        default:
+            break
+        }
+        return .object(object)
+    }
+
+    /// 24,000 credits per second at 720p (the docs' example: 5 s → 120,000 credits, $0.06).
+    private func usage(for body: JSONObject) -> JSONValue {
+        let seconds = body["duration"]?.numberValue?.int64Value ?? 5
+        let perSecond: Int64 = body["resolution"]?.stringValue == "480p" ? 12_000 : 24_000
+        let credits = seconds * perSecond
+        return .object(
+            JSONObject([
+                "credits_used": .int(credits),
+                "usd_spent": .number(JSONNumber(Double(credits) / 2_000_000)),
+            ])
+        )
+    }
+
+    private func reply(for rule: FaultRule, endpoint: FaultRule.Endpoint) -> Reply? {
+        switch rule.fault {
+        case .status(let status, let retryAfter):
+            return errorReply(status, Self.message(for: status), retryAfter: retryAfter)
+        case .acceptThenFail(let status):
+            return errorReply(status, Self.message(for: status))
+        case .dropConnection:
+            return .drop
+        case .malformedJSON:
+            return .raw(status: 200, body: Array("{\"id\": \"oops\", \"status\": ".utf8))
+        case .delay, .reportStatus:
+            return nil
+        }
+    }
+
+    private static func message(for status: Int) -> String {
+        switch status {
+        case 429: "Too Many Requests"
+        case 500: "Internal server error"
+        case 502: "Bad Gateway"
+        case 503: "Service unavailable"
+        case 504: "Generation timeout"
+        default: "Simulated error"
+        }
+    }
+
+    private func errorReply(_ status: Int, _ message: String, retryAfter: Int? = nil) -> Reply {
+        .json(
+            status: status,
+            body: .object(
+                JSONObject([
+                    "message": .string(message),
+                    "path": .string("/v2/video/generations"),
+                    "requestId": .string(UUID().uuidString.lowercased()),
+                    "statusCode": .string(String(status)),
+                    "timestamp": .string(Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)).iso8601),
+                ])
+            ),
+            retryAfterSeconds: retryAfter
+        )
+    }
+
+    private static func takeFault(for endpoint: FaultRule.Endpoint, from state: inout State) -> FaultRule? {
+        guard let index = state.configuration.faults.firstIndex(where: { $0.endpoint == endpoint || $0.endpoint == .any })
+        else { return nil }
+        let rule = state.configuration.faults[index]
+        if let remaining = rule.remaining {
+            if remaining <= 1 {
+                state.configuration.faults.remove(at: index)
+            } else {
+                state.configuration.faults[index].remaining = remaining - 1
+            }
+        }
+        state.statistics.faultsInjected += 1
+        return rule
+    }
+}

@@ -1,0 +1,387 @@
+import Foundation
+import GRDB
+import Synchronization
+public import VideoSpoolCore
+
+/// The job store on SQLite in WAL mode, through GRDB.
+///
+/// Commits are durable (`synchronous = FULL`) and grouped: while one transaction is being written,
+/// commits from other tasks queue up and go into the next transaction together, so a burst of
+/// transitions costs a few fsyncs rather than one each. Readers (the CLI, status queries) never
+/// block the writer.
+public final class SQLiteJobStore: JobStore, Sendable {
+    private let pool: DatabasePool
+    private let pending = Mutex(PendingCommits())
+
+    private struct PendingCommits {
+        var leaderActive = false
+        var waiting: [(changes: [StoreChange], continuation: CheckedContinuation<Role, any Error>)] = []
+    }
+
+    private enum Role {
+        case leader
+        case committed
+    }
+
+    /// Opens (creating if needed) `directory/videospool.sqlite` and brings its schema up to date.
+    public init(directory: String, readOnly: Bool = false) throws {
+        var configuration = Configuration()
+        configuration.readonly = readOnly
+        configuration.busyMode = .timeout(10)
+        configuration.label = "videospool"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: directory + "/videospool.sqlite", configuration: configuration)
+        if !readOnly { try StoreSchema.migrator.migrate(pool) }
+    }
+
+    /// The database file, for diagnostics.
+    public var path: String { pool.path }
+
+    // MARK: - Commits
+
+    public func commit(_ changes: [StoreChange]) async throws {
+        guard !changes.isEmpty else { return }
+        let role = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Role, any Error>) in
+            let leader = pending.withLock { state -> Bool in
+                if state.leaderActive {
+                    state.waiting.append((changes, continuation))
+                    return false
+                }
+                state.leaderActive = true
+                return true
+            }
+            if leader { continuation.resume(returning: .leader) }
+        }
+        guard case .leader = role else { return }
+        try await lead(with: changes)
+    }
+
+    /// Writes this caller's changes and everything queued meanwhile, in as few transactions as it
+    /// takes for the queue to drain; followers are resumed when their transaction is durable.
+    private func lead(with own: [StoreChange]) async throws {
+        var ownChanges: [StoreChange]? = own
+        var ownError: (any Error)?
+        while true {
+            let followers = pending.withLock { state in
+                defer { state.waiting.removeAll() }
+                return state.waiting
+            }
+            let all = (ownChanges ?? []) + followers.flatMap(\.changes)
+            do {
+                try await pool.write { db in
+                    for change in all { try Self.apply(change, in: db) }
+                }
+                for follower in followers { follower.continuation.resume(returning: .committed) }
+            } catch {
+                for follower in followers { follower.continuation.resume(throwing: error) }
+                if ownChanges != nil { ownError = error }
+            }
+            ownChanges = nil
+            let done = pending.withLock { state -> Bool in
+                if state.waiting.isEmpty {
+                    state.leaderActive = false
+                    return true
+                }
+                return false
+            }
+            if done { break }
+        }
+        if let ownError { throw ownError }
+    }
+
+    private static func apply(_ change: StoreChange, in db: Database) throws {
+        switch change {
+        case .insertJob(let job, let requestBody, let source):
+            try db.execute(
+                sql: """
+                    INSERT INTO jobs (id, phase, model, callback_urls, metadata, accepted_at, source_name,
+                        source_sha256, source_disposition, source_error_document, resolution, duration_seconds,
+                        failure_code, failure_message, finished_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    job.id.rawValue, job.phase.rawValue, job.model, Self.encode(job.callbackURLs),
+                    job.metadata.map { Self.encode(.object($0)) }, job.acceptedAt.millisecondsSinceEpoch,
+                    source.name, source.sha256, source.disposition.rawValue, source.errorDocument.map { Data($0) },
+                    job.parameters.resolution, job.parameters.durationSeconds, job.failure?.code.description,
+                    job.failure?.message, job.finishedAt?.millisecondsSinceEpoch,
+                ]
+            )
+            if job.phase != .rejected {
+                try db.execute(
+                    sql: "INSERT INTO requests (job_id, body) VALUES (?, ?)",
+                    arguments: [job.id.rawValue, Data(requestBody)]
+                )
+            }
+        case .updateJob(let job):
+            let finished = job.phase == .completed || job.phase == .failed
+            try db.execute(
+                sql: """
+                    UPDATE jobs SET phase = ?, submit_attempts = ?, next_action_at = ?, submitted_at = ?,
+                        generation_id = ?, upstream_status = ?, polls = ?, consecutive_poll_failures = ?,
+                        consecutive_not_found = ?, finished_at = ?, video_url = ?, credits_used = ?, usd_spent = ?,
+                        failure_code = ?, failure_message = ?, outcome_version = outcome_version + ?
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    job.phase.rawValue, job.submitAttempts, job.nextActionAt?.millisecondsSinceEpoch,
+                    job.submittedAt?.millisecondsSinceEpoch, job.generationID, job.upstreamStatus, job.polls,
+                    job.consecutivePollFailures, job.consecutiveNotFound, job.finishedAt?.millisecondsSinceEpoch,
+                    job.videoURL, job.usage?.creditsUsed?.text, job.usage?.usdSpent?.text,
+                    job.failure?.code.description, job.failure?.message, finished ? 1 : 0, job.id.rawValue,
+                ]
+            )
+            guard db.changesCount == 1 else { throw StoreError.unknownJob(job.id) }
+        case .insertEvent(let event, let deliveries):
+            try db.execute(
+                sql: "INSERT INTO events (id, job_id, type, created_at, body) VALUES (?, ?, ?, ?, ?)",
+                arguments: [
+                    event.id, event.jobID.rawValue, event.type.description, event.createdAt.millisecondsSinceEpoch,
+                    Data(event.body),
+                ]
+            )
+            for delivery in deliveries { try insert(delivery, in: db) }
+            try markOutcomeStale(event.jobID, in: db)
+        case .updateDelivery(let delivery):
+            try db.execute(
+                sql: """
+                    UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?,
+                        last_status = ?, last_error = ?, delivered_at = ?
+                    WHERE event_id = ? AND idx = ?
+                    """,
+                arguments: [
+                    delivery.state.rawValue, delivery.attempts, delivery.nextAttemptAt?.millisecondsSinceEpoch,
+                    delivery.lastAttemptAt?.millisecondsSinceEpoch, delivery.lastStatusCode, delivery.lastError,
+                    delivery.deliveredAt?.millisecondsSinceEpoch, delivery.id.eventID, delivery.id.index,
+                ]
+            )
+            try markOutcomeStale(delivery.jobID, in: db)
+        case .sourceSettled(let id):
+            try db.execute(sql: "UPDATE jobs SET source_settled = 1 WHERE id = ?", arguments: [id.rawValue])
+        case .outcomeWritten(let id, let version):
+            try db.execute(
+                sql: """
+                    UPDATE jobs SET outcome_written_version = max(outcome_written_version, ?) WHERE id = ?
+                    """,
+                arguments: [version, id.rawValue]
+            )
+        }
+    }
+
+    private static func insert(_ delivery: Delivery, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO deliveries (event_id, idx, job_id, url, state, attempts, next_attempt_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                delivery.id.eventID, delivery.id.index, delivery.jobID.rawValue, delivery.url, delivery.state.rawValue,
+                delivery.attempts, delivery.nextAttemptAt?.millisecondsSinceEpoch,
+            ]
+        )
+    }
+
+    private static func markOutcomeStale(_ id: JobID, in db: Database) throws {
+        try db.execute(
+            sql: "UPDATE jobs SET outcome_version = outcome_version + 1 WHERE id = ? AND phase != 'rejected'",
+            arguments: [id.rawValue]
+        )
+    }
+
+    // MARK: - Reads
+
+    public func recover() async throws -> RecoveredState {
+        try await pool.read { db in
+            var state = RecoveredState()
+            state.activeJobs = try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM jobs WHERE phase IN ('queued', 'submitting', 'generating') ORDER BY seq"
+            ).map(Self.job)
+            state.pendingDeliveries = try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM deliveries WHERE state = 'pending'"
+            ).map(Self.delivery)
+            state.staleOutcomes = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT id FROM jobs WHERE outcome_version > outcome_written_version
+                        AND phase IN ('completed', 'failed') ORDER BY seq
+                    """
+            ).map(JobID.init(trusted:))
+            state.unsettledSources = try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM jobs WHERE source_settled = 0 ORDER BY seq"
+            ).map { row in
+                let disposition = SourceFile.Disposition(rawValue: row["source_disposition"]) ?? .remove
+                let document: Data? = row["source_error_document"]
+                let source = SourceFile(
+                    name: row["source_name"],
+                    sha256: row["source_sha256"],
+                    disposition: disposition,
+                    errorDocument: document.map(Array.init)
+                )
+                return (JobID(trusted: row["id"]), source)
+            }
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT phase, count(*) AS n FROM jobs WHERE phase IN ('completed', 'failed', 'rejected')
+                    GROUP BY phase
+                    """
+            ) {
+                if let phase = JobPhase(rawValue: row["phase"]) { state.finishedCounts[phase] = row["n"] }
+            }
+            return state
+        }
+    }
+
+    public func containsJob(_ id: JobID) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM jobs WHERE id = ?", arguments: [id.rawValue]) ?? false
+        }
+    }
+
+    public func job(_ id: JobID) async throws -> Job? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id.rawValue]).map(Self.job)
+        }
+    }
+
+    public func requestBody(for id: JobID) async throws -> [UInt8]? {
+        try await pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT body FROM requests WHERE job_id = ?", arguments: [id.rawValue])
+                .map(Array.init)
+        }
+    }
+
+    public func event(id: String) async throws -> WebhookEvent? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM events WHERE id = ?", arguments: [id]).map(Self.event)
+        }
+    }
+
+    public func outcome(for id: JobID) async throws -> OutcomeSnapshot? {
+        try await pool.read { db in
+            guard let jobRow = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id.rawValue]),
+                let eventRow = try Row.fetchOne(
+                    db,
+                    sql: "SELECT * FROM events WHERE job_id = ? ORDER BY created_at DESC LIMIT 1",
+                    arguments: [id.rawValue]
+                )
+            else { return nil }
+            let event = Self.event(eventRow)
+            let deliveries = try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM deliveries WHERE event_id = ? ORDER BY idx",
+                arguments: [event.id]
+            ).map(Self.delivery)
+            return OutcomeSnapshot(
+                job: Self.job(jobRow),
+                event: event,
+                deliveries: deliveries,
+                version: jobRow["outcome_version"]
+            )
+        }
+    }
+
+    /// Runs SQLite's own consistency check; empty when the database is sound.
+    public func integrityProblems() async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+        }
+    }
+
+    // MARK: - Rows
+
+    private static func job(_ row: Row) -> Job {
+        var job = Job(
+            id: JobID(trusted: row["id"]),
+            phase: JobPhase(rawValue: row["phase"]) ?? .failed,
+            model: row["model"],
+            callbackURLs: decodeStrings(row["callback_urls"]),
+            metadata: (row["metadata"] as String?).flatMap { try? JSONParser().parse($0).objectValue },
+            acceptedAt: Timestamp(millisecondsSinceEpoch: row["accepted_at"]),
+            sourceName: row["source_name"],
+            parameters: GenerationParameters(resolution: row["resolution"], durationSeconds: row["duration_seconds"])
+        )
+        job.submitAttempts = row["submit_attempts"]
+        job.nextActionAt = timestamp(row["next_action_at"])
+        job.submittedAt = timestamp(row["submitted_at"])
+        job.generationID = row["generation_id"]
+        job.upstreamStatus = row["upstream_status"]
+        job.polls = row["polls"]
+        job.consecutivePollFailures = row["consecutive_poll_failures"]
+        job.consecutiveNotFound = row["consecutive_not_found"]
+        job.finishedAt = timestamp(row["finished_at"])
+        job.videoURL = row["video_url"]
+        let credits: String? = row["credits_used"]
+        let usd: String? = row["usd_spent"]
+        if credits != nil || usd != nil {
+            job.usage = Usage(creditsUsed: credits.flatMap(number), usdSpent: usd.flatMap(number))
+        }
+        if let code: String = row["failure_code"] {
+            job.failure = JobFailure(code: JobFailure.Code(code), message: row["failure_message"] ?? "")
+        }
+        return job
+    }
+
+    private static func delivery(_ row: Row) -> Delivery {
+        var delivery = Delivery(
+            id: Delivery.ID(eventID: row["event_id"], index: row["idx"]),
+            jobID: JobID(trusted: row["job_id"]),
+            url: row["url"],
+            nextAttemptAt: timestamp(row["next_attempt_at"])
+        )
+        delivery.state = Delivery.State(rawValue: row["state"]) ?? .failed
+        delivery.attempts = row["attempts"]
+        delivery.lastAttemptAt = timestamp(row["last_attempt_at"])
+        delivery.lastStatusCode = row["last_status"]
+        delivery.lastError = row["last_error"]
+        delivery.deliveredAt = timestamp(row["delivered_at"])
+        return delivery
+    }
+
+    private static func event(_ row: Row) -> WebhookEvent {
+        let body: Data = row["body"]
+        return WebhookEvent(
+            id: row["id"],
+            jobID: JobID(trusted: row["job_id"]),
+            type: WebhookEvent.EventType(description: row["type"]),
+            createdAt: Timestamp(millisecondsSinceEpoch: row["created_at"]),
+            body: Array(body)
+        )
+    }
+
+    private static func timestamp(_ value: Int64?) -> Timestamp? {
+        value.map(Timestamp.init(millisecondsSinceEpoch:))
+    }
+
+    private static func number(_ text: String) -> JSONNumber? {
+        try? JSONParser().parse(text).numberValue
+    }
+
+    private static func encode(_ strings: [String]) -> String {
+        encode(.array(strings.map(JSONValue.string)))
+    }
+
+    private static func encode(_ value: JSONValue) -> String {
+        JSONWriter().string(value)
+    }
+
+    private static func decodeStrings(_ text: String) -> [String] {
+        ((try? JSONParser().parse(text))?.arrayValue ?? []).compactMap(\.stringValue)
+    }
+}
+
+/// A store operation that found the data in an impossible state.
+public enum StoreError: Error, CustomStringConvertible {
+    case unknownJob(JobID)
+
+    public var description: String {
+        switch self {
+        case .unknownJob(let id): "no job \(id) in the store"
+        }
+    }
+}

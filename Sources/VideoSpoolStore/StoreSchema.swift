@@ -1,0 +1,80 @@
+import GRDB
+
+/// The store's tables, created and upgraded by migrations so that later versions can change them
+/// without losing jobs.
+enum StoreSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE jobs (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE,
+                        phase TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        callback_urls TEXT NOT NULL,
+                        metadata TEXT,
+                        accepted_at INTEGER NOT NULL,
+                        source_name TEXT NOT NULL,
+                        source_sha256 TEXT NOT NULL,
+                        source_disposition TEXT NOT NULL,
+                        source_error_document BLOB,
+                        source_settled INTEGER NOT NULL DEFAULT 0,
+                        resolution TEXT,
+                        duration_seconds INTEGER,
+                        submit_attempts INTEGER NOT NULL DEFAULT 0,
+                        next_action_at INTEGER,
+                        submitted_at INTEGER,
+                        generation_id TEXT,
+                        upstream_status TEXT,
+                        polls INTEGER NOT NULL DEFAULT 0,
+                        consecutive_poll_failures INTEGER NOT NULL DEFAULT 0,
+                        consecutive_not_found INTEGER NOT NULL DEFAULT 0,
+                        finished_at INTEGER,
+                        video_url TEXT,
+                        credits_used TEXT,
+                        usd_spent TEXT,
+                        failure_code TEXT,
+                        failure_message TEXT,
+                        outcome_version INTEGER NOT NULL DEFAULT 0,
+                        outcome_written_version INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE INDEX jobs_active ON jobs(phase) WHERE phase IN ('queued', 'submitting', 'generating');
+                    CREATE INDEX jobs_unsettled ON jobs(source_settled) WHERE source_settled = 0;
+                    CREATE INDEX jobs_stale_outcome ON jobs(outcome_version)
+                        WHERE outcome_version > outcome_written_version;
+                    CREATE TABLE requests (
+                        job_id TEXT PRIMARY KEY,
+                        body BLOB NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE events (
+                        id TEXT PRIMARY KEY,
+                        job_id TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        body BLOB NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX events_job ON events(job_id);
+                    CREATE TABLE deliveries (
+                        event_id TEXT NOT NULL,
+                        idx INTEGER NOT NULL,
+                        job_id TEXT NOT NULL,
+                        url TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at INTEGER,
+                        last_attempt_at INTEGER,
+                        last_status INTEGER,
+                        last_error TEXT,
+                        delivered_at INTEGER,
+                        PRIMARY KEY (event_id, idx)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX deliveries_pending ON deliveries(state) WHERE state = 'pending';
+                    CREATE INDEX deliveries_job ON deliveries(job_id);
+                    """
+            )
+        }
+        return migrator
+    }
+}

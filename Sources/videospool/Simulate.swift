@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VideoSpoolApp
+import VideoSpoolCore
+import VideoSpoolSimulator
+
+struct Simulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve a simulated AI/ML API (and a verifying webhook receiver) for testing.",
+        discussion: """
+            POST/GET /v2/video/generations behave like the real endpoints (bearer key, body validation, \
+            queued → generating → completed/error, usage figures). Webhooks POSTed to /webhooks/... are \
+            verified and counted; GET /_simulator/statistics reports counts.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Address to listen on.", valueName: "host:port"))
+    var listen = "127.0.0.1:8089"
+
+    @Option(help: "The API key the simulator accepts.")
+    var apiKey = "sim-test-key"
+
+    @Option(help: "Seconds each generation takes; 'seedance' draws from the documented 83-253 s spread.")
+    var generationSeconds = "5"
+
+    @Option(help: "Fraction of generations that end with status error (0-1).")
+    var errorRate = 0.0
+
+    @Option(help: "Webhook secret (whsec_...) the receiver verifies signatures with.")
+    var webhookSecret: String?
+
+    func run() async throws {
+        let parts = listen.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1]) else {
+            throw ValidationError("--listen must be host:port")
+        }
+        let model: GenerationTimeModel
+        if generationSeconds == "seedance" {
+            model = .seedance(scale: 1)
+        } else if let seconds = Double(generationSeconds) {
+            model = .fixed(.seconds(double: seconds))
+        } else {
+            throw ValidationError("--generation-seconds must be a number or 'seedance'")
+        }
+        var secret: WebhookSecret?
+        if let webhookSecret {
+            do { secret = try WebhookSecret(parsing: webhookSecret) } catch { throw ValidationError("--webhook-secret \(error)") }
+        }
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let simulator = Simulator(
+            configuration: SimulatorConfiguration(
+                apiKey: apiKey,
+                generationTime: model,
+                errorRate: errorRate,
+                webhookSecret: secret
+            )
+        )
+        try await simulator.serve(host: String(parts[0]), port: port) { bound in
+            print("simulator listening on http://\(parts[0]):\(bound)")
+        }
+    }
+}
