@@ -219,8 +219,8 @@ struct JobStateMachineTests {
         #expect(job.failure?.message.contains("image_url is unreachable") == true)
     }
 
-    @Test(arguments: [401, 403])
-    func anAuthenticationFailurePausesSubmissionsAndRequeuesTheJob(statusCode: Int) {
+    @Test(arguments: [401, 403, 301, 302, 307, 308])
+    func anAuthenticationFailureOrRedirectPausesSubmissionsAndRequeuesTheJob(statusCode: Int) {
         for seed in jitterSeeds.prefix(50) {
             var random = SplitMix64(seed: seed)
             var job = submittingJob()
@@ -263,7 +263,6 @@ struct JobStateMachineTests {
         response(500),
         response(504),
         response(599),
-        response(302),
         .outcomeUnknown(reason: "read timeout"),
         response(200, ""),
         response(200, "not json"),
@@ -633,8 +632,8 @@ struct JobStateMachineTests {
         #expect(action == .poll(at: now + PollSchedule().deadline))
     }
 
-    @Test(arguments: [401, 403])
-    func anAuthenticationFailurePausesPolling(statusCode: Int) {
+    @Test(arguments: [401, 403, 301, 307])
+    func anAuthenticationFailureOrRedirectPausesPolling(statusCode: Int) {
         var random = SplitMix64(seed: 12)
         var job = generatingJob()
         let pollTime = now + .seconds(60)
@@ -646,7 +645,7 @@ struct JobStateMachineTests {
         #expect((27.0...33.0).contains(seconds(until - pollTime)))
         #expect(job.nextActionAt == until)
         #expect(job.phase == .generating)
-        #expect(reason.contains(statusCode == 401 ? "API key" : "credits"))
+        #expect(reason.contains(statusCode == 401 ? "API key" : statusCode == 403 ? "credits" : "api.base_url"))
     }
 
     @Test(arguments: [400, 422])

@@ -460,7 +460,7 @@ struct RequestValidatorTests {
         bad(#""callback_url":["https://e.com/h"]"#, "callback_url", .wrongType),
         bad(#""callback_url":"not a url""#, "callback_url", .invalidURL),
         bad(#""callback_url":"""#, "callback_url", .invalidURL),
-        bad(#""callback_url":"javascript:alert(1)""#, "callback_url", .invalidURL),
+        bad(#""callback_url":"javascript:alert(1)""#, "callback_url", .unsupportedScheme),
         bad(#""callback_url":"ftp://hooks.example.com/h""#, "callback_url", .unsupportedScheme),
         bad(#""callback_url":"file:///etc/passwd""#, "callback_url", .unsupportedScheme),
         bad(#""callback_url":"https://user@hooks.example.com/h""#, "callback_url", .invalidURL),

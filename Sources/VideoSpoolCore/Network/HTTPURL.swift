@@ -19,6 +19,12 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
     public init(parsing text: String) throws(ParseError) {
         guard text.utf8.count <= 2048 else { throw ParseError(message: "is longer than 2048 characters") }
         guard let schemeEnd = text.range(of: "://") else {
+            // `javascript:…`, `mailto:…`, `file:/…`: name the scheme rather than just "not a URL".
+            if let colon = text.firstIndex(of: ":"), text.first?.isLetter == true,
+                text[..<colon].allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) })
+            {
+                throw ParseError(message: "uses the scheme '\(text[..<colon].lowercased())'; only http and https are allowed")
+            }
             throw ParseError(message: "is not an absolute URL (expected http:// or https://)")
         }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
@@ -40,6 +46,9 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else { throw ParseError(message: "has an unclosed '['") }
             host = authority[...close]
+            guard case .v6? = IPAddress.parseIPv6(authority[authority.index(after: authority.startIndex)..<close]
+                .prefix { $0 != "%" })
+            else { throw ParseError(message: "has brackets around something that is not an IPv6 address") }
             let after = authority[authority.index(after: close)...]
             if !after.isEmpty {
                 guard after.hasPrefix(":"), after.utf8.dropFirst().allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),

@@ -63,11 +63,13 @@ public struct JobStateMachine: Sendable {
                 job.submittedAt = now
                 job.phase = .generating
                 return apply(status, to: &job, now: now, using: &random)
-            case 401, 403:
+            case 300..<400, 401, 403:
+                // Nothing was created and nothing is wrong with the job: the key, the account or
+                // api.base_url needs fixing. Keep the job queued and stop submitting until then.
                 job.phase = .queued
                 job.nextActionAt = nil
                 let pause = policy.authenticationPause.delay(forRetry: pauseCount + 1, using: &random)
-                return .pauseSubmissions(until: now + pause, reason: authenticationReason(response))
+                return .pauseSubmissions(until: now + pause, reason: pauseReason(response))
             case 408, 425, 429, 502, 503:
                 let retryAfter = response.retryAfter?.delay(from: now)
                 return retrySubmission(
@@ -138,8 +140,13 @@ public struct JobStateMachine: Sendable {
         }
     }
 
-    private func authenticationReason(_ response: APIResponse) -> String {
-        let meaning = response.statusCode == 401 ? "the API key was not accepted" : "the account may be out of credits"
+    private func pauseReason(_ response: APIResponse) -> String {
+        let meaning =
+            switch response.statusCode {
+            case 401: "the API key was not accepted"
+            case 403: "the account may be out of credits"
+            default: "the API redirected; check api.base_url"
+            }
         return "HTTP \(response.statusCode) (\(meaning)): \(response.message)"
     }
 
@@ -166,10 +173,10 @@ public struct JobStateMachine: Sendable {
                 job.consecutivePollFailures = 0
                 job.consecutiveNotFound = 0
                 return apply(status, to: &job, now: now, using: &random)
-            case 401, 403:
+            case 300..<400, 401, 403:
                 let pause = policy.authenticationPause.delay(forRetry: pauseCount + 1, using: &random)
                 job.nextActionAt = now + pause
-                return .pausePolling(until: now + pause, reason: authenticationReason(response))
+                return .pausePolling(until: now + pause, reason: pauseReason(response))
             case 404:
                 job.consecutiveNotFound += 1
                 if job.consecutiveNotFound >= policy.notFoundLimit {
