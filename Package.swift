@@ -123,12 +123,18 @@ let package = Package(
                 "VideoSpoolCore",
                 "VideoSpoolRuntime",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "VideoSpoolCoreTests", dependencies: ["VideoSpoolCore"]),
         .testTarget(
             name: "VideoSpoolRuntimeTests",
-            dependencies: ["VideoSpoolRuntime", "VideoSpoolTesting", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "VideoSpoolCore", "VideoSpoolRuntime", "VideoSpoolTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "VideoSpoolFileSystemTests", dependencies: ["VideoSpoolFileSystem", "VideoSpoolTesting"]),
         .testTarget(name: "VideoSpoolStoreTests", dependencies: ["VideoSpoolStore", "VideoSpoolTesting"]),
@@ -142,8 +148,10 @@ let package = Package(
         .testTarget(
             name: "VideoSpoolAppTests",
             dependencies: [
-                "VideoSpoolApp", "VideoSpoolSimulator", "VideoSpoolTesting",
-                .product(name: "Configuration", package: "swift-configuration"),
+                "VideoSpoolApp", "VideoSpoolCore", "VideoSpoolFileSystem", "VideoSpoolRuntime", "VideoSpoolSimulator",
+                "VideoSpoolStore", "VideoSpoolTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ]

@@ -33,7 +33,19 @@ public final class SimulatedAPI: Sendable {
         public var faultsInjected = 0
     }
 
+    /// What happened to one request, for tests that await the API's side of things.
+    public enum Event: Sendable, Hashable {
+        /// A submission was accepted and created this generation.
+        case accepted(generationID: String, prompt: String)
+        /// A request was answered with an error status (401, 400, injected faults, ...).
+        case answered(endpoint: FaultRule.Endpoint, statusCode: Int)
+        /// A poll for this generation was answered.
+        case polled(generationID: String)
+    }
+
     private struct State {
+        var events: [Event] = []
+        var subscribers: [UUID: AsyncStream<Event>.Continuation] = [:]
         var configuration: SimulatorConfiguration
         var generations: [String: Generation] = [:]
         var order: [String] = []
@@ -55,6 +67,39 @@ public final class SimulatedAPI: Sendable {
         state.withLock { state in state.order.compactMap { state.generations[$0] } }
     }
 
+    /// Every event so far, then every new one.
+    public func subscribe() -> AsyncStream<Event> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Event.self)
+        let id = UUID()
+        state.withLock { state in
+            for event in state.events { continuation.yield(event) }
+            state.subscribers[id] = continuation
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    private func record(_ event: Event) {
+        let subscribers = state.withLock { state in
+            state.events.append(event)
+            return Array(state.subscribers.values)
+        }
+        for subscriber in subscribers { subscriber.yield(event) }
+    }
+
+    /// Records error answers on their way out.
+    private func noted(_ reply: Reply, _ endpoint: FaultRule.Endpoint) -> Reply {
+        switch reply {
+        case .json(let status, _, _) where status >= 300, .raw(let status, _) where status >= 300:
+            record(.answered(endpoint: endpoint, statusCode: status))
+        default:
+            break
+        }
+        return reply
+    }
+
     public func setFaults(_ faults: [FaultRule]) {
         state.withLock { $0.configuration.faults = faults }
     }
@@ -74,6 +119,16 @@ public final class SimulatedAPI: Sendable {
     // MARK: - Endpoints
 
     public func submit(authorization: String?, body: [UInt8]) -> Reply {
+        noted(answerSubmit(authorization: authorization, body: body), .submit)
+    }
+
+    public func poll(authorization: String?, generationID: String?) -> Reply {
+        let reply = answerPoll(authorization: authorization, generationID: generationID)
+        if case .json(200, _, _) = reply, let generationID { record(.polled(generationID: generationID)) }
+        return noted(reply, .poll)
+    }
+
+    private func answerSubmit(authorization: String?, body: [UInt8]) -> Reply {
         let (configuration, fault) = state.withLock { state in
             state.statistics.submissions += 1
             return (state.configuration, Self.takeFault(for: .submit, from: &state))
@@ -91,7 +146,7 @@ public final class SimulatedAPI: Sendable {
         return accept(body, configuration: configuration)
     }
 
-    public func poll(authorization: String?, generationID: String?) -> Reply {
+    private func answerPoll(authorization: String?, generationID: String?) -> Reply {
         let (configuration, fault) = state.withLock { state in
             state.statistics.polls += 1
             return (state.configuration, Self.takeFault(for: .poll, from: &state))
@@ -175,6 +230,7 @@ public final class SimulatedAPI: Sendable {
             state.statistics.acceptedSubmissions += 1
             return generation
         }
+        record(.accepted(generationID: generation.id, prompt: generation.prompt))
         return .json(
             status: 200,
             body: .object(JSONObject(["id": .string(generation.id), "status": .string("queued")])),

@@ -48,6 +48,7 @@ extension DaemonSettings {
         }
         ambiguousSubmissionPolicy = parsedPolicy
         queueLifetimeSeconds = try reader.seconds("api.queue_lifetime_seconds", default: queueLifetimeSeconds, in: 1...(365 * 86400))
+        pauseSeconds = try reader.seconds("api.pause_seconds", default: pauseSeconds, in: 0.01...86400)
 
         webhookSecretFile = try reader.optionalPath("webhooks.secret_file")
         defaultCallbackURLs = try reader.strings("webhooks.default_urls", default: [])

@@ -24,6 +24,7 @@ public struct DaemonSettings: Sendable {
     public var pollDeadlineSeconds = 1800.0
     public var ambiguousSubmissionPolicy = AmbiguousSubmissionPolicy.fail
     public var queueLifetimeSeconds = 86400.0
+    public var pauseSeconds = 30.0
 
     // webhooks.*
     public var webhookSecretFile: String?
@@ -45,7 +46,7 @@ public struct DaemonSettings: Sendable {
         "state.directory",
         "api.base_url", "api.key_file", "api.max_concurrent_requests", "api.max_in_flight_generations",
         "api.request_timeout_seconds", "api.poll.first_delay_seconds", "api.poll.interval_seconds",
-        "api.poll.deadline_seconds", "api.ambiguous_submit_policy", "api.queue_lifetime_seconds",
+        "api.poll.deadline_seconds", "api.ambiguous_submit_policy", "api.queue_lifetime_seconds", "api.pause_seconds",
         "webhooks.secret_file", "webhooks.default_urls", "webhooks.timeout_seconds",
         "webhooks.retry_schedule_seconds", "webhooks.allow_private_networks", "webhooks.allowed_networks",
         "webhooks.max_concurrent_deliveries",
@@ -62,6 +63,11 @@ public struct DaemonSettings: Sendable {
         )
         policy.ambiguousSubmission = ambiguousSubmissionPolicy
         policy.queueLifetime = .seconds(double: queueLifetimeSeconds)
+        policy.authenticationPause = Backoff(
+            initial: .seconds(double: pauseSeconds),
+            maximum: .seconds(double: max(pauseSeconds, 600)),
+            jitter: 0.1
+        )
         policy.webhookRetries = WebhookRetrySchedule(delays: webhookRetryScheduleSeconds.map { .seconds(double: $0) })
         return policy
     }

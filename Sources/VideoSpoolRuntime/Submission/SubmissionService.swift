@@ -121,7 +121,9 @@ public final class SubmissionService: Service, Sendable {
             for id in state.delayed.popDue(now: now) {
                 if let job = state.delayedJobs.removeValue(forKey: id) { state.ready.append(job) }
             }
-            var limit = configuration.batchSize
+            // No more than can be sent right away: a job taken from the queue should not wait for a
+            // request slot (a pause could have begun by then).
+            var limit = max(1, min(configuration.batchSize, requestSlots.available))
             switch state.pause {
             case .waiting(let until, let reason, let count):
                 if now < until { return .wait(until: min(until, state.delayed.nextDue() ?? until)) }
@@ -143,18 +145,16 @@ public final class SubmissionService: Service, Sendable {
     }
 
     private func start(_ jobs: [Job], in group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
-        let now = context.time.now()
-        var started = jobs
-        for index in started.indices {
-            context.machine.submissionStarted(&started[index], now: now)
-        }
-        // The intent is durable before any POST leaves: a crash from here on is an ambiguous
-        // submission, never a silent second one.
-        try await context.store.commit(started.map { .updateJob($0) })
-        for job in started {
+        for job in jobs {
             try await requestSlots.acquire()
             group.addTask {
                 defer { self.requestSlots.release() }
+                var job = job
+                self.context.machine.submissionStarted(&job, now: self.context.time.now())
+                // The intent is durable before the POST leaves, and only for a POST about to leave:
+                // a crash from here on is an ambiguous submission, never a silent second one.
+                // Concurrent intents share a transaction (group commit).
+                try await self.context.store.commit([.updateJob(job)])
                 try await self.submit(job)
             }
         }

@@ -1,0 +1,131 @@
+import Synchronization
+public import VideoSpoolCore
+
+/// A `JobStore` in memory with the same semantics as the SQLite store (outcome versions, unsettled
+/// sources), for runtime tests. Survives "restarts" by being handed to a new pipeline.
+public final class InMemoryJobStore: JobStore, Sendable {
+    private struct Record {
+        var job: Job
+        var source: SourceFile
+        var sourceSettled = false
+        var outcomeVersion = 0
+        var outcomeWrittenVersion = 0
+    }
+
+    private struct State {
+        var records: [JobID: Record] = [:]
+        var order: [JobID] = []
+        var requests: [JobID: [UInt8]] = [:]
+        var events: [String: WebhookEvent] = [:]
+        var deliveries: [Delivery.ID: Delivery] = [:]
+        var commits = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Number of `commit` calls so far.
+    public var commitCount: Int { state.withLock { $0.commits } }
+
+    public var allJobs: [Job] { state.withLock { state in state.order.compactMap { state.records[$0]?.job } } }
+
+    public var allDeliveries: [Delivery] { state.withLock { Array($0.deliveries.values) } }
+
+    public func commit(_ changes: [StoreChange]) async throws {
+        try state.withLock { state in
+            var copy = state
+            for change in changes { try Self.apply(change, to: &copy) }
+            copy.commits += 1
+            state = copy
+        }
+    }
+
+    private static func apply(_ change: StoreChange, to state: inout State) throws {
+        switch change {
+        case .insertJob(let job, let body, let source):
+            guard state.records[job.id] == nil else { throw InMemoryStoreError.duplicateJob(job.id) }
+            state.records[job.id] = Record(job: job, source: source)
+            state.order.append(job.id)
+            if job.phase != .rejected { state.requests[job.id] = body }
+        case .updateJob(let job):
+            guard var record = state.records[job.id] else { throw InMemoryStoreError.unknownJob(job.id) }
+            record.job = job
+            if job.phase == .completed || job.phase == .failed { record.outcomeVersion += 1 }
+            state.records[job.id] = record
+        case .insertEvent(let event, let deliveries):
+            state.events[event.id] = event
+            for delivery in deliveries { state.deliveries[delivery.id] = delivery }
+            markStale(event.jobID, in: &state)
+        case .updateDelivery(let delivery):
+            state.deliveries[delivery.id] = delivery
+            markStale(delivery.jobID, in: &state)
+        case .sourceSettled(let id):
+            state.records[id]?.sourceSettled = true
+        case .outcomeWritten(let id, let version):
+            if let record = state.records[id] {
+                state.records[id]?.outcomeWrittenVersion = max(record.outcomeWrittenVersion, version)
+            }
+        }
+    }
+
+    private static func markStale(_ id: JobID, in state: inout State) {
+        if state.records[id]?.job.phase != .rejected { state.records[id]?.outcomeVersion += 1 }
+    }
+
+    public func recover() async throws -> RecoveredState {
+        state.withLock { state in
+            var recovered = RecoveredState()
+            for id in state.order {
+                guard let record = state.records[id] else { continue }
+                if !record.job.phase.isTerminal { recovered.activeJobs.append(record.job) }
+                if record.outcomeVersion > record.outcomeWrittenVersion,
+                    record.job.phase == .completed || record.job.phase == .failed
+                {
+                    recovered.staleOutcomes.append(id)
+                }
+                if !record.sourceSettled { recovered.unsettledSources.append((id, record.source)) }
+                if record.job.phase.isTerminal { recovered.finishedCounts[record.job.phase, default: 0] += 1 }
+            }
+            recovered.pendingDeliveries = state.deliveries.values.filter { $0.state == .pending }
+                .sorted { $0.id.description < $1.id.description }
+            return recovered
+        }
+    }
+
+    public func containsJob(_ id: JobID) async throws -> Bool {
+        state.withLock { $0.records[id] != nil }
+    }
+
+    public func job(_ id: JobID) async throws -> Job? {
+        state.withLock { $0.records[id]?.job }
+    }
+
+    public func requestBody(for id: JobID) async throws -> [UInt8]? {
+        state.withLock { $0.requests[id] }
+    }
+
+    public func event(id: String) async throws -> WebhookEvent? {
+        state.withLock { $0.events[id] }
+    }
+
+    public func outcome(for id: JobID) async throws -> OutcomeSnapshot? {
+        state.withLock { state in
+            guard let record = state.records[id],
+                let event = state.events.values.filter({ $0.jobID == id }).max(by: { $0.createdAt < $1.createdAt })
+            else { return nil }
+            let deliveries = state.deliveries.values.filter { $0.id.eventID == event.id }.sorted { $0.id.index < $1.id.index }
+            return OutcomeSnapshot(job: record.job, event: event, deliveries: deliveries, version: record.outcomeVersion)
+        }
+    }
+
+    /// Whether the spool file of `id` is recorded as gone from `incoming/`.
+    public func isSourceSettled(_ id: JobID) -> Bool {
+        state.withLock { $0.records[id]?.sourceSettled ?? false }
+    }
+}
+
+public enum InMemoryStoreError: Error {
+    case duplicateJob(JobID)
+    case unknownJob(JobID)
+}

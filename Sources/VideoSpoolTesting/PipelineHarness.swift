@@ -1,0 +1,128 @@
+import Foundation
+public import Logging
+import ServiceLifecycle
+public import VideoSpoolCore
+public import VideoSpoolRuntime
+
+/// A pipeline over in-memory fakes, run as a service group for the duration of a test body.
+public struct PipelineHarness: Sendable {
+    public let store: InMemoryJobStore
+    public let spool: InMemorySpoolDirectory
+    public let api: ScriptedGenerationAPI
+    public let transport: RecordingWebhookTransport
+    public let pipeline: Pipeline
+    public let secret: WebhookSecret
+
+    /// Fast timings for tests: polls after 10 ms, retries after 10 ms.
+    public static var fastPolicy: PipelinePolicy {
+        var policy = PipelinePolicy()
+        policy.submitBackoff = Backoff(initial: .milliseconds(10), maximum: .milliseconds(50), jitter: 0)
+        policy.poll = PollSchedule(
+            firstDelay: .milliseconds(10),
+            interval: .milliseconds(10),
+            jitter: 0,
+            deadline: .seconds(30),
+            failureBackoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50), jitter: 0)
+        )
+        policy.authenticationPause = Backoff(initial: .milliseconds(50), maximum: .milliseconds(200), jitter: 0)
+        policy.webhookRetries = WebhookRetrySchedule(
+            delays: [.milliseconds(10), .milliseconds(10), .milliseconds(10)],
+            jitter: 0,
+            overloadPenalty: .milliseconds(10)
+        )
+        return policy
+    }
+
+    public static let testSecret = try! WebhookSecret(parsing: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+
+    public init(
+        store: InMemoryJobStore = InMemoryJobStore(),
+        spool: InMemorySpoolDirectory = InMemorySpoolDirectory(),
+        api: ScriptedGenerationAPI = ScriptedGenerationAPI(),
+        transport: RecordingWebhookTransport = RecordingWebhookTransport(),
+        policy: PipelinePolicy = PipelineHarness.fastPolicy,
+        limits: Pipeline.Limits = Pipeline.Limits(),
+        intake: SpoolIntake.Configuration = SpoolIntake.Configuration(settleTime: .zero, rescanInterval: .seconds(60)),
+        delivery: DeliveryService.Configuration = DeliveryService.Configuration(),
+        validator: RequestValidator = RequestValidator(options: .init(addressPolicy: AddressPolicy(allowPrivateNetworks: true))),
+        logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.store = store
+        self.spool = spool
+        self.api = api
+        self.transport = transport
+        self.secret = Self.testSecret
+        let context = PipelineContext(store: store, time: SystemTimeSource(), policy: policy, logger: logger)
+        self.pipeline = Pipeline(
+            context: context,
+            spool: spool,
+            api: api,
+            transport: transport,
+            signer: WebhookSigner(secret: Self.testSecret),
+            validator: validator,
+            intake: intake,
+            delivery: delivery,
+            limits: limits
+        )
+    }
+
+    /// Recovers the store, runs the services while `body` runs, then shuts them down gracefully.
+    public func run<Result: Sendable>(_ body: @Sendable (PipelineHarness) async throws -> Result) async throws -> Result {
+        _ = try await pipeline.recover()
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: pipeline.services.map { .init(service: $0) },
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
+        )
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                let result = try await body(self)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                throw error
+            }
+        }
+    }
+}
+
+extension AsyncSequence where Self: Sendable, Element: Sendable {
+    /// Collects elements until `count` of them satisfy `predicate`; returns those.
+    public func collect(
+        _ count: Int,
+        where predicate: @Sendable (Element) -> Bool = { _ in true }
+    ) async throws -> [Element] {
+        var found: [Element] = []
+        guard count > 0 else { return found }
+        for try await element in self where predicate(element) {
+            found.append(element)
+            if found.count >= count { break }
+        }
+        return found
+    }
+}
+
+/// Request file bytes for tests.
+public enum TestRequests {
+    public static func seedance(
+        prompt: String = "a test video",
+        jobID: String? = nil,
+        callbackURL: String? = "https://receiver.test/hook",
+        extra: JSONObject = JSONObject()
+    ) -> [UInt8] {
+        var object = JSONObject([
+            "model": .string(ModelSchema.seedance20Mini.model),
+            "prompt": .string(prompt),
+            "duration": .int(5),
+        ])
+        if let jobID { object["job_id"] = .string(jobID) }
+        if let callbackURL { object["callback_url"] = .string(callbackURL) }
+        for (key, value) in extra { object[key] = value }
+        return JSONWriter().bytes(.object(object))
+    }
+}

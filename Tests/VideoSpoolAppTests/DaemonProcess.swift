@@ -1,0 +1,64 @@
+import Foundation
+
+/// The built `videospool` binary, run as a child process.
+final class DaemonProcess: @unchecked Sendable {
+    // @unchecked: `process` is only touched from the test that owns this object; the exit status
+    // arrives through the continuation.
+    static var binary: String {
+        ProcessInfo.processInfo.environment["VIDEOSPOOL_BINARY"] ?? packageRoot + "/.build/debug/videospool"
+    }
+
+    let process = Process()
+    let logPath: String
+    private let exited: AsyncStream<Int32>
+    private let exitContinuation: AsyncStream<Int32>.Continuation
+
+    init(arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
+        self.logPath = logPath
+        (exited, exitContinuation) = AsyncStream.makeStream(of: Int32.self)
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        var merged = ProcessInfo.processInfo.environment
+        for (key, value) in environment { merged[key] = value }
+        merged["JOURNAL_STREAM"] = nil
+        process.environment = merged
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.standardError = log
+        process.standardOutput = log
+        let continuation = exitContinuation
+        process.terminationHandler = { process in
+            continuation.yield(process.terminationStatus)
+            continuation.finish()
+        }
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the process to end and returns its exit status (or signal number).
+    func waitForExit() async -> Int32 {
+        for await status in exited { return status }
+        return process.terminationStatus
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Runs the binary to completion and returns its status and combined output.
+    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: String) async throws
+        -> (status: Int32, output: String)
+    {
+        let process = try DaemonProcess(
+            arguments: arguments,
+            logPath: directory + "/run-\(UUID().uuidString).log",
+            environment: environment
+        )
+        let status = await process.waitForExit()
+        return (status, process.log)
+    }
+}

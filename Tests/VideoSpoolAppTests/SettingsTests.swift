@@ -1,0 +1,191 @@
+import Foundation
+import Logging
+import Testing
+import VideoSpoolApp
+import VideoSpoolCore
+
+struct SettingsTests {
+    @Test func theAnnotatedExampleFileHoldsExactlyTheDefaults() async throws {
+        let settings = try await SettingsLoader.loadSettings(path: packageRoot + "/etc/videospool/videospool.yaml")
+        let defaults = DaemonSettings()
+        #expect(settings.summary == defaults.summary)
+        #expect(settings.maximumRequestBytes == defaults.maximumRequestBytes)
+        #expect(settings.settleSeconds == defaults.settleSeconds)
+        #expect(settings.rescanIntervalSeconds == defaults.rescanIntervalSeconds)
+        #expect(settings.requestTimeoutSeconds == defaults.requestTimeoutSeconds)
+        #expect(settings.queueLifetimeSeconds == defaults.queueLifetimeSeconds)
+        #expect(settings.pauseSeconds == defaults.pauseSeconds)
+        #expect(settings.webhookTimeoutSeconds == defaults.webhookTimeoutSeconds)
+        #expect(settings.webhookRetryScheduleSeconds == defaults.webhookRetryScheduleSeconds)
+        #expect(settings.maximumConcurrentDeliveries == defaults.maximumConcurrentDeliveries)
+        #expect(settings.allowedNetworks == defaults.allowedNetworks)
+    }
+
+    @Test func everyKnownKeyIsDocumentedInTheExampleFileAndTheReadme() throws {
+        let example = try String(contentsOfFile: packageRoot + "/etc/videospool/videospool.yaml", encoding: .utf8)
+        let readme = try String(contentsOfFile: packageRoot + "/README.md", encoding: .utf8)
+        for key in DaemonSettings.knownKeys {
+            let leaf = String(key.split(separator: ".").last!)
+            #expect(example.contains(leaf + ":"), "\(key) is missing from etc/videospool/videospool.yaml")
+            #expect(readme.contains("`\(key)`"), "\(key) is missing from the README's configuration table")
+        }
+    }
+
+    @Test func valuesInTheFileOverrideTheDefaults() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/videospool.yaml"
+            try write(
+                """
+                spool:
+                  directory: /srv/spool
+                api:
+                  base_url: http://127.0.0.1:8089/
+                  max_concurrent_requests: 3
+                  poll:
+                    interval_seconds: 2.5
+                  ambiguous_submit_policy: resubmit
+                webhooks:
+                  default_urls: [https://hooks.example.com/videos]
+                  retry_schedule_seconds: [1, 2]
+                  allowed_networks: [10.0.0.0/8, "fd00::/8"]
+                log:
+                  level: DEBUG
+                """,
+                to: path
+            )
+            let settings = try await SettingsLoader.loadSettings(path: path)
+            #expect(settings.spoolDirectory == "/srv/spool")
+            #expect(settings.apiBaseURL == "http://127.0.0.1:8089")
+            #expect(settings.maximumConcurrentRequests == 3)
+            #expect(settings.pollIntervalSeconds == 2.5)
+            #expect(settings.ambiguousSubmissionPolicy == .resubmit)
+            #expect(settings.defaultCallbackURLs == ["https://hooks.example.com/videos"])
+            #expect(settings.webhookRetryScheduleSeconds == [1, 2])
+            #expect(settings.allowedNetworks.map(\.description) == ["10.0.0.0/8", "fd00::/8"])
+            #expect(settings.logLevel == .debug)
+            #expect(settings.pipelinePolicy.webhookRetries.delays == [.seconds(1), .seconds(2)])
+        }
+    }
+
+    @Test(arguments: [
+        ("api:\n  max_concurent_requests: 4\n", "api.max_concurent_requests", "did you mean 'api.max_concurrent_requests'?"),
+        ("spool:\n  dir: /x\n", "spool.dir", "unknown setting"),
+        ("api:\n  max_concurrent_requests: lots\n", "api.max_concurrent_requests", "whole number"),
+        ("api:\n  max_concurrent_requests: 0\n", "api.max_concurrent_requests", "between 1 and 1024"),
+        ("api:\n  poll:\n    interval_seconds: soon\n", "api.poll.interval_seconds", "number of seconds"),
+        ("api:\n  ambiguous_submit_policy: maybe\n", "api.ambiguous_submit_policy", "'fail' or 'resubmit'"),
+        ("api:\n  base_url: ftp://api.example.com\n", "api.base_url", "only http and https"),
+        ("api:\n  base_url: https://api.example.com/v2\n", "api.base_url", "without a path"),
+        ("spool:\n  directory: relative/path\n", "spool.directory", "absolute path"),
+        ("webhooks:\n  allow_private_networks: sometimes\n", "webhooks.allow_private_networks", "true or false"),
+        ("webhooks:\n  retry_schedule_seconds: [5, -1]\n", "webhooks.retry_schedule_seconds[1]", "between 0 and"),
+        ("webhooks:\n  default_urls: [ftp://x.example/]\n", "webhooks.default_urls[0]", "only http and https"),
+        ("webhooks:\n  default_urls: https://x.example/\n", "webhooks.default_urls", "must be a list"),
+        ("webhooks:\n  allowed_networks: [10.0.0.0/33]\n", "webhooks.allowed_networks[0]", "not a CIDR"),
+        ("log:\n  level: loud\n", "log.level", "must be one of"),
+    ])
+    func aBadSettingIsAnErrorNamingItsKey(yaml: String, key: String, message: String) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/videospool.yaml"
+            try write(yaml, to: path)
+            let error = await #expect(throws: ConfigurationError.self) {
+                try await SettingsLoader.loadSettings(path: path)
+            }
+            #expect(error?.key == key)
+            #expect(error?.description.contains(message) == true, "\(error?.description ?? "-")")
+        }
+    }
+
+    @Test func invalidYAMLIsAnError() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/videospool.yaml"
+            try write("api: [unclosed\n", to: path)
+            let error = await #expect(throws: ConfigurationError.self) { try await SettingsLoader.loadSettings(path: path) }
+            #expect(error?.description.contains("not valid YAML") == true)
+        }
+    }
+
+    @Test func anExplicitFileThatDoesNotExistIsAnError() async throws {
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await SettingsLoader.loadSettings(path: "/nonexistent/videospool.yaml")
+        }
+        #expect(error?.description.contains("does not exist") == true)
+    }
+
+    @Test func theExitStatusForConfigurationErrorsIsEXCONFIG() {
+        #expect(ConfigurationError.exitStatus == 78)
+    }
+}
+
+struct CredentialsTests {
+    @Test func theKeyFileWinsOverTheCredentialDirectoryAndTheEnvironment() async throws {
+        try await withTemporaryDirectory { directory in
+            try write("from-file-key\n", to: directory + "/key")
+            try write(testSecretText + "\n", to: directory + "/secret")
+            try FileManager.default.createDirectory(atPath: directory + "/credentials", withIntermediateDirectories: true)
+            try write("from-credential-key", to: directory + "/credentials/api-key")
+            var settings = DaemonSettings()
+            settings.apiKeyFile = directory + "/key"
+            settings.webhookSecretFile = directory + "/secret"
+            let credentials = try Credentials.resolve(
+                settings: settings,
+                environment: ["CREDENTIALS_DIRECTORY": directory + "/credentials", "AIMLAPI_API_KEY": "from-env"]
+            )
+            #expect(credentials.apiKey == "from-file-key")
+        }
+    }
+
+    @Test func theSystemdCredentialIsUsedBeforeTheEnvironment() async throws {
+        try await withTemporaryDirectory { directory in
+            try write("from-credential-key\n", to: directory + "/api-key")
+            try write(testSecretText, to: directory + "/webhook-secret")
+            let credentials = try Credentials.resolve(
+                settings: DaemonSettings(),
+                environment: ["CREDENTIALS_DIRECTORY": directory, "AIMLAPI_API_KEY": "from-env"]
+            )
+            #expect(credentials.apiKey == "from-credential-key")
+            #expect(credentials.webhookSecret == (try WebhookSecret(parsing: testSecretText)))
+        }
+    }
+
+    @Test func theEnvironmentIsTheLastResort() throws {
+        let credentials = try Credentials.resolve(
+            settings: DaemonSettings(),
+            environment: ["AIMLAPI_API_KEY": "env-key", "VIDEOSPOOL_WEBHOOK_SECRET": testSecretText]
+        )
+        #expect(credentials.apiKey == "env-key")
+        #expect(!credentials.description.contains("env-key"))
+        #expect(!credentials.description.contains("MfKQ9r8"))
+    }
+
+    @Test func aMissingKeyNamesWhereItWasLookedFor() {
+        let error = #expect(throws: ConfigurationError.self) {
+            try Credentials.resolve(settings: DaemonSettings(), environment: [:])
+        }
+        #expect(error?.key == "api.key_file")
+        #expect(error?.description.contains("AIMLAPI_API_KEY") == true)
+        #expect(error?.description.contains("api-key") == true)
+    }
+
+    @Test(arguments: ["not-a-secret", "whsec_!!!", "whsec_c2hvcnQ="])
+    func aMalformedSecretNamesItsKey(secret: String) {
+        let error = #expect(throws: ConfigurationError.self) {
+            try Credentials.resolve(
+                settings: DaemonSettings(),
+                environment: ["AIMLAPI_API_KEY": "k", "VIDEOSPOOL_WEBHOOK_SECRET": secret]
+            )
+        }
+        #expect(error?.key == "webhooks.secret_file")
+        #expect(error?.description.contains(secret) == false, "the secret is not echoed")
+    }
+
+    @Test func aKeyWithSpacesIsRejected() {
+        let error = #expect(throws: ConfigurationError.self) {
+            try Credentials.resolve(
+                settings: DaemonSettings(),
+                environment: ["AIMLAPI_API_KEY": "two words", "VIDEOSPOOL_WEBHOOK_SECRET": testSecretText]
+            )
+        }
+        #expect(error?.key == "api.key_file")
+    }
+}
