@@ -38,7 +38,8 @@ public struct LocalSpoolDirectory: SpoolDirectory {
         if mkdir(path, mode) == 0 { return }
         let error = errno
         var info = stat()
-        guard error == EEXIST, lstat(path, &info) == 0 else { throw SpoolFileSystemError("mkdir", path: path, errno: error) }
+        // `stat`, not `lstat`: an operator may point the spool (or a part of it) elsewhere by symlink.
+        guard error == EEXIST, stat(path, &info) == 0 else { throw SpoolFileSystemError("mkdir", path: path, errno: error) }
         guard info.st_mode & S_IFMT == S_IFDIR else {
             throw SpoolFileSystemError("expected a directory at", path: path, errno: ENOTDIR)
         }
@@ -164,16 +165,22 @@ public struct LocalSpoolDirectory: SpoolDirectory {
         let source = incoming + "/" + name
         let directory = rejectedDirectory
         return try await Self.offload {
-            var target = name
             var probe = stat()
-            if lstat(directory + "/" + target, &probe) == 0 {
+            // Nothing to move (another run already did): write no report without its file.
+            guard lstat(source, &probe) == 0 else { return name }
+            func taken(_ candidate: String) -> Bool {
+                lstat(directory + "/" + candidate, &probe) == 0
+                    || lstat(directory + "/" + candidate + ".error.json", &probe) == 0
+            }
+            var target = name
+            if taken(target) {
                 // Keep earlier rejections: a second file with the same name gets a unique one.
                 let stem = name.hasSuffix(".json") ? String(name.dropLast(5)) : name
                 var suffix = 1
                 repeat {
                     target = "\(stem).\(suffix).json"
                     suffix += 1
-                } while lstat(directory + "/" + target, &probe) == 0
+                } while taken(target)
             }
             try Self.writeAtomically(errorDocument, to: directory + "/" + target + ".error.json", directory: directory)
             if rename(source, directory + "/" + target) != 0, errno != ENOENT {

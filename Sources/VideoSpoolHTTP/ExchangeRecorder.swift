@@ -1,5 +1,10 @@
 import AsyncHTTPClient
+import Logging
 import NIOCore
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOHTTP1
 import Synchronization
 
@@ -42,12 +47,30 @@ final class ExchangeRecorder: HTTPClientResponseDelegate, Sendable {
     }
 
     func didReceiveBodyPart(task: HTTPClient.Task<Recorded>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        state.withLock { state in
+        let full = state.withLock { state in
             let room = maximumBodyBytes - state.recorded.body.count
             if buffer.readableBytes > room { state.recorded.truncated = true }
             if room > 0 { state.recorded.body.append(contentsOf: buffer.readableBytesView.prefix(room)) }
+            return state.recorded.truncated
         }
-        return task.eventLoop.makeSucceededVoidFuture()
+        // Past the cap, stop reading (the connection is closed): a body that trickles or never ends
+        // must not turn a status that already arrived into a timeout.
+        return full ? task.eventLoop.makeFailedFuture(BodyCapReached()) : task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    /// Ends a transfer whose body went past the cap.
+    struct BodyCapReached: Error {}
+
+    /// Runs `request`; a transfer stopped at the body cap yields the status, headers and capped body.
+    func execute(_ request: HTTPClient.Request, on client: HTTPClient, deadline: NIODeadline, logger: Logger) async throws
+        -> Recorded
+    {
+        do {
+            return try await client.execute(request: request, delegate: self, deadline: deadline, logger: logger)
+                .futureResult.get()
+        } catch is BodyCapReached {
+            return state.withLock { $0.recorded }
+        }
     }
 
     func didFinishRequest(task: HTTPClient.Task<Recorded>) throws -> Recorded {
@@ -70,8 +93,13 @@ enum TransportErrorDescription {
         if let error = error as? ChannelError {
             return ("connection error: \(error)", false)
         }
-        let text = String(describing: error)
-        if text.contains("refused") || text.contains("111") { return ("connection refused", false) }
-        return ("\(text)", false)
+        if let error = error as? IOError {
+            return (error.errnoCode == ECONNREFUSED ? "connection refused" : "I/O error: \(error)", false)
+        }
+        if let error = error as? NIOConnectionError {
+            let refused = error.connectionErrors.contains { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }
+            return (refused ? "connection refused" : "cannot connect: \(error)", false)
+        }
+        return ("\(error)", false)
     }
 }

@@ -77,8 +77,7 @@ public struct HTTPGenerationAPI: GenerationAPI {
         let recorder = ExchangeRecorder(maximumBodyBytes: configuration.maximumResponseBytes)
         let deadline = NIODeadline.now() + .milliseconds(configuration.requestTimeout.wholeMilliseconds)
         do {
-            let recorded = try await client.execute(request: request, delegate: recorder, deadline: deadline, logger: logger)
-                .futureResult.get()
+            let recorded = try await recorder.execute(request, on: client, deadline: deadline, logger: logger)
             let retryAfter = recorded.headers.first(name: "Retry-After").flatMap(RetryAfter.init(headerValue:))
             let requestID = recorded.headers.first(name: "x-request-id")
             logger.debug(

@@ -32,7 +32,7 @@ public final class HTTPWebhookTransport: WebhookTransport, Sendable {
     private let logger: Logger
     private let eventLoopGroup: any EventLoopGroup
     /// Clients pinned to one vetted address per host, reused while DNS keeps giving that address.
-    private let pinnedClients = Mutex<[String: HTTPClient]>([:])
+    private let pinnedClients = Mutex(PinnedClients())
     private let directClient: HTTPClient
 
     private static let maximumPinnedClients = 128
@@ -56,7 +56,9 @@ public final class HTTPWebhookTransport: WebhookTransport, Sendable {
     private static func clientConfiguration(dnsOverride: [String: String]) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .seconds(10), read: nil)
+        // AsyncHTTPClient keeps retrying a refused connection until the connect timeout; a dead
+        // receiver should cost an attempt a few seconds, not ten.
+        configuration.timeout = .init(connect: .seconds(5), read: nil)
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 8)
         configuration.dnsOverride = dnsOverride
         configuration.decompression = .disabled
@@ -70,10 +72,7 @@ public final class HTTPWebhookTransport: WebhookTransport, Sendable {
 
     /// Closes every connection; call once, after the last `send`.
     public func shutdown() async throws {
-        let clients = pinnedClients.withLock { clients in
-            defer { clients.removeAll() }
-            return Array(clients.values)
-        }
+        let clients = pinnedClients.withLock { $0.removeAll() }
         for client in clients { try await client.shutdown() }
         try await directClient.shutdown()
     }
@@ -86,24 +85,36 @@ public final class HTTPWebhookTransport: WebhookTransport, Sendable {
         } catch {
             return .refused(reason: "the callback URL \(error.message)")
         }
+        var headers = HTTPHeaders()
+        for header in request.headers { headers.add(name: header.name, value: header.value) }
+        let httpRequest: HTTPClient.Request
+        do {
+            // From the parsed URL (host lowercased): `dnsOverride` matches host names exactly, so a
+            // differently cased host would miss the pin and be resolved again by the client.
+            httpRequest = try HTTPClient.Request(
+                url: url.description,
+                method: .POST,
+                headers: headers,
+                body: .bytes(request.body)
+            )
+        } catch {
+            return .refused(reason: "the callback URL cannot be requested: \(error)")
+        }
+        // The client must connect to the very host that was checked; it percent-decodes hosts, which
+        // the check does not (`loc%61lhost` would be vetted as one name and connected to as another).
+        guard httpRequest.host == url.hostForResolution else {
+            return .refused(reason: "the callback URL's host \(url.host) is written in a form that cannot be checked")
+        }
         let client: HTTPClient
         switch await route(url, policy: configuration.addressPolicy) {
         case .success(let chosen): client = chosen
         case .failure(let failure): return failure.result
         }
-        var headers = HTTPHeaders()
-        for header in request.headers { headers.add(name: header.name, value: header.value) }
-        let httpRequest: HTTPClient.Request
-        do {
-            httpRequest = try HTTPClient.Request(url: request.url, method: .POST, headers: headers, body: .bytes(request.body))
-        } catch {
-            return .refused(reason: "the callback URL cannot be requested: \(error)")
-        }
+        defer { pinnedClients.withLock { $0.finished(client) } }
         let recorder = ExchangeRecorder(maximumBodyBytes: configuration.maximumResponseBytes)
         let deadline = NIODeadline.now() + .milliseconds(configuration.timeout.wholeMilliseconds)
         do {
-            let recorded = try await client.execute(request: httpRequest, delegate: recorder, deadline: deadline, logger: logger)
-                .futureResult.get()
+            let recorded = try await recorder.execute(httpRequest, on: client, deadline: deadline, logger: logger)
             return .response(
                 statusCode: Int(recorded.status.code),
                 retryAfter: recorded.headers.first(name: "Retry-After").flatMap(RetryAfter.init(headerValue:)),
@@ -150,21 +161,55 @@ public final class HTTPWebhookTransport: WebhookTransport, Sendable {
 
     private func pinnedClient(host: String, address: IPAddress) -> HTTPClient {
         let key = "\(host)|\(address)"
-        var evicted: [HTTPClient] = []
-        let client = pinnedClients.withLock { clients -> HTTPClient in
-            if let existing = clients[key] { return existing }
-            if clients.count >= Self.maximumPinnedClients {
-                evicted = Array(clients.values)
-                clients.removeAll()
+        let (client, evicted) = pinnedClients.withLock { clients in
+            clients.checkOut(key: key, limit: Self.maximumPinnedClients) {
+                HTTPClient(
+                    eventLoopGroupProvider: .shared(eventLoopGroup),
+                    configuration: Self.clientConfiguration(dnsOverride: [host: "\(address)"])
+                )
             }
-            let client = HTTPClient(
-                eventLoopGroupProvider: .shared(eventLoopGroup),
-                configuration: Self.clientConfiguration(dnsOverride: [host: "\(address)"])
-            )
-            clients[key] = client
-            return client
         }
         for old in evicted { old.shutdown { _ in } }
         return client
+    }
+}
+
+/// The pinned clients by "host|address", least recently used first; a client is only shut down
+/// when no delivery is using it.
+private struct PinnedClients {
+    private var entries: [String: (client: HTTPClient, inUse: Int, lastUsed: UInt64)] = [:]
+    private var clock: UInt64 = 0
+
+    /// The client for `key` (made if needed), counted as in use; plus idle clients to shut down
+    /// to stay within `limit`.
+    mutating func checkOut(key: String, limit: Int, make: () -> HTTPClient) -> (HTTPClient, [HTTPClient]) {
+        clock += 1
+        if var entry = entries[key] {
+            entry.inUse += 1
+            entry.lastUsed = clock
+            entries[key] = entry
+            return (entry.client, [])
+        }
+        var evicted: [HTTPClient] = []
+        while entries.count >= limit,
+            let idle = entries.filter({ $0.value.inUse == 0 }).min(by: { $0.value.lastUsed < $1.value.lastUsed })
+        {
+            evicted.append(idle.value.client)
+            entries[idle.key] = nil
+        }
+        let client = make()
+        entries[key] = (client, 1, clock)
+        return (client, evicted)
+    }
+
+    /// Marks one use of `client` as over (no-op for the unpinned shared client).
+    mutating func finished(_ client: HTTPClient) {
+        guard let key = entries.first(where: { $0.value.client === client })?.key else { return }
+        entries[key]?.inUse -= 1
+    }
+
+    mutating func removeAll() -> [HTTPClient] {
+        defer { entries.removeAll() }
+        return entries.values.map(\.client)
     }
 }

@@ -34,3 +34,64 @@ public struct FaultRule: Sendable, Hashable {
         self.remaining = remaining
     }
 }
+
+extension FaultRule {
+    /// Parses the `videospool simulate --fault` syntax: `ENDPOINT:FAULT[*COUNT]`, where ENDPOINT is
+    /// `submit`, `poll` or `any` and FAULT is one of `status=CODE` (optionally `,retry-after=SECONDS`),
+    /// `delay=SECONDS`, `drop`, `malformed`, `report=STATUS`, `accept-then-fail=CODE`.
+    /// Examples: `submit:status=429,retry-after=5*3`, `poll:report=error`, `any:delay=40`.
+    public init(parsing text: String) throws(FaultSyntaxError) {
+        var body = Substring(text)
+        var count: Int?
+        if let star = body.lastIndex(of: "*") {
+            guard let value = Int(body[body.index(after: star)...]), value > 0 else {
+                throw FaultSyntaxError(text: text, reason: "the count after '*' must be a positive number")
+            }
+            count = value
+            body = body[..<star]
+        }
+        let parts = body.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let endpoint = Endpoint(rawValue: parts[0]) else {
+            throw FaultSyntaxError(text: text, reason: "expected submit:…, poll:… or any:…")
+        }
+        var settings: [String: String] = [:]
+        var kind = ""
+        for (index, item) in parts[1].split(separator: ",").enumerated() {
+            let pair = item.split(separator: "=", maxSplits: 1).map(String.init)
+            if index == 0 { kind = pair[0] }
+            settings[pair[0]] = pair.count == 2 ? pair[1] : ""
+        }
+        let fault: Fault
+        switch kind {
+        case "status":
+            guard let code = settings["status"].flatMap(Int.init) else {
+                throw FaultSyntaxError(text: text, reason: "status needs a code, e.g. status=503")
+            }
+            fault = .status(code, retryAfterSeconds: settings["retry-after"].flatMap(Int.init))
+        case "delay":
+            guard let seconds = settings["delay"].flatMap(Double.init) else {
+                throw FaultSyntaxError(text: text, reason: "delay needs seconds, e.g. delay=40")
+            }
+            fault = .delay(.milliseconds(Int64(seconds * 1000)))
+        case "drop": fault = .dropConnection
+        case "malformed": fault = .malformedJSON
+        case "report":
+            guard let status = settings["report"], !status.isEmpty else {
+                throw FaultSyntaxError(text: text, reason: "report needs a status, e.g. report=error")
+            }
+            fault = .reportStatus(status)
+        case "accept-then-fail":
+            fault = .acceptThenFail(settings["accept-then-fail"].flatMap(Int.init) ?? 500)
+        default:
+            throw FaultSyntaxError(text: text, reason: "unknown fault '\(kind)'")
+        }
+        self.init(endpoint: endpoint, fault: fault, remaining: count)
+    }
+}
+
+public struct FaultSyntaxError: Error, CustomStringConvertible {
+    public let text: String
+    public let reason: String
+
+    public var description: String { "invalid fault '\(text)': \(reason)" }
+}

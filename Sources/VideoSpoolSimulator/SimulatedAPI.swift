@@ -129,11 +129,12 @@ public final class SimulatedAPI: Sendable {
     }
 
     private func answerSubmit(authorization: String?, body: [UInt8]) -> Reply {
-        let (configuration, fault) = state.withLock { state in
+        let configuration = state.withLock { state in
             state.statistics.submissions += 1
-            return (state.configuration, Self.takeFault(for: .submit, from: &state))
+            return state.configuration
         }
         if let denial = authenticate(authorization, configuration: configuration) { return denial }
+        let fault = state.withLock { Self.takeFault(for: .submit, from: &$0) }
         if let fault, let reply = reply(for: fault, endpoint: .submit) {
             if case .acceptThenFail = fault.fault {
                 _ = accept(body, configuration: configuration)
@@ -147,11 +148,12 @@ public final class SimulatedAPI: Sendable {
     }
 
     private func answerPoll(authorization: String?, generationID: String?) -> Reply {
-        let (configuration, fault) = state.withLock { state in
+        let configuration = state.withLock { state in
             state.statistics.polls += 1
-            return (state.configuration, Self.takeFault(for: .poll, from: &state))
+            return state.configuration
         }
         if let denial = authenticate(authorization, configuration: configuration) { return denial }
+        let fault = state.withLock { Self.takeFault(for: .poll, from: &$0) }
         guard let generationID, !generationID.isEmpty else {
             return errorReply(400, "Body validation error! generation_id is required")
         }

@@ -91,8 +91,10 @@ public struct Simulator: Sendable {
             switch receiver.answer(for: path, query: query) {
             case .hang:
                 receiver.record(path: path, headers: headers, body: body, answeredStatus: 0)
-                try await Task.sleep(for: .seconds(3600))
-                return Response(status: .noContent)
+                // Hang until the server shuts down, not past it: a held request would keep
+                // graceful shutdown (and `withRunningServer`) waiting for the full hour.
+                _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+                return Response(status: .serviceUnavailable)
             case .status(let code, let retryAfter, let location):
                 let item = receiver.record(path: path, headers: headers, body: body, answeredStatus: code)
                 var fields = HTTPFields()

@@ -68,15 +68,15 @@ public final class SQLiteJobStore: JobStore, Sendable {
                 defer { state.waiting.removeAll() }
                 return state.waiting
             }
-            let all = (ownChanges ?? []) + followers.flatMap(\.changes)
-            do {
-                try await pool.write { db in
-                    for change in all { try Self.apply(change, in: db) }
+            let callers = (ownChanges.map { [$0] } ?? []) + followers.map(\.changes)
+            var errors = await write(callers)[...]
+            if ownChanges != nil { ownError = errors.removeFirst() }
+            for (follower, error) in zip(followers, errors) {
+                if let error {
+                    follower.continuation.resume(throwing: error)
+                } else {
+                    follower.continuation.resume(returning: .committed)
                 }
-                for follower in followers { follower.continuation.resume(returning: .committed) }
-            } catch {
-                for follower in followers { follower.continuation.resume(throwing: error) }
-                if ownChanges != nil { ownError = error }
             }
             ownChanges = nil
             let done = pending.withLock { state -> Bool in
@@ -89,6 +89,33 @@ public final class SQLiteJobStore: JobStore, Sendable {
             if done { break }
         }
         if let ownError { throw ownError }
+    }
+
+    /// Writes every caller's changes in one transaction and returns each caller's error (`nil` for
+    /// success). If the shared transaction fails, each caller's changes are retried in a
+    /// transaction of their own, so one caller's bad change (a duplicate id, an unknown job) fails
+    /// only that caller and not the others that happened to be grouped with it.
+    private func write(_ callers: [[StoreChange]]) async -> [(any Error)?] {
+        do {
+            try await pool.write { db in
+                for changes in callers { for change in changes { try Self.apply(change, in: db) } }
+            }
+            return callers.map { _ in nil }
+        } catch {
+            guard callers.count > 1 else { return [error] }
+        }
+        var errors: [(any Error)?] = []
+        for changes in callers {
+            do {
+                try await pool.write { db in
+                    for change in changes { try Self.apply(change, in: db) }
+                }
+                errors.append(nil)
+            } catch {
+                errors.append(error)
+            }
+        }
+        return errors
     }
 
     private static func apply(_ change: StoreChange, in db: Database) throws {

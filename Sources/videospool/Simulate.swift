@@ -30,6 +30,20 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Webhook secret (whsec_...) the receiver verifies signatures with.")
     var webhookSecret: String?
 
+    @Option(
+        name: .customLong("fault"),
+        help: ArgumentHelp(
+            "Inject a fault (repeatable): ENDPOINT:FAULT[*COUNT].",
+            discussion: """
+                ENDPOINT is submit, poll or any. FAULT is status=CODE[,retry-after=SECONDS], delay=SECONDS, \
+                drop, malformed, report=STATUS or accept-then-fail=CODE. Without *COUNT it applies to every \
+                matching request. Examples: submit:status=429,retry-after=5*3  poll:report=error  any:delay=40
+                """,
+            valueName: "fault"
+        )
+    )
+    var faults: [String] = []
+
     func run() async throws {
         let parts = listen.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]) else {
@@ -47,12 +61,17 @@ struct Simulate: AsyncParsableCommand {
         if let webhookSecret {
             do { secret = try WebhookSecret(parsing: webhookSecret) } catch { throw ValidationError("--webhook-secret \(error)") }
         }
+        var rules: [FaultRule] = []
+        for fault in faults {
+            do { rules.append(try FaultRule(parsing: fault)) } catch { throw ValidationError(error.description) }
+        }
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let simulator = Simulator(
             configuration: SimulatorConfiguration(
                 apiKey: apiKey,
                 generationTime: model,
                 errorRate: errorRate,
+                faults: rules,
                 webhookSecret: secret
             )
         )

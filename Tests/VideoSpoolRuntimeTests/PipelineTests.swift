@@ -169,31 +169,36 @@ struct PipelineTests {
         #expect(report["errors"]?.arrayValue?.first?["code"] == .string("symlink"))
     }
 
+    /// A file counts as possibly still being written for one settle time after its last change.
+    /// One second keeps the first look well inside that window even on a loaded machine.
+    static let settle = SpoolIntake.Configuration(settleTime: .seconds(1), rescanInterval: .seconds(60))
+
     @Test func aFileStillBeingWrittenIsLookedAtAgainAfterItSettles() async throws {
-        let harness = PipelineHarness(
-            intake: SpoolIntake.Configuration(settleTime: .milliseconds(100), rescanInterval: .seconds(60))
-        )
-        try await harness.run { harness in
+        let harness = PipelineHarness(intake: Self.settle)
+        let outcome = try await harness.run { harness in
             let full = TestRequests.seedance(jobID: "slow-writer")
             harness.spool.drop("slow.json", bytes: Array(full.prefix(20)))
             // The intake reads the half-written file and puts it aside; then the writer finishes
             // without any further hint, and the second look finds the whole request.
             _ = try await harness.spool.events.collect(1) { $0 == .read("slow.json") }
             harness.spool.place("slow.json", bytes: full)
-            _ = try await harness.spool.events.collect(1) { $0 == .removed("slow.json") }
-            _ = try await harness.transport.attempts.collect(1)
+            return try await harness.spool.events.collect(1) { $0 == .removed("slow.json") || $0 == .rejected("slow.json") }
         }
+        #expect(outcome == [.removed("slow.json")])
         #expect(harness.spool.rejectedFiles.isEmpty)
-        #expect(try await harness.store.job(JobID("slow-writer")!)?.phase == .completed)
+        #expect(try await harness.store.job(JobID("slow-writer")!) != nil)
     }
 
     @Test func aTruncatedFileThatNeverCompletesIsRejectedAfterTheSettleTime() async throws {
-        let harness = PipelineHarness(
-            intake: SpoolIntake.Configuration(settleTime: .milliseconds(100), rescanInterval: .seconds(60))
-        )
+        let harness = PipelineHarness(intake: Self.settle)
         let events = try await harness.run { harness in
             harness.spool.drop("cut.json", bytes: Array(TestRequests.seedance(jobID: "cut").prefix(20)))
-            return try await harness.spool.events.collect(3) { $0 != .read("other") }
+            var seen: [InMemorySpoolDirectory.Event] = []
+            for await event in harness.spool.events {
+                seen.append(event)
+                if event == .rejected("cut.json") || event == .removed("cut.json") { break }
+            }
+            return seen
         }
         #expect(events == [.read("cut.json"), .read("cut.json"), .rejected("cut.json")])
         let report = try JSONParser().parse(try #require(harness.spool.errorDocuments["cut.json.error.json"]))

@@ -123,12 +123,15 @@ public final class SubmissionService: Service, Sendable {
             }
             // No more than can be sent right away: a job taken from the queue should not wait for a
             // request slot (a pause could have begun by then).
-            var limit = max(1, min(configuration.batchSize, requestSlots.available))
+            let limit = max(1, min(configuration.batchSize, requestSlots.available))
             switch state.pause {
             case .waiting(let until, let reason, let count):
                 if now < until { return .wait(until: min(until, state.delayed.nextDue() ?? until)) }
+                // The pause is over: one job probes. Until there is one to send, stay paused.
+                guard !state.ready.isEmpty, generationSlots.tryAcquire() else { return .wait(until: state.delayed.nextDue()) }
                 state.pause = .probing(reason: reason, count: count)
-                limit = 1
+                state.inFlight += 1
+                return .submit([state.ready.removeFirst()])
             case .probing:
                 return .wait(until: state.delayed.nextDue())
             case nil:

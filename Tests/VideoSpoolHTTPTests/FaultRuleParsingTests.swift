@@ -1,0 +1,24 @@
+import Testing
+import VideoSpoolSimulator
+
+/// The `videospool simulate --fault` syntax.
+struct FaultRuleParsingTests {
+    @Test(arguments: [
+        ("submit:status=429,retry-after=5*3", FaultRule(endpoint: .submit, fault: .status(429, retryAfterSeconds: 5), remaining: 3)),
+        ("poll:status=503", FaultRule(endpoint: .poll, fault: .status(503, retryAfterSeconds: nil))),
+        ("any:delay=2.5", FaultRule(endpoint: .any, fault: .delay(.milliseconds(2500)))),
+        ("submit:drop*1", FaultRule(endpoint: .submit, fault: .dropConnection, remaining: 1)),
+        ("poll:malformed", FaultRule(endpoint: .poll, fault: .malformedJSON)),
+        ("poll:report=error", FaultRule(endpoint: .poll, fault: .reportStatus("error"))),
+        ("submit:accept-then-fail=504", FaultRule(endpoint: .submit, fault: .acceptThenFail(504))),
+    ])
+    func faultsParse(text: String, rule: FaultRule) throws {
+        #expect(try FaultRule(parsing: text) == rule)
+    }
+
+    @Test(arguments: ["submit", "nowhere:drop", "submit:status", "submit:status=x", "submit:drop*0", "poll:melt", "poll:report="])
+    func malformedFaultsAreRefusedWithAReason(text: String) {
+        let error = #expect(throws: FaultSyntaxError.self) { try FaultRule(parsing: text) }
+        #expect(error?.description.contains(text) == true)
+    }
+}
