@@ -75,19 +75,7 @@ public struct PipelineHarness: Sendable {
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             )
         )
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            do {
-                let result = try await body(self)
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-                return result
-            } catch {
-                await group.triggerGracefulShutdown()
-                try? await tasks.waitForAll()
-                throw error
-            }
-        }
+        return try await group.run { try await body(self) }
     }
 }
 

@@ -52,23 +52,7 @@ struct DaemonIntegrationTests {
             credentials: Credentials(apiKey: key, webhookSecret: secret),
             logger: Logger(label: "videospool", factory: { _ in SwiftLogNoOpLogHandler() })
         )
-        _ = try await daemon.pipeline.recover()
-        let group = daemon.serviceGroup(gracefulShutdownSignals: [])
-        let result = try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            do {
-                let result = try await body(daemon)
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-                return result
-            } catch {
-                await group.triggerGracefulShutdown()
-                try? await tasks.waitForAll()
-                throw error
-            }
-        }
-        try await daemon.shutdown()
-        return result
+        return try await daemon.run(while: body)
     }
 
     static func request(_ prompt: String, callback: String, extra: String = "") -> String {

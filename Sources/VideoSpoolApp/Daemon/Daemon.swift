@@ -143,6 +143,20 @@ public struct Daemon: Sendable {
         logger.notice("videospool stopped", metadata: ["event": "daemon.stopped"])
     }
 
+    /// Recovers the store and runs the daemon while `body` runs (no signal handling), then stops it
+    /// gracefully and closes connections: for the demo, tests and embedding.
+    public func run<Result: Sendable>(while body: @Sendable (Daemon) async throws -> Result) async throws -> Result {
+        do {
+            _ = try await pipeline.recover()
+            let result = try await serviceGroup(gracefulShutdownSignals: []).run { try await body(self) }
+            try await shutdown()
+            return result
+        } catch {
+            try? await shutdown()
+            throw error
+        }
+    }
+
     /// Closes the HTTP clients. Call once, after the service group has finished.
     public func shutdown() async throws {
         try await transport.shutdown()

@@ -1,7 +1,5 @@
 import Foundation
 public import Logging
-import ServiceLifecycle
-import UnixSignals
 import VideoSpoolCore
 import VideoSpoolFileSystem
 import VideoSpoolRuntime
@@ -65,17 +63,10 @@ public enum Demo {
         timeout: Duration,
         output: @escaping @Sendable (String) -> Void
     ) async throws -> Bool {
-        _ = try await daemon.pipeline.recover()
-        let group = daemon.serviceGroup(gracefulShutdownSignals: [.sigint, .sigterm])
         let requests = DemoRequests.files(callbackURL: callbackURL)
         let started = ContinuousClock.now
-        let result = try await withThrowingTaskGroup(of: Bool.self) { tasks in
-            tasks.addTask {
-                try await group.run()
-                return true
-            }
-            // The daemon's group is stopped gracefully, never cancelled; the helpers below are.
-            let outcome = try await withThrowingTaskGroup(of: Bool?.self) { helpers in
+        let result = try await daemon.run { daemon in
+            try await withThrowingTaskGroup(of: Bool?.self) { helpers in
                 for (name, body) in requests {
                     try drop(name: name, bytes: JSONWriter(pretty: true).bytes(body), into: daemon.spool.incoming)
                     output("→ dropped \(name)")
@@ -105,12 +96,7 @@ public enum Demo {
                 helpers.cancelAll()
                 return outcome
             }
-            // Let outcome files catch up with the last deliveries before stopping.
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            return outcome
         }
-        try await daemon.shutdown()
         guard result else {
             output("✗ not every request was accounted for within \(timeout)")
             return false
