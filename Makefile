@@ -4,14 +4,20 @@ SWIFT ?= swift
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 PREFIX ?= /usr/local
 DESTDIR ?=
+BINDIR := $(PREFIX)/bin
+SYSTEMD_DIR := $(PREFIX)/lib/systemd
+SYSUSERS_DIR := $(PREFIX)/lib/sysusers.d
+TMPFILES_DIR := $(PREFIX)/lib/tmpfiles.d
+CONFIG_DIR := /etc/videospool
 
-# Debian packages the build and the tests need.
-DEBIAN_PACKAGES := libsqlite3-dev python3 python3-pip
+# Debian packages the build and the tests need: SQLite and libsystemd headers, Python for the
+# independent signature check, debootstrap and systemd-nspawn for the test under a real systemd.
+DEBIAN_PACKAGES := libsqlite3-dev libsystemd-dev python3 python3-pip debootstrap systemd-container
 # The independent Standard Webhooks verifier the signature test runs.
 PYTHON_PACKAGES := standardwebhooks==1.1.0
 PYTHON_LIB := $(CURDIR)/.cache/python
 
-.PHONY: all deps debian-packages python-packages build release test demo clean
+.PHONY: all deps debian-packages python-packages build release install test test-swift test-systemd demo clean
 
 all: build
 
@@ -34,12 +40,33 @@ python-packages:
 build: debian-packages
 	$(SWIFT) build
 
+# The Swift runtime is linked statically, so the binary runs on a Debian 12 host without a Swift
+# toolchain (it needs libsqlite3-0 and libsystemd0, which every Debian system has).
 release: debian-packages
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib --product videospool
 
-test: deps
+install: release
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMD_DIR)/system $(DESTDIR)$(SYSTEMD_DIR)/catalog \
+		$(DESTDIR)$(SYSUSERS_DIR) $(DESTDIR)$(TMPFILES_DIR) $(DESTDIR)$(CONFIG_DIR)
+	install -m 0755 .build/release/videospool $(DESTDIR)$(BINDIR)/videospool
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/videospool.service.in > .build/videospool.service
+	install -m 0644 .build/videospool.service $(DESTDIR)$(SYSTEMD_DIR)/system/videospool.service
+	install -m 0644 systemd/videospool.catalog $(DESTDIR)$(SYSTEMD_DIR)/catalog/videospool.catalog
+	install -m 0644 systemd/videospool.sysusers $(DESTDIR)$(SYSUSERS_DIR)/videospool.conf
+	install -m 0644 systemd/videospool.tmpfiles $(DESTDIR)$(TMPFILES_DIR)/videospool.conf
+	@# An existing configuration is never overwritten.
+	test -e $(DESTDIR)$(CONFIG_DIR)/videospool.yaml || \
+		install -m 0644 etc/videospool/videospool.yaml $(DESTDIR)$(CONFIG_DIR)/videospool.yaml
+
+test: test-swift test-systemd
+
+test-swift: deps
 	$(SWIFT) build --build-tests
 	VIDEOSPOOL_PYTHONPATH=$(PYTHON_LIB) VIDEOSPOOL_BINARY=$(CURDIR)/.build/debug/videospool $(SWIFT) test --skip-build
+
+# Boots a Debian 12 container with systemd and runs the installed daemon under it.
+test-systemd: deps release
+	Tests/systemd/test-under-systemd.sh
 
 demo: build
 	./.build/debug/videospool demo

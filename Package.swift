@@ -66,6 +66,21 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // libsystemd (pkg-config libsystemd; Debian: libsystemd-dev).
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // Adapter: systemd integration (sd_notify, native journal logging).
+        .target(
+            name: "VideoSpoolSystemd",
+            dependencies: [
+                "CSystemd",
+                "VideoSpoolCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Adapter: the upstream API client and the webhook sender (AsyncHTTPClient).
         .target(
             name: "VideoSpoolHTTP",
@@ -99,6 +114,7 @@ let package = Package(
                 "VideoSpoolStore",
                 "VideoSpoolHTTP",
                 "VideoSpoolSimulator",
+                "VideoSpoolSystemd",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -113,6 +129,7 @@ let package = Package(
                 "VideoSpoolApp",
                 "VideoSpoolCore",
                 "VideoSpoolSimulator",
+                "VideoSpoolSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -135,10 +152,15 @@ let package = Package(
                 "VideoSpoolCore", "VideoSpoolRuntime", "VideoSpoolTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "VideoSpoolFileSystemTests", dependencies: ["VideoSpoolFileSystem", "VideoSpoolTesting"]),
         .testTarget(name: "VideoSpoolStoreTests", dependencies: ["VideoSpoolStore", "VideoSpoolTesting"]),
+        .testTarget(
+            name: "VideoSpoolSystemdTests",
+            dependencies: ["VideoSpoolSystemd", "VideoSpoolCore", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "VideoSpoolHTTPTests",
             dependencies: [

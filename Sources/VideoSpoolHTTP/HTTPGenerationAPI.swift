@@ -2,6 +2,7 @@ public import AsyncHTTPClient
 public import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 public import VideoSpoolCore
 
 /// The AI/ML API video endpoints over AsyncHTTPClient.
@@ -9,7 +10,7 @@ public import VideoSpoolCore
 /// Each request has a deadline and a body cap. The adapter reports facts (a response, "not sent",
 /// "outcome unknown") and never interprets status codes; the key is never logged and is scrubbed
 /// from anything the API sends back.
-public struct HTTPGenerationAPI: GenerationAPI {
+public final class HTTPGenerationAPI: GenerationAPI, Sendable {
     public struct Configuration: Sendable {
         /// `api.base_url`, without a trailing slash.
         public var baseURL: String
@@ -35,15 +36,24 @@ public struct HTTPGenerationAPI: GenerationAPI {
     }
 
     private let client: HTTPClient
-    private let configuration: Configuration
-    private let scrubber: SecretScrubber
+    private let state: Mutex<(configuration: Configuration, scrubber: SecretScrubber)>
     private let logger: Logger
 
     public init(client: HTTPClient, configuration: Configuration, logger: Logger) {
         self.client = client
-        self.configuration = configuration
-        self.scrubber = SecretScrubber(secrets: [configuration.apiKey])
+        self.state = Mutex((configuration, SecretScrubber(secrets: [configuration.apiKey])))
         self.logger = logger
+    }
+
+    private var configuration: Configuration { state.withLock { $0.configuration } }
+
+    /// Applies a new key or timeout (configuration reload); requests already sent keep the old ones.
+    public func update(apiKey: String, requestTimeout: Duration) {
+        state.withLock { state in
+            state.configuration.apiKey = apiKey
+            state.configuration.requestTimeout = requestTimeout
+            state.scrubber = SecretScrubber(secrets: [apiKey])
+        }
     }
 
     public func submit(body: [UInt8], jobID: JobID) async -> APIExchange {
@@ -61,6 +71,7 @@ public struct HTTPGenerationAPI: GenerationAPI {
     }
 
     private func exchange(_ method: HTTPMethod, url: String, body: [UInt8]?, jobID: JobID) async -> APIExchange {
+        let (configuration, scrubber) = state.withLock { ($0.configuration, $0.scrubber) }
         var logger = self.logger
         logger[metadataKey: "job.id"] = "\(jobID)"
         var headers = HTTPHeaders()

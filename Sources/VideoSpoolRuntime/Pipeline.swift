@@ -35,7 +35,8 @@ public struct Pipeline: Sendable {
         validator: RequestValidator,
         intake intakeConfiguration: SpoolIntake.Configuration,
         delivery deliveryConfiguration: DeliveryService.Configuration,
-        limits: Limits
+        limits: Limits,
+        startup: StartupProgress? = nil
     ) {
         self.context = context
         self.requestSlots = RequestSlots(limit: limits.maximumConcurrentRequests)
@@ -70,7 +71,8 @@ public struct Pipeline: Sendable {
             validator: validator,
             configuration: intakeConfiguration,
             submissions: submissions,
-            deliveries: deliveries
+            deliveries: deliveries,
+            startup: startup
         )
     }
 

@@ -1,4 +1,5 @@
 public import Logging
+import Synchronization
 public import VideoSpoolCore
 
 /// What every service of the pipeline shares: the store, time, ids, the rules and the counters.
@@ -6,8 +7,9 @@ public struct PipelineContext: Sendable {
     public let store: any JobStore
     public let time: any TimeSource
     public let ids: IdentifierSource
-    public let machine: JobStateMachine
+    private let policies: PolicyStore
     public let counters: PipelineCounters
+    public let heartbeats: Heartbeats
     public let logger: Logger
 
     public init(
@@ -16,17 +18,35 @@ public struct PipelineContext: Sendable {
         ids: IdentifierSource = IdentifierSource(),
         policy: PipelinePolicy,
         counters: PipelineCounters = PipelineCounters(),
+        heartbeats: Heartbeats = Heartbeats(interval: nil),
         logger: Logger
     ) {
         self.store = store
         self.time = time
         self.ids = ids
-        self.machine = JobStateMachine(policy: policy)
+        self.policies = PolicyStore(policy)
         self.counters = counters
+        self.heartbeats = heartbeats
         self.logger = logger
     }
 
-    public var policy: PipelinePolicy { machine.policy }
+    /// The rules in force now (they change on reload).
+    public var policy: PipelinePolicy { policies.policy }
+
+    public var machine: JobStateMachine { JobStateMachine(policy: policies.policy) }
+
+    /// Replaces the rules; jobs follow them from their next event on (configuration reload).
+    public func updatePolicy(_ policy: PipelinePolicy) {
+        policies.policy = policy
+    }
+
+    /// Records that `loop` went round, and sleeps until `deadline` or a signal, but never past the
+    /// loop's next heartbeat.
+    func idle(_ loop: Heartbeats.Loop, on wake: WakeSignal, until deadline: Timestamp?) async {
+        let now = time.now()
+        heartbeats.beat(loop, at: now)
+        await wake.wait(until: heartbeats.wakeDeadline(deadline, now: now), time: time)
+    }
 
     /// A logger carrying one job's metadata, for everything done on its behalf.
     func logger(for job: Job) -> Logger {
@@ -35,5 +55,19 @@ public struct PipelineContext: Sendable {
         logger[metadataKey: "model"] = "\(job.model)"
         if let generationID = job.generationID { logger[metadataKey: "generation.id"] = "\(generationID)" }
         return logger
+    }
+}
+
+/// The pipeline's rules, shared by the services and replaced on reload.
+final class PolicyStore: Sendable {
+    private let state: Mutex<PipelinePolicy>
+
+    init(_ policy: PipelinePolicy) {
+        state = Mutex(policy)
+    }
+
+    var policy: PipelinePolicy {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
     }
 }

@@ -116,6 +116,7 @@ public struct Simulator: Sendable {
                     "rejected_bodies": .int(Int64(statistics.rejectedBodies)),
                     "unauthorized": .int(Int64(statistics.unauthorized)),
                     "webhooks_received": .int(Int64(receiver.received.count)),
+                    "webhooks_verified": .int(Int64(receiver.received.filter { $0.signatureValid == true }.count)),
                 ])
             )
             return Self.json(200, document)

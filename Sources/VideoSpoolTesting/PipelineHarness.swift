@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-import ServiceLifecycle
+public import ServiceLifecycle
 public import VideoSpoolCore
 public import VideoSpoolRuntime
 
@@ -45,6 +45,7 @@ public struct PipelineHarness: Sendable {
         intake: SpoolIntake.Configuration = SpoolIntake.Configuration(settleTime: .zero, rescanInterval: .seconds(60)),
         delivery: DeliveryService.Configuration = DeliveryService.Configuration(),
         validator: RequestValidator = RequestValidator(options: .init(addressPolicy: AddressPolicy(allowPrivateNetworks: true))),
+        startup: StartupProgress? = nil,
         logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.store = store
@@ -62,16 +63,20 @@ public struct PipelineHarness: Sendable {
             validator: validator,
             intake: intake,
             delivery: delivery,
-            limits: limits
+            limits: limits,
+            startup: startup
         )
     }
 
     /// Recovers the store, runs the services while `body` runs, then shuts them down gracefully.
-    public func run<Result: Sendable>(_ body: @Sendable (PipelineHarness) async throws -> Result) async throws -> Result {
+    public func run<Result: Sendable>(
+        with extraServices: [any Service] = [],
+        _ body: @escaping @Sendable (PipelineHarness) async throws -> Result
+    ) async throws -> Result {
         _ = try await pipeline.recover()
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: pipeline.services.map { .init(service: $0) },
+                services: (pipeline.services + extraServices).map { .init(service: $0) },
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             )
         )

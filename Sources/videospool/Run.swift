@@ -2,11 +2,16 @@ import ArgumentParser
 import Foundation
 import Logging
 import VideoSpoolApp
+import VideoSpoolSystemd
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the daemon in the foreground (what the systemd unit starts).",
-        discussion: "Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 78 for a configuration error, 1 for any other failure."
+        discussion: """
+            Under systemd it reports readiness, status and watchdog keep-alives (sd_notify), logs native \
+            journal entries, reloads its configuration on SIGHUP and stops cleanly on SIGTERM. \
+            Exit status: 0 after a clean stop, 78 for a configuration error, 1 for any other failure.
+            """
     )
 
     @OptionGroup var options: ConfigOptions
@@ -20,16 +25,26 @@ struct Run: AsyncParsableCommand {
             Self.printError("configuration error: \(error)")
             throw ExitCode(ConfigurationError.exitStatus)
         }
-        let level = loaded.settings.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        let logSettings = LogSettings(level: loaded.settings.logLevel)
+        let journal = JournalStream.stderrIsJournal(environment: environment)
+        LoggingSystem.bootstrap { label -> any LogHandler in
+            journal ? JournalLogHandler(settings: logSettings) : StderrLogHandler(label: label, settings: logSettings)
         }
         let logger = Logger(label: "videospool")
         let daemon: Daemon
         do {
-            daemon = try Daemon.make(settings: loaded.settings, credentials: loaded.credentials, logger: logger)
+            daemon = try Daemon.make(
+                settings: loaded.settings,
+                credentials: loaded.credentials,
+                logger: logger,
+                environment: Daemon.Environment(
+                    logSettings: logSettings,
+                    notifier: SystemdNotifier(),
+                    watchdogTimeout: SystemdNotifier.watchdogTimeout(),
+                    configPath: options.config,
+                    variables: environment
+                )
+            )
         } catch let error as ConfigurationError {
             logger.critical("Cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(ConfigurationError.exitStatus)

@@ -45,7 +45,7 @@ struct DaemonIntegrationTests {
     static func withDaemon<Result: Sendable>(
         _ settings: DaemonSettings,
         key: String = "test-key",
-        _ body: @Sendable (Daemon) async throws -> Result
+        _ body: @escaping @Sendable (Daemon) async throws -> Result
     ) async throws -> Result {
         let daemon = try Daemon.make(
             settings: settings,

@@ -4,24 +4,60 @@ public import Logging
 import NIOCore
 import NIOPosix
 public import ServiceLifecycle
+import Synchronization
 public import UnixSignals
 public import VideoSpoolCore
 public import VideoSpoolFileSystem
 import VideoSpoolHTTP
 public import VideoSpoolRuntime
 public import VideoSpoolStore
+public import VideoSpoolSystemd
 
-/// The daemon assembled from settings: adapters, the pipeline, and the service group that runs it.
+/// The daemon assembled from settings: adapters, the pipeline, health reporting, reload, and the
+/// service group that runs them.
 public struct Daemon: Sendable {
     public static let version = "0.1.0"
 
-    public let settings: DaemonSettings
     public let pipeline: Pipeline
     public let store: SQLiteJobStore
     public let spool: LocalSpoolDirectory
-    private let apiClient: HTTPClient
-    private let transport: HTTPWebhookTransport
-    private let logger: Logger
+    public let startup: StartupProgress
+    let api: HTTPGenerationAPI
+    let apiClient: HTTPClient
+    let transport: HTTPWebhookTransport
+    let logger: Logger
+    let logSettings: LogSettings
+    let notifier: any ServiceManagerNotifier
+    let health: HealthReporter
+    let reloading: Reloading
+
+    /// What the daemon needs from its surroundings besides settings.
+    public struct Environment: Sendable {
+        public var logSettings: LogSettings
+        public var notifier: any ServiceManagerNotifier
+        /// `WatchdogSec=` as systemd passed it.
+        public var watchdogTimeout: Duration?
+        /// Where settings come from on reload (SIGHUP), and the environment credentials are read from.
+        public var configPath: String?
+        public var variables: [String: String]
+        public var time: any TimeSource
+
+        public init(
+            logSettings: LogSettings,
+            notifier: any ServiceManagerNotifier = SilentNotifier(),
+            watchdogTimeout: Duration? = nil,
+            configPath: String? = nil,
+            variables: [String: String] = [:],
+            time: any TimeSource = SystemTimeSource()
+        ) {
+            self.logSettings = logSettings
+            self.notifier = notifier
+            self.watchdogTimeout = watchdogTimeout
+            self.configPath = configPath
+            self.variables = variables
+            self.time = time
+        }
+    }
 
     /// Creates the spool tree and the store and wires every component. Nothing runs yet.
     ///
@@ -30,8 +66,10 @@ public struct Daemon: Sendable {
         settings: DaemonSettings,
         credentials: Credentials,
         logger: Logger,
-        time: any TimeSource = SystemTimeSource()
+        environment: Environment? = nil
     ) throws -> Daemon {
+        let environment = environment ?? Environment(logSettings: LogSettings(level: settings.logLevel))
+        environment.logSettings.setSecrets([credentials.apiKey, credentials.webhookSecret.encoded])
         let spool = LocalSpoolDirectory(root: settings.spoolDirectory)
         do {
             try spool.prepare()
@@ -68,27 +106,28 @@ public struct Daemon: Sendable {
             logger: logger
         )
         let transport = HTTPWebhookTransport(
-            configuration: .init(
-                timeout: .seconds(double: settings.webhookTimeoutSeconds),
-                addressPolicy: settings.addressPolicy
-            ),
+            configuration: settings.transportConfiguration,
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             logger: logger
         )
-        let context = PipelineContext(store: store, time: time, policy: settings.pipelinePolicy, logger: logger)
+        // Idle loops wake a few times per watchdog period to show they are alive.
+        let heartbeats = Heartbeats(interval: environment.watchdogTimeout.map { $0 / 4 })
+        let context = PipelineContext(
+            store: store,
+            time: environment.time,
+            policy: settings.pipelinePolicy,
+            heartbeats: heartbeats,
+            logger: logger
+        )
+        let startup = StartupProgress()
         let pipeline = Pipeline(
             context: context,
             spool: spool,
             api: api,
             transport: transport,
             signer: WebhookSigner(secret: credentials.webhookSecret),
-            validator: RequestValidator(options: .init(addressPolicy: settings.addressPolicy)),
-            intake: SpoolIntake.Configuration(
-                maximumRequestBytes: settings.maximumRequestBytes,
-                settleTime: .seconds(double: settings.settleSeconds),
-                rescanInterval: .seconds(double: settings.rescanIntervalSeconds),
-                defaultCallbackURLs: settings.defaultCallbackURLs
-            ),
+            validator: settings.requestValidator,
+            intake: settings.intakeConfiguration,
             delivery: DeliveryService.Configuration(
                 maximumConcurrentAttempts: settings.maximumConcurrentDeliveries,
                 userAgent: userAgent
@@ -96,24 +135,50 @@ public struct Daemon: Sendable {
             limits: Pipeline.Limits(
                 maximumConcurrentRequests: settings.maximumConcurrentRequests,
                 maximumInFlightGenerations: settings.maximumInFlightGenerations
-            )
+            ),
+            startup: startup
+        )
+        let health = HealthReporter(
+            notifier: environment.notifier,
+            heartbeats: heartbeats,
+            startup: startup,
+            time: environment.time,
+            configuration: .init(watchdogTimeout: environment.watchdogTimeout),
+            logger: logger,
+            status: { pipeline.status.description }
         )
         return Daemon(
-            settings: settings,
             pipeline: pipeline,
             store: store,
             spool: spool,
+            startup: startup,
+            api: api,
             apiClient: apiClient,
             transport: transport,
-            logger: logger
+            logger: logger,
+            logSettings: environment.logSettings,
+            notifier: environment.notifier,
+            health: health,
+            reloading: Reloading(
+                settings: settings,
+                configPath: environment.configPath,
+                variables: environment.variables
+            )
         )
     }
 
-    /// The service group, shut down gracefully on `signals`. In-flight requests get the API's
-    /// request timeout to finish before they are cancelled.
-    public func serviceGroup(gracefulShutdownSignals signals: [UnixSignal]) -> ServiceGroup {
+    /// The settings in force (changed by ``reload()``).
+    public var settings: DaemonSettings { reloading.current }
+
+    /// The service group. Shutdown runs in reverse order: the health reporter says STOPPING=1,
+    /// intake stops taking files, in-flight requests get the API's request timeout to finish,
+    /// deliveries finish, outcome files are flushed.
+    public func serviceGroup(gracefulShutdownSignals signals: [UnixSignal], reloadOnSIGHUP: Bool = false) -> ServiceGroup {
+        var services: [any Service] = pipeline.services
+        if reloadOnSIGHUP { services.append(ReloadService(daemon: self)) }
+        services.append(health)
         var configuration = ServiceGroupConfiguration(
-            services: pipeline.services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: signals,
             logger: logger
         )
@@ -122,9 +187,10 @@ public struct Daemon: Sendable {
         return ServiceGroup(configuration: configuration)
     }
 
-    /// Recovers the store, runs until a shutdown signal, then closes connections.
+    /// Recovers the store, runs until a shutdown signal (reloading on SIGHUP), then closes
+    /// connections.
     public func run(gracefulShutdownSignals signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
-        let recovered = try await pipeline.recover()
+        let recovered = try await recover()
         logger.notice(
             "videospool started",
             metadata: [
@@ -134,7 +200,7 @@ public struct Daemon: Sendable {
             ]
         )
         do {
-            try await serviceGroup(gracefulShutdownSignals: signals).run()
+            try await serviceGroup(gracefulShutdownSignals: signals, reloadOnSIGHUP: true).run()
         } catch {
             try? await shutdown()
             throw error
@@ -143,11 +209,17 @@ public struct Daemon: Sendable {
         logger.notice("videospool stopped", metadata: ["event": "daemon.stopped"])
     }
 
+    /// Recovers the store, asking systemd for time while it works.
+    func recover() async throws -> RecoveredState {
+        notifier.notify([.extendTimeout(.seconds(60)), .status("starting: recovering jobs")])
+        return try await pipeline.recover()
+    }
+
     /// Recovers the store and runs the daemon while `body` runs (no signal handling), then stops it
     /// gracefully and closes connections: for the demo, tests and embedding.
-    public func run<Result: Sendable>(while body: @Sendable (Daemon) async throws -> Result) async throws -> Result {
+    public func run<Result: Sendable>(while body: @escaping @Sendable (Daemon) async throws -> Result) async throws -> Result {
         do {
-            _ = try await pipeline.recover()
+            _ = try await recover()
             let result = try await serviceGroup(gracefulShutdownSignals: []).run { try await body(self) }
             try await shutdown()
             return result
@@ -162,4 +234,9 @@ public struct Daemon: Sendable {
         try await transport.shutdown()
         try await apiClient.shutdown()
     }
+}
+
+extension WebhookSecret {
+    /// The secret as configured (`whsec_…`), for scrubbing it from logs.
+    var encoded: String { "whsec_" + Data(key).base64EncodedString() }
 }

@@ -39,7 +39,7 @@ public final class DeliveryService: Service, Sendable {
     private let context: PipelineContext
     private let transport: any WebhookTransport
     private let signer: Mutex<WebhookSigner>
-    private let machine: DeliveryStateMachine
+    private var machine: DeliveryStateMachine { DeliveryStateMachine(schedule: context.policy.webhookRetries) }
     private let outcomes: OutcomeWriter
     private let configuration: Configuration
     private let slots: RequestSlots
@@ -56,10 +56,10 @@ public final class DeliveryService: Service, Sendable {
         self.context = context
         self.transport = transport
         self.signer = Mutex(signer)
-        self.machine = DeliveryStateMachine(schedule: context.policy.webhookRetries)
         self.outcomes = outcomes
         self.configuration = configuration
         self.slots = RequestSlots(limit: configuration.maximumConcurrentAttempts)
+        slots.notifyOnRelease(wake)
     }
 
     /// New deliveries of `event`, already committed.
@@ -78,6 +78,11 @@ public final class DeliveryService: Service, Sendable {
             for delivery in deliveries { schedule(delivery, in: &state) }
         }
         wake.signal()
+    }
+
+    /// Changes how many attempts may run at once (configuration reload).
+    public func setMaximumConcurrentAttempts(_ limit: Int) {
+        slots.setLimit(limit)
     }
 
     /// Replaces the signing key (configuration reload).
@@ -105,9 +110,9 @@ public final class DeliveryService: Service, Sendable {
                     case .stop:
                         return
                     case .wait(let deadline):
-                        await wake.wait(until: deadline, time: context.time)
+                        await context.idle(.delivery, on: wake, until: deadline)
                     case .attempt(let delivery, let host):
-                        try await slots.acquire()
+                        context.heartbeats.beat(.delivery, at: context.time.now())
                         group.addTask {
                             defer {
                                 self.slots.release()
@@ -134,6 +139,11 @@ public final class DeliveryService: Service, Sendable {
         let now = context.time.now()
         return state.withLock { state -> Step in
             if state.stopping || Task.isCancelled { return .stop }
+            guard let due = state.timers.nextDue() else { return .wait(until: nil) }
+            if due > now { return .wait(until: due) }
+            // Something is due: a free attempt slot first. Without one, wait for a release (the
+            // loop never blocks on the slot: it must keep beating).
+            guard slots.tryAcquire() else { return .wait(until: nil) }
             while let id = state.timers.popDue(now: now, limit: 1).first {
                 guard let delivery = state.pending[id] else { continue }
                 let host = (try? HTTPURL(parsing: delivery.url))?.host ?? ""
@@ -144,6 +154,7 @@ public final class DeliveryService: Service, Sendable {
                 state.hostInFlight[host, default: 0] += 1
                 return .attempt(delivery, host: host)
             }
+            slots.release(notifyingListeners: false)
             return .wait(until: state.timers.nextDue())
         }
     }

@@ -57,6 +57,7 @@ public final class SpoolIntake: Service, Sendable {
     private let deliveries: DeliveryService
     private let state: Mutex<State>
     private let wake = WakeSignal()
+    private let startup: StartupProgress?
 
     public init(
         context: PipelineContext,
@@ -64,8 +65,10 @@ public final class SpoolIntake: Service, Sendable {
         validator: RequestValidator,
         configuration: Configuration,
         submissions: SubmissionService,
-        deliveries: DeliveryService
+        deliveries: DeliveryService,
+        startup: StartupProgress? = nil
     ) {
+        self.startup = startup
         self.context = context
         self.spool = spool
         self.submissions = submissions
@@ -106,14 +109,15 @@ public final class SpoolIntake: Service, Sendable {
                 }
                 try await settleUnsettled()
                 while let names = try await nextNames() {
-                    if names.isEmpty {
-                        await wake.wait(until: nextWake(), time: context.time)
-                        continue
-                    }
                     for start in stride(from: 0, to: names.count, by: batchSize) {
+                        context.heartbeats.beat(.intake, at: context.time.now())
                         try await process(Array(names[start..<min(start + batchSize, names.count)]))
+                        startup?.progress()
                         if state.withLock({ $0.stopping }) { break }
                     }
+                    // The first pass is the initial full scan: once it is through, start-up is complete.
+                    startup?.ready()
+                    if names.isEmpty { await context.idle(.intake, on: wake, until: nextWake()) }
                 }
                 group.cancelAll()
             }

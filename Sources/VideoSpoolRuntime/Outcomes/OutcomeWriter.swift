@@ -47,9 +47,10 @@ public final class OutcomeWriter: Service, Sendable {
                 }
                 guard let batch else { return }
                 if batch.isEmpty {
-                    await wake.wait()
+                    await context.idle(.outcomes, on: wake, until: nil)
                     continue
                 }
+                context.heartbeats.beat(.outcomes, at: context.time.now())
                 try await write(batch)
             }
         } onGracefulShutdown: {

@@ -34,6 +34,7 @@ public final class PollingService: Service, Sendable {
         self.requestSlots = requestSlots
         self.generationSlots = generationSlots
         self.finisher = finisher
+        requestSlots.notifyOnRelease(wake)
     }
 
     /// Starts polling a generating job (its generation slot is already held).
@@ -55,11 +56,16 @@ public final class PollingService: Service, Sendable {
                     case .stop:
                         return
                     case .wait(let deadline):
-                        await wake.wait(until: deadline, time: context.time)
+                        await context.idle(.polling, on: wake, until: deadline)
                     case .pollDue:
-                        try await requestSlots.acquire()
+                        context.heartbeats.beat(.polling, at: context.time.now())
+                        // Never block on a slot: the loop must keep beating while requests are slow.
+                        guard requestSlots.tryAcquire() else {
+                            await context.idle(.polling, on: wake, until: nil)
+                            continue
+                        }
                         guard let job = takeDueJob() else {
-                            requestSlots.release()
+                            requestSlots.release(notifyingListeners: false)
                             continue
                         }
                         group.addTask {

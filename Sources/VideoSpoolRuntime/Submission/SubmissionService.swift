@@ -59,6 +59,7 @@ public final class SubmissionService: Service, Sendable {
         self.finisher = finisher
         self.configuration = configuration
         generationSlots.notifyOnRelease(wake)
+        requestSlots.notifyOnRelease(wake)
     }
 
     /// Adds a queued job; it is sent at `at` or when a slot frees, whichever is later.
@@ -95,9 +96,10 @@ public final class SubmissionService: Service, Sendable {
                     case .stop:
                         return
                     case .wait(let deadline):
-                        await wake.wait(until: deadline, time: context.time)
+                        await context.idle(.submission, on: wake, until: deadline)
                     case .submit(let jobs):
-                        try await start(jobs, in: &group)
+                        context.heartbeats.beat(.submission, at: context.time.now())
+                        start(jobs, in: &group)
                     }
                 }
             }
@@ -121,14 +123,11 @@ public final class SubmissionService: Service, Sendable {
             for id in state.delayed.popDue(now: now) {
                 if let job = state.delayedJobs.removeValue(forKey: id) { state.ready.append(job) }
             }
-            // No more than can be sent right away: a job taken from the queue should not wait for a
-            // request slot (a pause could have begun by then).
-            let limit = max(1, min(configuration.batchSize, requestSlots.available))
             switch state.pause {
             case .waiting(let until, let reason, let count):
                 if now < until { return .wait(until: min(until, state.delayed.nextDue() ?? until)) }
                 // The pause is over: one job probes. Until there is one to send, stay paused.
-                guard !state.ready.isEmpty, generationSlots.tryAcquire() else { return .wait(until: state.delayed.nextDue()) }
+                guard !state.ready.isEmpty, takeSlots() else { return .wait(until: state.delayed.nextDue()) }
                 state.pause = .probing(reason: reason, count: count)
                 state.inFlight += 1
                 return .submit([state.ready.removeFirst()])
@@ -137,8 +136,10 @@ public final class SubmissionService: Service, Sendable {
             case nil:
                 break
             }
+            // No more than can be sent right away: a job taken from the queue never waits for a
+            // slot (a pause could have begun by then), and the loop never blocks (it must beat).
             var jobs: [Job] = []
-            while jobs.count < limit, !state.ready.isEmpty, generationSlots.tryAcquire() {
+            while jobs.count < configuration.batchSize, !state.ready.isEmpty, takeSlots() {
                 jobs.append(state.ready.removeFirst())
             }
             if jobs.isEmpty { return .wait(until: state.delayed.nextDue()) }
@@ -147,9 +148,20 @@ public final class SubmissionService: Service, Sendable {
         }
     }
 
-    private func start(_ jobs: [Job], in group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
+    /// Takes a generation slot and a request slot together, or neither (without waking this
+    /// loop, which would then spin).
+    private func takeSlots() -> Bool {
+        guard generationSlots.tryAcquire() else { return false }
+        guard requestSlots.tryAcquire() else {
+            generationSlots.release(notifyingListeners: false)
+            return false
+        }
+        return true
+    }
+
+    /// Sends each job (its request slot and generation slot already taken).
+    private func start(_ jobs: [Job], in group: inout ThrowingDiscardingTaskGroup<any Error>) {
         for job in jobs {
-            try await requestSlots.acquire()
             group.addTask {
                 defer { self.requestSlots.release() }
                 var job = job

@@ -70,12 +70,15 @@ public final class RequestSlots: Sendable {
         }
     }
 
-    public func release(_ count: Int = 1) {
+    /// Returns slots. `notifyingListeners: false` is for a loop giving back a slot it just took
+    /// and found no use for: signalling itself would make it spin.
+    public func release(_ count: Int = 1, notifyingListeners: Bool = true) {
         let woken = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
             state.inUse -= count
             return Self.grant(&state)
         }
         for continuation in woken { continuation.resume() }
+        guard notifyingListeners else { return }
         for listener in releaseListeners.withLock({ $0 }) { listener.signal() }
     }
 

@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+import VideoSpoolCore
+import VideoSpoolHTTP
+import VideoSpoolRuntime
+import VideoSpoolSystemd
+
+/// The settings in force and where to reload them from.
+final class Reloading: Sendable {
+    private let state: Mutex<DaemonSettings>
+    let configPath: String?
+    let variables: [String: String]
+
+    init(settings: DaemonSettings, configPath: String?, variables: [String: String]) {
+        self.state = Mutex(settings)
+        self.configPath = configPath
+        self.variables = variables
+    }
+
+    var current: DaemonSettings {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
+    }
+}
+
+extension Daemon {
+    /// Settings that only take effect after a restart; every other key applies on reload.
+    public static let restartOnlyKeys = ["spool.directory", "state.directory", "api.base_url"]
+
+    /// Re-reads the configuration file and credentials (SIGHUP, `systemctl reload`), applies what
+    /// can be applied live, and reports `RELOADING=1` … `READY=1` to systemd. A configuration
+    /// that does not load keeps the running one; the reason is logged.
+    ///
+    /// - Returns: whether the new configuration was applied.
+    @discardableResult
+    public func reload() async -> Bool {
+        notifier.notify([.reloading(monotonicMicroseconds: SystemdNotifier.monotonicMicroseconds()), .status("reloading")])
+        defer { notifier.notify([.ready, .status(pipeline.status.description)]) }
+        do {
+            let (settings, credentials) = try await SettingsLoader.load(
+                path: reloading.configPath,
+                environment: reloading.variables
+            )
+            let pending = apply(settings, credentials: credentials)
+            logger.notice(
+                "Configuration reloaded",
+                metadata: [
+                    "event": "daemon.reloaded",
+                    "restart.required": "\(pending.isEmpty ? "none" : pending.joined(separator: ","))",
+                ]
+            )
+            return true
+        } catch {
+            logger.error(
+                "Configuration reload failed; the running configuration stays in force",
+                metadata: ["event": "reload.failed", "error": "\(error)"]
+            )
+            return false
+        }
+    }
+
+    /// Applies new settings to the running components; returns the changed keys that need a
+    /// restart to take effect.
+    @discardableResult
+    func apply(_ settings: DaemonSettings, credentials: Credentials) -> [String] {
+        let old = reloading.current
+        var pending: [String] = []
+        if settings.spoolDirectory != old.spoolDirectory { pending.append("spool.directory") }
+        if settings.stateDirectory != old.stateDirectory { pending.append("state.directory") }
+        if settings.apiBaseURL != old.apiBaseURL { pending.append("api.base_url") }
+
+        logSettings.level = settings.logLevel
+        logSettings.setSecrets([credentials.apiKey, credentials.webhookSecret.encoded])
+        api.update(apiKey: credentials.apiKey, requestTimeout: .seconds(double: settings.requestTimeoutSeconds))
+        pipeline.requestSlots.setLimit(settings.maximumConcurrentRequests)
+        pipeline.generationSlots.setLimit(settings.maximumInFlightGenerations)
+        pipeline.context.updatePolicy(settings.pipelinePolicy)
+        pipeline.deliveries.updateSigner(WebhookSigner(secret: credentials.webhookSecret))
+        pipeline.deliveries.setMaximumConcurrentAttempts(settings.maximumConcurrentDeliveries)
+        transport.update(settings.transportConfiguration)
+        pipeline.intake.update(configuration: settings.intakeConfiguration, validator: settings.requestValidator)
+
+        var kept = settings
+        kept.spoolDirectory = old.spoolDirectory
+        kept.stateDirectory = old.stateDirectory
+        kept.apiBaseURL = old.apiBaseURL
+        reloading.current = kept
+        return pending
+    }
+}
+
+/// Reloads the configuration on SIGHUP (`systemctl reload videospool`).
+struct ReloadService: Service {
+    let daemon: Daemon
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            await daemon.reload()
+        }
+    }
+}
+
+extension DaemonSettings {
+    var transportConfiguration: HTTPWebhookTransport.Configuration {
+        HTTPWebhookTransport.Configuration(timeout: .seconds(double: webhookTimeoutSeconds), addressPolicy: addressPolicy)
+    }
+
+    var intakeConfiguration: SpoolIntake.Configuration {
+        SpoolIntake.Configuration(
+            maximumRequestBytes: maximumRequestBytes,
+            settleTime: .seconds(double: settleSeconds),
+            rescanInterval: .seconds(double: rescanIntervalSeconds),
+            defaultCallbackURLs: defaultCallbackURLs
+        )
+    }
+
+    var requestValidator: RequestValidator {
+        RequestValidator(options: .init(addressPolicy: addressPolicy))
+    }
+}

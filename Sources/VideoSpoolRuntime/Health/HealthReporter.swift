@@ -1,0 +1,94 @@
+public import Logging
+public import ServiceLifecycle
+public import VideoSpoolCore
+
+/// Keeps systemd informed: `READY=1` once start-up is complete (store open, recovery done, spool
+/// watched, first scan done), `EXTEND_TIMEOUT_USEC` while a long first scan runs, a `STATUS=` line
+/// kept current without flooding, `WATCHDOG=1` only while every loop is making progress, and
+/// `STOPPING=1` when shutdown begins. Last in the service group, so it is shut down first.
+public struct HealthReporter: Service {
+    public struct Configuration: Sendable {
+        /// From `WATCHDOG_USEC`; `nil` when systemd does not watch.
+        public var watchdogTimeout: Duration?
+        /// How often STATUS= may change.
+        public var statusInterval: Duration
+        /// Extension asked for per progress report during the first scan.
+        public var startupExtension: Duration
+
+        public init(
+            watchdogTimeout: Duration? = nil,
+            statusInterval: Duration = .seconds(2),
+            startupExtension: Duration = .seconds(30)
+        ) {
+            self.watchdogTimeout = watchdogTimeout
+            self.statusInterval = statusInterval
+            self.startupExtension = startupExtension
+        }
+    }
+
+    private let notifier: any ServiceManagerNotifier
+    private let heartbeats: Heartbeats
+    private let startup: StartupProgress
+    private let status: @Sendable () -> String
+    private let time: any TimeSource
+    private let configuration: Configuration
+    private let logger: Logger
+
+    public init(
+        notifier: any ServiceManagerNotifier,
+        heartbeats: Heartbeats,
+        startup: StartupProgress,
+        time: any TimeSource,
+        configuration: Configuration,
+        logger: Logger,
+        status: @escaping @Sendable () -> String
+    ) {
+        self.notifier = notifier
+        self.heartbeats = heartbeats
+        self.startup = startup
+        self.time = time
+        self.configuration = configuration
+        self.logger = logger
+        self.status = status
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            // Shutdown cancels the reporting loop; that is the normal way for it to end.
+            try? await cancelWhenGracefulShutdown {
+                for await event in startup.events where event == .progress {
+                    notifier.notify([.extendTimeout(configuration.startupExtension), .status("starting: scanning the spool")])
+                }
+                guard startup.isReady else { return }
+                var lastStatus = status()
+                notifier.notify([.ready, .status(lastStatus)])
+                logger.notice("videospool ready", metadata: ["event": "daemon.ready"])
+                let tick = configuration.watchdogTimeout.map { min($0 / 2, configuration.statusInterval) }
+                    ?? configuration.statusInterval
+                while !Task.isCancelled {
+                    try await Task.sleep(for: tick)
+                    var messages: [ServiceManagerMessage] = []
+                    let current = status()
+                    if current != lastStatus {
+                        messages.append(.status(current))
+                        lastStatus = current
+                    }
+                    if let timeout = configuration.watchdogTimeout {
+                        let stale = heartbeats.stale(now: time.now(), maximumAge: timeout / 2)
+                        if stale.isEmpty {
+                            messages.append(.watchdog)
+                        } else {
+                            logger.warning(
+                                "Not feeding the watchdog: loops are not making progress",
+                                metadata: ["loops": "\(stale.map(\.rawValue).joined(separator: ","))"]
+                            )
+                        }
+                    }
+                    if !messages.isEmpty { notifier.notify(messages) }
+                }
+            }
+        } onGracefulShutdown: {
+            notifier.notify([.stopping, .status("stopping: finishing in-flight requests")])
+        }
+    }
+}
