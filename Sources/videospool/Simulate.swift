@@ -76,7 +76,8 @@ struct Simulate: AsyncParsableCommand {
             )
         )
         try await simulator.serve(host: String(parts[0]), port: port) { bound in
-            print("simulator listening on http://\(parts[0]):\(bound)")
+            // Unbuffered: scripts wait for this line to learn the port.
+            FileHandle.standardOutput.write(Data("simulator listening on http://\(parts[0]):\(bound)\n".utf8))
         }
     }
 }

@@ -11,7 +11,7 @@ repo=$(pwd)
 
 cache=${VIDEOSPOOL_TEST_ROOT_CACHE:-/var/cache/videospool-test}
 mirror=${VIDEOSPOOL_TEST_MIRROR:-http://deb.debian.org/debian}
-packages=systemd,systemd-sysv,dbus,libsqlite3-0,libsystemd0,ca-certificates,curl
+packages=systemd,systemd-sysv,dbus,procps,libsqlite3-0,libsystemd0,ca-certificates,curl
 base="$cache/bookworm-$(echo "$packages" | sha256sum | cut -c1-12)"
 api_key=systemd-test-key
 secret="whsec_$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
@@ -90,8 +90,9 @@ step "simulated API on the host's loopback"
 .build/release/videospool simulate --listen 127.0.0.1:0 --api-key "$api_key" --webhook-secret "$secret" \
     --generation-seconds 1 >"$run/simulator.log" 2>&1 &
 simulator_pid=$!
-wait_for 30 "the simulator to listen" grep -q "listening on" "$run/simulator.log"
-port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$run/simulator.log" | head -1)
+wait_for 30 "the simulator to listen" grep -q "simulator listening on" "$run/simulator.log"
+port=$(sed -n 's/^simulator listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$run/simulator.log" | head -1)
+[ -n "$port" ] || fail "no port in the simulator's output: $(cat "$run/simulator.log")"
 echo "simulator on port $port"
 cat >"$root/etc/videospool/videospool.yaml" <<EOF
 api:
