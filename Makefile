@@ -48,7 +48,8 @@ release: debian-packages
 install: release
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMD_DIR)/system $(DESTDIR)$(SYSTEMD_DIR)/catalog \
 		$(DESTDIR)$(SYSUSERS_DIR) $(DESTDIR)$(TMPFILES_DIR) $(DESTDIR)$(CONFIG_DIR)
-	install -m 0755 .build/release/videospool $(DESTDIR)$(BINDIR)/videospool
+	@# Stripped: the symbol tables are half of a statically linked binary (185 MB → 89 MB).
+	install -s -m 0755 .build/release/videospool $(DESTDIR)$(BINDIR)/videospool
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/videospool.service.in > .build/videospool.service
 	install -m 0644 .build/videospool.service $(DESTDIR)$(SYSTEMD_DIR)/system/videospool.service
 	install -m 0644 systemd/videospool.catalog $(DESTDIR)$(SYSTEMD_DIR)/catalog/videospool.catalog
