@@ -627,7 +627,7 @@ struct RequestValidatorTests {
     }
 
     @Test func longValuesAreClippedInMessages() throws {
-        let long = String(repeating: "z", count: 500)
+        let long = String(repeating: "zz ", count: 170)
         let issue = try #require(try rejected(minimal(#""resolution":"\#(long)""#)).issues.first)
         #expect(issue.message.count < 300)
         #expect(issue.message.contains("…"))
@@ -770,5 +770,19 @@ struct RequestValidatorTests {
         let fileIssue = ValidationIssue(field: nil, code: .notAnObject, message: "not an object")
         #expect(fileIssue.description == "not an object")
         #expect(fileIssue.json["field"] == .null)
+    }
+}
+
+struct RequestValidatorMessageTests {
+    @Test func longBase64ValuesAreNotEchoedInMessages() throws {
+        let blob = String(repeating: "QUJD", count: 200)
+        let bytes = Array(#"{"model":"bytedance/dreamina-seedance-2-0-mini","prompt":"x","aspect_ratio":"\#(blob)"}"#.utf8)
+        guard case .invalid(let rejected) = RequestValidator().validate(bytes) else {
+            Issue.record("expected a rejection")
+            return
+        }
+        let message = try #require(rejected.issues.first?.message)
+        #expect(!message.contains("QUJDQUJD"))
+        #expect(message.contains("800 characters of base64-like data"))
     }
 }

@@ -443,7 +443,13 @@ func article(_ typeName: String) -> String {
     return (["a", "e", "i", "o", "u"].contains(typeName.prefix(1)) ? "an " : "a ") + typeName
 }
 
-/// Keeps echoed values short in messages (and keeps base64 blobs out of logs).
+/// Keeps echoed values short in messages, and base64 blobs out of them (messages reach logs).
 func clip(_ text: String, limit: Int = 60) -> String {
-    text.count <= limit ? text : String(text.prefix(limit)) + "…"
+    if text.count <= limit { return text }
+    let base64ish = text.utf8.prefix(256).allSatisfy { byte in
+        (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte) || byte == 43 || byte == 47
+            || byte == 61
+    }
+    if base64ish { return "<\(text.utf8.count) characters of base64-like data>" }
+    return String(text.prefix(limit)) + "…"
 }
