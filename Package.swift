@@ -64,6 +64,7 @@ let package = Package(
             dependencies: [
                 "VideoSpoolCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // libsystemd (pkg-config libsystemd; Debian: libsystemd-dev).

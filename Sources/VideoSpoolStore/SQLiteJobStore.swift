@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+public import Logging
 import Synchronization
 public import VideoSpoolCore
 
@@ -12,6 +13,8 @@ public import VideoSpoolCore
 public final class SQLiteJobStore: JobStore, Sendable {
     private let pool: DatabasePool
     private let pending = Mutex(PendingCommits())
+    private let logger: Logger?
+    private let readOnly: Bool
 
     private struct PendingCommits {
         var leaderActive = false
@@ -24,7 +27,9 @@ public final class SQLiteJobStore: JobStore, Sendable {
     }
 
     /// Opens (creating if needed) `directory/videospool.sqlite` and brings its schema up to date.
-    public init(directory: String, readOnly: Bool = false) throws {
+    public init(directory: String, readOnly: Bool = false, logger: Logger? = nil) throws {
+        self.logger = logger
+        self.readOnly = readOnly
         var configuration = Configuration()
         configuration.readonly = readOnly
         configuration.busyMode = .timeout(10)
@@ -97,17 +102,17 @@ public final class SQLiteJobStore: JobStore, Sendable {
     /// only that caller and not the others that happened to be grouped with it.
     private func write(_ callers: [[StoreChange]]) async -> [(any Error)?] {
         do {
-            try await pool.write { db in
+            try await writeRetryingWhileUnavailable { db in
                 for changes in callers { for change in changes { try Self.apply(change, in: db) } }
             }
             return callers.map { _ in nil }
         } catch {
-            guard callers.count > 1 else { return [error] }
+            guard callers.count > 1, !(error is CancellationError) else { return callers.map { _ in error } }
         }
         var errors: [(any Error)?] = []
         for changes in callers {
             do {
-                try await pool.write { db in
+                try await writeRetryingWhileUnavailable { db in
                     for change in changes { try Self.apply(change, in: db) }
                 }
                 errors.append(nil)
@@ -117,6 +122,45 @@ public final class SQLiteJobStore: JobStore, Sendable {
         }
         return errors
     }
+
+    /// Runs a write transaction; while the database cannot be written (disk full, read-only
+    /// file system, I/O error, locked by another writer) it waits and tries again, saying so in the
+    /// log once, instead of failing: the pipeline stalls and resumes when the disk does. SQLite
+    /// rolls a failed transaction back, so nothing is half-written.
+    private func writeRetryingWhileUnavailable(_ updates: @escaping @Sendable (Database) throws -> Void) async throws {
+        // Opened read-only on purpose (tools reading a live store): writing is a mistake, not an outage.
+        if readOnly { return try await pool.write(updates) }
+        var delay = Duration.milliseconds(100)
+        var failing = false
+        while true {
+            do {
+                try await pool.write(updates)
+                if failing {
+                    logger?.notice("The job store is writable again", metadata: ["event": "store.recovered"])
+                }
+                return
+            } catch let error as DatabaseError where Self.unavailableCodes.contains(error.resultCode.rawValue) {
+                if !failing {
+                    failing = true
+                    logger?.error(
+                        "The job store cannot be written; work waits and is retried until it can",
+                        metadata: [
+                            "event": "store.unavailable", "error": "\(error.resultCode): \(error.message ?? "")",
+                            "store.path": "\(pool.path)",
+                        ]
+                    )
+                }
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
+    }
+
+    /// Result codes of a database that is fine but cannot be written right now.
+    private static let unavailableCodes: Set<Int32> = Set(
+        [ResultCode.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_BUSY, .SQLITE_LOCKED,
+            .SQLITE_PROTOCOL].map(\.rawValue)
+    )
 
     private static func apply(_ change: StoreChange, in db: Database) throws {
         switch change {
@@ -267,6 +311,19 @@ public final class SQLiteJobStore: JobStore, Sendable {
     public func containsJob(_ id: JobID) async throws -> Bool {
         try await pool.read { db in
             try Bool.fetchOne(db, sql: "SELECT 1 FROM jobs WHERE id = ?", arguments: [id.rawValue]) ?? false
+        }
+    }
+
+    public func jobAccepted(fromFileWithSHA256 sha256: String, since: Timestamp) async throws -> (JobID, Timestamp)? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT id, accepted_at FROM jobs WHERE source_sha256 = ? AND accepted_at >= ? AND phase != 'rejected'
+                    ORDER BY accepted_at DESC LIMIT 1
+                    """,
+                arguments: [sha256, since.millisecondsSinceEpoch]
+            ).map { (JobID(trusted: $0["id"]), Timestamp(millisecondsSinceEpoch: $0["accepted_at"])) }
         }
     }
 

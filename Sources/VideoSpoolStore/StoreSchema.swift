@@ -75,6 +75,9 @@ enum StoreSchema {
                     """
             )
         }
+        migrator.registerMigration("v2: find duplicates by content") { db in
+            try db.execute(sql: "CREATE INDEX jobs_source_sha256 ON jobs(source_sha256, accepted_at)")
+        }
         return migrator
     }
 }

@@ -97,6 +97,14 @@ public final class InMemoryJobStore: JobStore, Sendable {
         state.withLock { $0.records[id] != nil }
     }
 
+    public func jobAccepted(fromFileWithSHA256 sha256: String, since: Timestamp) async throws -> (JobID, Timestamp)? {
+        state.withLock { state in
+            state.order.reversed().compactMap { state.records[$0] }.first {
+                $0.source.sha256 == sha256 && $0.job.acceptedAt >= since && $0.job.phase != .rejected
+            }.map { ($0.job.id, $0.job.acceptedAt) }
+        }
+    }
+
     public func job(_ id: JobID) async throws -> Job? {
         state.withLock { $0.records[id]?.job }
     }

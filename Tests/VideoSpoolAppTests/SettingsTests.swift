@@ -15,6 +15,7 @@ struct SettingsTests {
         #expect(settings.requestTimeoutSeconds == defaults.requestTimeoutSeconds)
         #expect(settings.queueLifetimeSeconds == defaults.queueLifetimeSeconds)
         #expect(settings.pauseSeconds == defaults.pauseSeconds)
+        #expect(settings.duplicateWindowSeconds == defaults.duplicateWindowSeconds)
         #expect(settings.webhookTimeoutSeconds == defaults.webhookTimeoutSeconds)
         #expect(settings.webhookRetryScheduleSeconds == defaults.webhookRetryScheduleSeconds)
         #expect(settings.maximumConcurrentDeliveries == defaults.maximumConcurrentDeliveries)

@@ -523,3 +523,43 @@ struct PipelineTests {
         #expect(second.api.submitCount == 0)
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct DuplicateRequestTests {
+    @Test func theSameFileDroppedTwiceIsSubmittedOnce() async throws {
+        let harness = PipelineHarness()
+        let bytes = TestRequests.seedance(prompt: "copied twice")
+        try await harness.run { harness in
+            harness.spool.drop("first.json", bytes: bytes)
+            _ = try await harness.transport.attempts.collect(1)
+            harness.spool.drop("second.json", bytes: bytes)
+            _ = try await harness.spool.events.collect(1) { $0 == .rejected("second.json") }
+        }
+        #expect(harness.api.submitCount == 1)
+        let report = try JSONParser().parse(try #require(harness.spool.errorDocuments["second.json.error.json"]))
+        #expect(report["errors"]?.arrayValue?.first?["code"] == .string("duplicate_request"))
+    }
+
+    @Test func aJobIDMakesAnIdenticalRequestDeliberate() async throws {
+        let harness = PipelineHarness()
+        try await harness.run { harness in
+            harness.spool.drop("a.json", bytes: TestRequests.seedance(prompt: "same", jobID: "take-1"))
+            harness.spool.drop("b.json", bytes: TestRequests.seedance(prompt: "same", jobID: "take-2"))
+            _ = try await harness.transport.attempts.collect(2)
+        }
+        #expect(harness.api.submitCount == 2)
+    }
+
+    @Test func aZeroWindowTurnsDeduplicationOff() async throws {
+        let harness = PipelineHarness(
+            intake: SpoolIntake.Configuration(settleTime: .zero, rescanInterval: .seconds(60), duplicateWindow: .zero)
+        )
+        let bytes = TestRequests.seedance(prompt: "again")
+        try await harness.run { harness in
+            harness.spool.drop("first.json", bytes: bytes)
+            harness.spool.drop("second.json", bytes: bytes)
+            _ = try await harness.transport.attempts.collect(2)
+        }
+        #expect(harness.api.submitCount == 2)
+    }
+}

@@ -113,7 +113,8 @@ extension DaemonSettings {
             maximumRequestBytes: maximumRequestBytes,
             settleTime: .seconds(double: settleSeconds),
             rescanInterval: .seconds(double: rescanIntervalSeconds),
-            defaultCallbackURLs: defaultCallbackURLs
+            defaultCallbackURLs: defaultCallbackURLs,
+            duplicateWindow: .seconds(double: duplicateWindowSeconds)
         )
     }
 

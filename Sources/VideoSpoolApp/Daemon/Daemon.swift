@@ -79,7 +79,7 @@ public struct Daemon: Sendable {
         let store: SQLiteJobStore
         do {
             try FileManager.default.createDirectory(atPath: settings.stateDirectory, withIntermediateDirectories: true)
-            store = try SQLiteJobStore(directory: settings.stateDirectory)
+            store = try SQLiteJobStore(directory: settings.stateDirectory, logger: logger)
         } catch {
             throw ConfigurationError(key: "state.directory", "cannot open the job store: \(error)")
         }

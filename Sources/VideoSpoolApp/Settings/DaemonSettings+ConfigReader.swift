@@ -15,6 +15,11 @@ extension DaemonSettings {
         maximumRequestBytes = try reader.int("spool.max_request_bytes", default: maximumRequestBytes, in: 64...(1 << 30))
         settleSeconds = try reader.seconds("spool.settle_seconds", default: settleSeconds, in: 0...3600)
         rescanIntervalSeconds = try reader.seconds("spool.rescan_interval_seconds", default: rescanIntervalSeconds, in: 0.05...86400)
+        duplicateWindowSeconds = try reader.seconds(
+            "spool.duplicate_window_seconds",
+            default: duplicateWindowSeconds,
+            in: 0...(30 * 86400)
+        )
         stateDirectory = try reader.path("state.directory", default: stateDirectory)
 
         apiBaseURL = try reader.string("api.base_url", default: apiBaseURL)

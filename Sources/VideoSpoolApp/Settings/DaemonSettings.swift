@@ -9,6 +9,7 @@ public struct DaemonSettings: Sendable {
     public var maximumRequestBytes = 10 * 1024 * 1024
     public var settleSeconds = 5.0
     public var rescanIntervalSeconds = 30.0
+    public var duplicateWindowSeconds = 3600.0
 
     // state.*
     public var stateDirectory = "/var/lib/videospool"
@@ -43,6 +44,7 @@ public struct DaemonSettings: Sendable {
     /// Every key the configuration file may contain, for spotting typos.
     public static let knownKeys: [String] = [
         "spool.directory", "spool.max_request_bytes", "spool.settle_seconds", "spool.rescan_interval_seconds",
+        "spool.duplicate_window_seconds",
         "state.directory",
         "api.base_url", "api.key_file", "api.max_concurrent_requests", "api.max_in_flight_generations",
         "api.request_timeout_seconds", "api.poll.first_delay_seconds", "api.poll.interval_seconds",

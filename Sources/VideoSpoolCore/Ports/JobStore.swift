@@ -16,6 +16,9 @@ public protocol JobStore: Sendable {
 
     func job(_ id: JobID) async throws -> Job?
 
+    /// A job (not a rejection) accepted at or after `since` from a file with exactly these bytes.
+    func jobAccepted(fromFileWithSHA256 sha256: String, since: Timestamp) async throws -> (JobID, Timestamp)?
+
     /// The exact body to POST upstream for a job.
     func requestBody(for id: JobID) async throws -> [UInt8]?
 

@@ -39,6 +39,7 @@ public struct ValidationIssue: Sendable, Hashable, CustomStringConvertible {
         public static let invalidJobID: Code = "invalid_job_id"
         public static let metadataTooLarge: Code = "metadata_too_large"
         public static let duplicateJobID: Code = "duplicate_job_id"
+        public static let duplicateRequest: Code = "duplicate_request"
     }
 
     public var field: String?

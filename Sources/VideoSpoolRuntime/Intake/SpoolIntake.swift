@@ -18,6 +18,9 @@ public final class SpoolIntake: Service, Sendable {
         public var rescanInterval: Duration
         /// Callback URLs for requests that name none (`webhooks.default_urls`).
         public var defaultCallbackURLs: [String]
+        /// A file without `job_id` whose bytes equal those of a job accepted this recently is
+        /// rejected as a duplicate (`spool.duplicate_window_seconds`; zero turns it off).
+        public var duplicateWindow: Duration
         public var batchSize: Int
 
         public init(
@@ -25,12 +28,14 @@ public final class SpoolIntake: Service, Sendable {
             settleTime: Duration = .seconds(5),
             rescanInterval: Duration = .seconds(30),
             defaultCallbackURLs: [String] = [],
+            duplicateWindow: Duration = .seconds(3600),
             batchSize: Int = 128
         ) {
             self.maximumRequestBytes = maximumRequestBytes
             self.settleTime = settleTime
             self.rescanInterval = rescanInterval
             self.defaultCallbackURLs = defaultCallbackURLs
+            self.duplicateWindow = duplicateWindow
             self.batchSize = batchSize
         }
     }
@@ -42,8 +47,9 @@ public final class SpoolIntake: Service, Sendable {
         var nextRescan: Timestamp?
         /// Files to look at again later (maybe still being written), by due time.
         var deferred: [String: Timestamp] = [:]
-        /// Files that could not be moved out of `incoming/`; skipped until the next start.
-        var stuck: Set<String> = []
+        /// Files that could not be moved out of `incoming/` (disk full, permissions): left alone
+        /// until the time given, then looked at again.
+        var stuck: [String: Timestamp] = [:]
         /// Committed files not yet removed (from the store, at start-up).
         var unsettled: [String: (jobID: JobID, source: SourceFile)] = [:]
         var validator: RequestValidator
@@ -182,12 +188,15 @@ public final class SpoolIntake: Service, Sendable {
                 state.deferred[name] = nil
                 if seen.insert(name).inserted { names.append(name) }
             }
-            for name in candidates where state.deferred[name] == nil && !state.stuck.contains(name) {
+            for name in candidates where state.deferred[name] == nil && (state.stuck[name].map { $0 <= now } ?? true) {
                 if Self.isRequestName(name), seen.insert(name).inserted { names.append(name) }
             }
             return names
         }
     }
+
+    /// How long a file that could not be moved is left alone.
+    static let stuckRetryDelay = Duration.seconds(30)
 
     /// Callers publish `*.json`; names starting with `.` are writers' temporary files.
     static func isRequestName(_ name: String) -> Bool {
@@ -201,6 +210,7 @@ public final class SpoolIntake: Service, Sendable {
         var accepted: [(job: Job, name: String)] = []
         var rejected: [Rejection] = []
         var jobIDs: Set<JobID> = []
+        var contents: [String: JobID] = [:]
     }
 
     private struct Rejection {
@@ -258,7 +268,7 @@ public final class SpoolIntake: Service, Sendable {
                         name: name,
                         sha256: sha256,
                         now: now,
-                        defaults: configuration.defaultCallbackURLs,
+                        configuration: configuration,
                         into: &batch
                     )
                 }
@@ -282,9 +292,36 @@ public final class SpoolIntake: Service, Sendable {
         name: String,
         sha256: String,
         now: Timestamp,
-        defaults: [String],
+        configuration: Configuration,
         into batch: inout Batch
     ) async throws {
+        if request.requestedJobID == nil, configuration.duplicateWindow > .zero {
+            var earlier: (JobID, Timestamp)? = batch.contents[sha256].map { ($0, now) }
+            if earlier == nil {
+                earlier = try await context.store.jobAccepted(
+                    fromFileWithSHA256: sha256,
+                    since: now - configuration.duplicateWindow
+                )
+            }
+            if let (id, acceptedAt) = earlier {
+                let issue = ValidationIssue(
+                    field: nil,
+                    code: .duplicateRequest,
+                    message: "this file is byte for byte the request of job \(id), accepted at \(acceptedAt.iso8601); "
+                        + "it is not submitted twice. To submit the same request again on purpose, give it a job_id "
+                        + "(or change it), or set spool.duplicate_window_seconds to 0"
+                )
+                let rejected = RejectedRequest(
+                    issues: [issue],
+                    callbackURLs: request.callbackURLs,
+                    metadata: request.metadata,
+                    model: request.model
+                )
+                reject(name, rejected, sha256: sha256, now: now, into: &batch)
+                return
+            }
+        }
+        let defaults = configuration.defaultCallbackURLs
         if let requested = request.requestedJobID {
             let duplicate: Bool
             if batch.jobIDs.contains(requested) {
@@ -321,6 +358,7 @@ public final class SpoolIntake: Service, Sendable {
             parameters: request.parameters
         )
         batch.jobIDs.insert(id)
+        if request.requestedJobID == nil { batch.contents[sha256] = id }
         batch.accepted.append((job, name))
         batch.changes.append(
             .insertJob(
@@ -416,8 +454,16 @@ public final class SpoolIntake: Service, Sendable {
             )
         }
         if !settled.isEmpty {
-            try await spool.flush()
-            try await context.store.commit(settled)
+            do {
+                try await spool.flush()
+                try await context.store.commit(settled)
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                // The moves may not be durable yet; the store keeps the files as unsettled, which
+                // the next start resolves by looking for them.
+                context.logger.error("Could not sync the spool directories", metadata: ["error": "\(error)"])
+            }
         }
         context.counters.update { $0.rejected += batch.rejected.count }
         for (job, _) in batch.accepted { submissions.enqueue(job) }
@@ -432,10 +478,11 @@ public final class SpoolIntake: Service, Sendable {
             try await operation()
             return true
         } catch {
-            state.withLock { _ = $0.stuck.insert(name) }
+            let retry = context.time.now() + Self.stuckRetryDelay
+            state.withLock { $0.stuck[name] = retry }
             context.logger.error(
-                "Could not move a request file out of incoming/",
-                metadata: ["spool.file": "\(name)", "error": "\(error)"]
+                "Could not move a request file out of incoming/; will try again",
+                metadata: ["spool.file": "\(name)", "error": "\(error)", "retry.at": "\(retry)"]
             )
             return false
         }

@@ -6,13 +6,20 @@ public import VideoSpoolCore
 
 /// Keeps `done/` and `failed/` in step with the store: after a job finishes and after each
 /// delivery attempt, its outcome file is rewritten (atomically). The store remembers which version
-/// each file reflects, so files missed by a crash are rewritten at the next start.
+/// each file reflects, so files missed by a crash are rewritten at the next start; a write that
+/// fails (disk full) is tried again later.
 public final class OutcomeWriter: Service, Sendable {
     private struct State {
         var stale: Deque<JobID> = []
         var queued: Set<JobID> = []
+        /// Files whose write failed, and when to try them again.
+        var retry: [JobID] = []
+        var retryAt: Timestamp?
         var stopping = false
     }
+
+    /// How long after a failed write the file is tried again.
+    static let retryDelay = Duration.seconds(10)
 
     private let context: PipelineContext
     private let spool: any SpoolDirectory
@@ -38,20 +45,26 @@ public final class OutcomeWriter: Service, Sendable {
         try await withGracefulShutdownHandler {
             while true {
                 if Task.isCancelled { return }
-                let batch = state.withLock { state -> [JobID]? in
-                    if state.stale.isEmpty { return state.stopping ? nil : [] }
+                let now = context.time.now()
+                let step = state.withLock { state -> (batch: [JobID], wait: Timestamp?)? in
+                    if let retryAt = state.retryAt, retryAt <= now {
+                        for id in state.retry where state.queued.insert(id).inserted { state.stale.append(id) }
+                        state.retry.removeAll()
+                        state.retryAt = nil
+                    }
+                    if state.stale.isEmpty { return state.stopping ? nil : ([], state.retryAt) }
                     let batch = Array(state.stale.prefix(256))
                     state.stale.removeFirst(batch.count)
                     for id in batch { state.queued.remove(id) }
-                    return batch
+                    return (batch, nil)
                 }
-                guard let batch else { return }
-                if batch.isEmpty {
-                    await context.idle(.outcomes, on: wake, until: nil)
+                guard let step else { return }
+                if step.batch.isEmpty {
+                    await context.idle(.outcomes, on: wake, until: step.wait)
                     continue
                 }
-                context.heartbeats.beat(.outcomes, at: context.time.now())
-                try await write(batch)
+                context.heartbeats.beat(.outcomes, at: now)
+                try await write(step.batch)
             }
         } onGracefulShutdown: {
             self.state.withLock { $0.stopping = true }
@@ -61,6 +74,7 @@ public final class OutcomeWriter: Service, Sendable {
 
     private func write(_ batch: [JobID]) async throws {
         var written: [StoreChange] = []
+        var failed: [JobID] = []
         for id in batch {
             guard let snapshot = try await context.store.outcome(for: id), snapshot.job.phase != .rejected else {
                 continue
@@ -70,16 +84,31 @@ public final class OutcomeWriter: Service, Sendable {
                 try await spool.writeOutcome(document, jobID: id, completed: snapshot.job.phase == .completed)
                 written.append(.outcomeWritten(id, version: snapshot.version))
             } catch {
-                // The store still marks it stale, so the next start retries; say so once per file.
+                failed.append(id)
                 context.logger.error(
-                    "Could not write outcome file",
+                    "Could not write an outcome file; will try again",
                     metadata: ["job.id": "\(id)", "error": "\(error)"]
                 )
             }
         }
         if !written.isEmpty {
-            try await spool.flush()
-            try await context.store.commit(written)
+            do {
+                try await spool.flush()
+                try await context.store.commit(written)
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                // Not durable: the files count as stale until a later write is.
+                context.logger.error("Could not sync the outcome directories; will try again", metadata: ["error": "\(error)"])
+                failed.append(contentsOf: batch)
+            }
+        }
+        if !failed.isEmpty {
+            let retryAt = context.time.now() + Self.retryDelay
+            state.withLock { state in
+                state.retry.append(contentsOf: failed)
+                state.retryAt = state.retryAt ?? retryAt
+            }
         }
     }
 }
