@@ -179,6 +179,7 @@ let package = Package(
                 "VideoSpoolApp", "VideoSpoolCore", "VideoSpoolFileSystem", "VideoSpoolRuntime", "VideoSpoolSimulator",
                 "VideoSpoolStore", "VideoSpoolTesting",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

@@ -4,8 +4,13 @@ import Glibc
 import NIOPosix
 public import VideoSpoolCore
 
+/// Turns a host name into addresses (a seam for tests).
+public protocol HostResolver: Sendable {
+    func addresses(of host: String, port: Int) async throws -> [IPAddress]
+}
+
 /// Resolves host names with the system resolver (`getaddrinfo`), off the cooperative threads.
-public struct AddressResolver: Sendable {
+public struct AddressResolver: HostResolver {
     public init() {}
 
     public struct ResolutionError: Error, CustomStringConvertible {

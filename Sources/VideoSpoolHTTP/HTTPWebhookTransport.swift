@@ -28,7 +28,7 @@ public final class HTTPWebhookTransport: WebhookTransport, Sendable {
     }
 
     private let configuration: Mutex<Configuration>
-    private let resolver: AddressResolver
+    private let resolver: any HostResolver
     private let logger: Logger
     private let eventLoopGroup: any EventLoopGroup
     /// Clients pinned to one vetted address per host, reused while DNS keeps giving that address.
@@ -40,7 +40,7 @@ public final class HTTPWebhookTransport: WebhookTransport, Sendable {
     public init(
         configuration: Configuration,
         eventLoopGroup: any EventLoopGroup,
-        resolver: AddressResolver = AddressResolver(),
+        resolver: any HostResolver = AddressResolver(),
         logger: Logger
     ) {
         self.configuration = Mutex(configuration)
@@ -105,40 +105,51 @@ public final class HTTPWebhookTransport: WebhookTransport, Sendable {
         guard httpRequest.host == url.hostForResolution else {
             return .refused(reason: "the callback URL's host \(url.host) is written in a form that cannot be checked")
         }
-        let client: HTTPClient
+        let addresses: [IPAddress?]
         switch await route(url, policy: configuration.addressPolicy) {
-        case .success(let chosen): client = chosen
+        case .success(let vetted): addresses = vetted
         case .failure(let failure): return failure.result
         }
-        defer { pinnedClients.withLock { $0.finished(client) } }
-        let recorder = ExchangeRecorder(maximumBodyBytes: configuration.maximumResponseBytes)
-        let deadline = NIODeadline.now() + .milliseconds(configuration.timeout.wholeMilliseconds)
-        do {
-            let recorded = try await recorder.execute(httpRequest, on: client, deadline: deadline, logger: logger)
-            return .response(
-                statusCode: Int(recorded.status.code),
-                retryAfter: recorded.headers.first(name: "Retry-After").flatMap(RetryAfter.init(headerValue:)),
-                location: recorded.headers.first(name: "Location")
-            )
-        } catch {
-            let (reason, timedOut) = TransportErrorDescription.describe(error)
-            return .transportFailure(reason: reason, timedOut: timedOut)
+        // Every vetted address in the resolver's order, moving on only when a connection could not
+        // be made (nothing was sent): a host whose first address is unreachable (IPv6 without a
+        // route, say) is still delivered to.
+        var result: DeliveryStateMachine.AttemptResult = .transportFailure(reason: "no address tried", timedOut: false)
+        for (index, address) in addresses.enumerated() {
+            let client = address.map { pinnedClient(host: url.hostForResolution, address: $0) } ?? directClient
+            defer { pinnedClients.withLock { $0.finished(client) } }
+            let recorder = ExchangeRecorder(maximumBodyBytes: configuration.maximumResponseBytes)
+            let deadline = NIODeadline.now() + .milliseconds(configuration.timeout.wholeMilliseconds)
+            do {
+                let recorded = try await recorder.execute(httpRequest, on: client, deadline: deadline, logger: logger)
+                return .response(
+                    statusCode: Int(recorded.status.code),
+                    retryAfter: recorded.headers.first(name: "Retry-After").flatMap(RetryAfter.init(headerValue:)),
+                    location: recorded.headers.first(name: "Location")
+                )
+            } catch {
+                let (reason, timedOut) = TransportErrorDescription.describe(error)
+                let more = index + 1 < addresses.count
+                let tried = addresses.count > 1 && !more ? " (tried \(addresses.count) address(es))" : ""
+                result = .transportFailure(reason: reason + tried, timedOut: timedOut)
+                if recorder.requestWasSent || !more { return result }
+            }
         }
+        return result
     }
 
     private struct RouteFailure: Error {
         let result: DeliveryStateMachine.AttemptResult
     }
 
-    /// Picks the client for `url`: the shared one when no check is needed or the host is a vetted
-    /// literal, else a client pinned to a vetted resolved address.
-    private func route(_ url: HTTPURL, policy: AddressPolicy) async -> Result<HTTPClient, RouteFailure> {
-        if policy.allowPrivateNetworks { return .success(directClient) }
+    /// The addresses to connect to for `url`, each vetted; `nil` stands for "let the client
+    /// connect as written" (no check needed, or a vetted IP literal).
+    private func route(_ url: HTTPURL, policy: AddressPolicy) async -> Result<[IPAddress?], RouteFailure> {
+        if policy.allowPrivateNetworks { return .success([nil]) }
         if let literal = url.literalAddress {
             if let refusal = policy.refusal(for: literal) {
                 return .failure(RouteFailure(result: .refused(reason: "the callback host is \(refusal)")))
             }
-            return .success(directClient)
+            return .success([nil])
         }
         let addresses: [IPAddress]
         do {
@@ -146,17 +157,17 @@ public final class HTTPWebhookTransport: WebhookTransport, Sendable {
         } catch {
             return .failure(RouteFailure(result: .transportFailure(reason: "\(error)", timedOut: false)))
         }
-        guard let first = addresses.first else {
+        guard !addresses.isEmpty else {
             return .failure(RouteFailure(result: .transportFailure(reason: "\(url.host) has no addresses", timedOut: false)))
         }
+        // Every address must pass: a name that also resolves to a private address is refused
+        // outright (DNS rebinding tries exactly that mix).
         for address in addresses {
             if let refusal = policy.refusal(for: address) {
-                return .failure(
-                    RouteFailure(result: .refused(reason: "\(url.host) resolves to \(refusal)"))
-                )
+                return .failure(RouteFailure(result: .refused(reason: "\(url.host) resolves to \(refusal)")))
             }
         }
-        return .success(pinnedClient(host: url.hostForResolution, address: first))
+        return .success(addresses.map(Optional.some))
     }
 
     private func pinnedClient(host: String, address: IPAddress) -> HTTPClient {
