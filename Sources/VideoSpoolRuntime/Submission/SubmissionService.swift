@@ -164,23 +164,23 @@ public final class SubmissionService: Service, Sendable {
         for job in jobs {
             group.addTask {
                 defer { self.requestSlots.release() }
+                guard let body = try await self.context.store.requestBody(for: job.id) else {
+                    preconditionFailure("Invalid state: job \(job.id) has no request body")
+                }
                 var job = job
                 self.context.machine.submissionStarted(&job, now: self.context.time.now())
-                // The intent is durable before the POST leaves, and only for a POST about to leave:
-                // a crash from here on is an ambiguous submission, never a silent second one.
-                // Concurrent intents share a transaction (group commit).
+                // The intent is durable before the POST leaves, and only for a POST about to leave
+                // (everything it needs is already at hand): a crash from here on is an ambiguous
+                // submission, never a silent second one. Concurrent intents share a transaction.
                 try await self.context.store.commit([.updateJob(job)])
-                try await self.submit(job)
+                try await self.submit(job, body: body)
             }
         }
     }
 
-    private func submit(_ job: Job) async throws {
+    private func submit(_ job: Job, body: [UInt8]) async throws {
         var job = job
         let logger = context.logger(for: job)
-        guard let body = try await context.store.requestBody(for: job.id) else {
-            preconditionFailure("Invalid state: job \(job.id) has no request body")
-        }
         logger.debug("Submitting generation", metadata: ["attempt": "\(job.submitAttempts)"])
         let exchange = await api.submit(body: body, jobID: job.id)
         let now = context.time.now()
