@@ -178,6 +178,8 @@ let package = Package(
             dependencies: [
                 "VideoSpoolApp", "VideoSpoolCore", "VideoSpoolFileSystem", "VideoSpoolRuntime", "VideoSpoolSimulator",
                 "VideoSpoolStore", "VideoSpoolTesting",
+                // A stand-in webhook receiver with a multi-megabyte answer (ReceiverFaultTests).
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -21,6 +21,9 @@ public struct FaultRule: Sendable, Hashable {
         case reportStatus(String)
         /// Accept the request, then answer 500 anyway (a POST whose outcome is unknown).
         case acceptThenFail(Int)
+        /// Answer with this status and an error message that quotes the request's Authorization
+        /// header, as a careless API might: the daemon must not pass the key on.
+        case echoKey(Int)
     }
 
     public var endpoint: Endpoint
@@ -82,6 +85,8 @@ extension FaultRule {
             fault = .reportStatus(status)
         case "accept-then-fail":
             fault = .acceptThenFail(settings["accept-then-fail"].flatMap(Int.init) ?? 500)
+        case "echo-key":
+            fault = .echoKey(settings["echo-key"].flatMap(Int.init) ?? 400)
         default:
             throw FaultSyntaxError(text: text, reason: "unknown fault '\(kind)'")
         }

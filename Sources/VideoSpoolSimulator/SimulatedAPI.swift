@@ -135,6 +135,9 @@ public final class SimulatedAPI: Sendable {
         }
         if let denial = authenticate(authorization, configuration: configuration) { return denial }
         let fault = state.withLock { Self.takeFault(for: .submit, from: &$0) }
+        if case .echoKey(let status)? = fault?.fault {
+            return errorReply(status, "Invalid request for credentials '\(authorization ?? "")'")
+        }
         if let fault, let reply = reply(for: fault, endpoint: .submit) {
             if case .acceptThenFail = fault.fault {
                 _ = accept(body, configuration: configuration)
@@ -305,7 +308,7 @@ public final class SimulatedAPI: Sendable {
             return .drop
         case .malformedJSON:
             return .raw(status: 200, body: Array("{\"id\": \"oops\", \"status\": ".utf8))
-        case .delay, .reportStatus:
+        case .delay, .reportStatus, .echoKey:
             return nil
         }
     }

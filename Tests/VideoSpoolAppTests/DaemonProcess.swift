@@ -12,10 +12,14 @@ final class DaemonProcess: @unchecked Sendable {
     let logPath: String
     private let exited: AsyncStream<Int32>
     private let exitContinuation: AsyncStream<Int32>.Continuation
+    private let lineContinuation: AsyncStream<String>.Continuation
+    /// Every line the daemon writes to stdout/stderr, as it writes it (also kept in `logPath`).
+    let lines: AsyncStream<String>
 
     init(arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
         self.logPath = logPath
         (exited, exitContinuation) = AsyncStream.makeStream(of: Int32.self)
+        (lines, lineContinuation) = AsyncStream.makeStream(of: String.self)
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
@@ -25,8 +29,21 @@ final class DaemonProcess: @unchecked Sendable {
         process.environment = merged
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
-        process.standardError = log
-        process.standardOutput = log
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        let lineContinuation = self.lineContinuation
+        let partial = LockedBuffer()
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                lineContinuation.finish()
+                return
+            }
+            log.write(data)
+            for line in partial.append(data) { lineContinuation.yield(line) }
+        }
         let continuation = exitContinuation
         process.terminationHandler = { process in
             continuation.yield(process.terminationStatus)
@@ -60,5 +77,21 @@ final class DaemonProcess: @unchecked Sendable {
         )
         let status = await process.waitForExit()
         return (status, process.log)
+    }
+}
+
+/// Bytes received so far, cut into complete lines.
+private final class LockedBuffer: @unchecked Sendable {
+    // @unchecked: only the pipe's readability handler touches it, one call at a time.
+    private var pending = Data()
+
+    func append(_ data: Data) -> [String] {
+        pending.append(data)
+        var lines: [String] = []
+        while let newline = pending.firstIndex(of: 0x0A) {
+            lines.append(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+            pending.removeSubrange(pending.startIndex...newline)
+        }
+        return lines
     }
 }

@@ -12,10 +12,10 @@ import VideoSpoolTesting
 struct EndToEndTests {
     static let secret = try! WebhookSecret(parsing: testSecretText)
 
-    static func simulator(generation: Duration) -> Simulator {
+    static func simulator(generation: Duration, key: String = "e2e-key") -> Simulator {
         Simulator(
             configuration: SimulatorConfiguration(
-                apiKey: "e2e-key",
+                apiKey: key,
                 queuedTime: .milliseconds(20),
                 generationTime: .fixed(generation),
                 webhookSecret: secret
@@ -25,8 +25,8 @@ struct EndToEndTests {
     }
 
     /// Writes key, secret and config files under `root`; returns the config path.
-    static func configure(root: String, port: Int, extra: String = "") throws -> String {
-        try write("e2e-key\n", to: root + "/api-key")
+    static func configure(root: String, port: Int, extra: String = "", key: String = "e2e-key") throws -> String {
+        try write(key + "\n", to: root + "/api-key")
         try write(testSecretText + "\n", to: root + "/webhook-secret")
         let path = root + "/videospool.yaml"
         try write(

@@ -1,0 +1,286 @@
+import Foundation
+import Hummingbird
+import Logging
+import Synchronization
+import Testing
+import VideoSpoolApp
+import VideoSpoolCore
+import VideoSpoolFileSystem
+import VideoSpoolRuntime
+import VideoSpoolSimulator
+import VideoSpoolTesting
+
+/// What `UpstreamFaultTests` and `ReceiverFaultTests` share: one real daemon (file system spool,
+/// SQLite store, AsyncHTTPClient) against one simulator on loopback, with settings small enough
+/// that a fault case takes well under a second or two.
+struct FaultRig: Sendable {
+    static let apiKey = "test-key"
+    /// The retry schedule for webhooks in these suites: attempts at 0, +0.05, +0.1, +0.2 s (±20 %).
+    static let webhookSchedule = [0.05, 0.1, 0.2]
+
+    let root: String
+    let simulator: Simulator
+    let port: Int
+    let log = DaemonLog()
+    let settings: DaemonSettings
+
+    init(root: String, simulator: Simulator, port: Int, configure: (inout DaemonSettings) -> Void = { _ in }) {
+        self.root = root
+        self.simulator = simulator
+        self.port = port
+        var settings = DaemonIntegrationTests.settings(root: root, port: port)
+        settings.webhookRetryScheduleSeconds = Self.webhookSchedule
+        configure(&settings)
+        self.settings = settings
+    }
+
+    /// A simulator whose generations finish about 0.12 s after submission.
+    static func simulator() -> Simulator {
+        DaemonIntegrationTests.simulator(generation: .milliseconds(100), key: apiKey)
+    }
+
+    /// A loopback URL on the simulator's receiver.
+    func hook(_ path: String, host: String = "127.0.0.1") -> String {
+        "http://\(host):\(port)\(path)"
+    }
+
+    /// Runs a daemon while `body` runs, then stops it gracefully: in-flight requests and delivery
+    /// attempts finish and outcome files are flushed before this returns.
+    ///
+    /// Two backoffs are not configuration keys: submission retries start at 2 s and failed polls
+    /// at 5 s. They are shortened to 50 ms through the hook a configuration reload uses, so a case
+    /// with two retries does not take fifteen seconds. Everything else is the daemon as configured.
+    func run<Result: Sendable>(
+        key: String = FaultRig.apiKey,
+        _ body: @escaping @Sendable (Daemon) async throws -> Result
+    ) async throws -> Result {
+        let daemon = try Daemon.make(
+            settings: settings,
+            credentials: Credentials(apiKey: key, webhookSecret: DaemonIntegrationTests.secret),
+            logger: log.logger
+        )
+        var policy = daemon.pipeline.context.policy
+        policy.submitBackoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(400))
+        policy.poll.failureBackoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(400))
+        daemon.pipeline.context.updatePolicy(policy)
+        return try await daemon.run(while: body)
+    }
+
+    /// A request file's text: the docs' shape with an explicit job id and callback list.
+    static func request(prompt: String, jobID: String, callbacks: [String]) -> String {
+        let urls = callbacks.map { "\"\($0)\"" }.joined(separator: ", ")
+        return """
+            {"model": "bytedance/dreamina-seedance-2-0-mini", "prompt": "\(prompt)", "duration": 5,
+             "job_id": "\(jobID)", "callback_urls": [\(urls)], "metadata": {"case": "\(prompt)"}}
+            """
+    }
+
+    /// Writes a request under a dot-name and renames it into `incoming/`, as the README says to.
+    static func drop(_ text: String, jobID: String, into daemon: Daemon) throws {
+        try DaemonIntegrationTests.drop(text, as: jobID + ".json", into: daemon.spool.incoming)
+    }
+
+    // MARK: - Outcome files
+
+    struct Outcome {
+        /// `done` or `failed`.
+        let directory: String
+        let document: JSONValue
+
+        var deliveries: [JSONValue] { document["deliveries"]?.arrayValue ?? [] }
+        var type: String? { document["type"]?.stringValue }
+        var errorCode: String? { document["data"]?["error"]?["code"]?.stringValue }
+    }
+
+    /// The job's outcome file, from `done/` or `failed/` (exactly one of them must have it).
+    func outcome(_ jobID: String) throws -> Outcome {
+        var found: [Outcome] = []
+        for directory in ["done", "failed"] {
+            let path = "\(root)/spool/\(directory)/\(jobID).json"
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+            found.append(Outcome(directory: directory, document: try JSONParser().parse(bytes)))
+        }
+        return try #require(found.count == 1 ? found.first : nil, "one outcome file for \(jobID), found \(found.count)")
+    }
+
+    // MARK: - Time
+
+    /// Parses the outcome files' `2026-11-25T10:13:09.871Z`.
+    static func instant(_ value: JSONValue?) -> Date? {
+        guard let text = value?.stringValue else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+
+    /// What a receiver-side observer can be late by: the gap between two arrivals is measured
+    /// where the test's task sees them, not inside the server.
+    static let observationSlack = 0.01
+
+    struct TimedOut: Error, CustomStringConvertible {
+        let what: String
+        let seconds: Double
+        var description: String { "waited \(seconds) s for \(what)" }
+    }
+
+    /// Awaits `body`, failing with a clear message after `seconds`. A guard against a hung test
+    /// (the suite limit is minutes), not a way to wait for anything: `body` awaits the event.
+    static func within<Result: Sendable>(
+        _ seconds: Double,
+        _ what: String,
+        _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        try await withThrowingTaskGroup(of: Result?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let result = first else {
+                throw TimedOut(what: what, seconds: seconds)
+            }
+            return result
+        }
+    }
+}
+
+/// Items of a stream with the time the test saw each, collected by a task of their own from
+/// before anything happens until ``finish()``.
+final class StampedRecording<Element: Sendable>: Sendable {
+    struct Stamped: Sendable {
+        let element: Element
+        let at: ContinuousClock.Instant
+    }
+
+    private final class Items: Sendable {
+        let list = Mutex<[Stamped]>([])
+    }
+
+    private let items = Items()
+    private let task: Task<Void, Never>
+
+    init(_ stream: AsyncStream<Element>) {
+        let items = self.items
+        task = Task {
+            for await element in stream {
+                let stamped = Stamped(element: element, at: .now)
+                items.list.withLock { $0.append(stamped) }
+            }
+        }
+    }
+
+    /// Stops recording; returns what was seen.
+    func finish() async -> [Stamped] {
+        task.cancel()
+        await task.value
+        return items.list.withLock { $0 }
+    }
+}
+
+/// The daemon's log as an awaitable stream, like the simulator's: for effects that nothing on
+/// the wire shows, such as a retry against a closed port or a delivery given up.
+final class DaemonLog: Sendable {
+    struct Entry: Sendable, CustomStringConvertible {
+        let level: Logger.Level
+        let message: String
+        let metadata: [String: String]
+
+        subscript(key: String) -> String? { metadata[key] }
+        var description: String { "\(level) \(message) \(metadata)" }
+    }
+
+    private struct State {
+        var entries: [Entry] = []
+        var subscribers: [UUID: AsyncStream<Entry>.Continuation] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    var entries: [Entry] { state.withLock { $0.entries } }
+
+    /// A debug-level logger feeding this log.
+    var logger: Logger {
+        var logger = Logger(label: "videospool", factory: { [self] _ in Handler(sink: self) })
+        logger.logLevel = .debug
+        return logger
+    }
+
+    /// Every entry so far, then every new one.
+    func subscribe() -> AsyncStream<Entry> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Entry.self)
+        let id = UUID()
+        state.withLock { state in
+            for entry in state.entries { continuation.yield(entry) }
+            state.subscribers[id] = continuation
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    fileprivate func append(_ entry: Entry) {
+        let subscribers = state.withLock { state in
+            state.entries.append(entry)
+            return Array(state.subscribers.values)
+        }
+        for subscriber in subscribers { subscriber.yield(entry) }
+    }
+
+    struct Handler: LogHandler {
+        let sink: DaemonLog
+        var metadata: Logger.Metadata = [:]
+        var metadataProvider: Logger.MetadataProvider?
+        var logLevel: Logger.Level = .debug
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            var merged = metadata
+            if let extra = event.metadata { merged.merge(extra) { $1 } }
+            sink.append(
+                Entry(level: event.level, message: event.message.description, metadata: merged.mapValues { "\($0)" })
+            )
+        }
+    }
+}
+
+/// A loopback HTTP server of the test's own, for answers the simulator's receiver cannot give.
+enum StandInServer {
+    /// Serves `router` on 127.0.0.1 until `body` returns; `body` gets the port.
+    static func serve<Result: Sendable>(
+        _ router: Router<BasicRequestContext>,
+        _ body: @Sendable (Int) async throws -> Result
+    ) async throws -> Result {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let application = Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
+            logger: Logger(label: "stand-in", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                defer { continuation.finish() }
+                try await application.run()
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next(), port > 0 else {
+                try await tasks.waitForAll()
+                throw FaultRig.TimedOut(what: "a loopback port", seconds: 0)
+            }
+            defer { tasks.cancelAll() }
+            return try await body(port)
+        }
+    }
+
+    /// A loopback port nobody listens on: one a server was bound to and has released.
+    static func closedPort() async throws -> Int {
+        try await serve(Router()) { port in port }
+    }
+}

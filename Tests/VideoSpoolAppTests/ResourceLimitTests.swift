@@ -1,0 +1,190 @@
+import Foundation
+import Testing
+import VideoSpoolCore
+import VideoSpoolSimulator
+import VideoSpoolStore
+import VideoSpoolTesting
+
+/// The daemon under resource pressure: many queued jobs, a full disk, a read-only state directory.
+@Suite(.serialized, .timeLimit(.minutes(4)))
+struct ResourceLimitTests {
+    static var isRoot: Bool { getuid() == 0 }
+
+    /// Resident memory of a process in MiB, from /proc.
+    static func residentMiB(_ pid: Int32) throws -> Double {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
+        let kilobytes = try #require(Double(line.split(separator: " ").dropFirst().first ?? ""))
+        return kilobytes / 1024
+    }
+
+    static func openFiles(_ pid: Int32) throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+    }
+
+    @Test func tenThousandQueuedJobsStayWithinBoundedMemoryAndFiles() async throws {
+        try await withTemporaryDirectory { root in
+            // The simulator refuses the daemon's key, so every job stays queued.
+            let simulator = EndToEndTests.simulator(generation: .milliseconds(100), key: "not-the-daemons-key")
+            try await simulator.withRunningServer { port in
+                let config = try EndToEndTests.configure(root: root, port: port)
+                // Ten thousand debug lines per job would only measure the logger.
+                try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "level: debug", with: "level: info")
+                    .write(toFile: config, atomically: true, encoding: .utf8)
+                let notify = try NotifySocket(path: root + "/notify")
+                defer { notify.close() }
+                let daemon = try DaemonProcess(
+                    arguments: ["run", "--config", config],
+                    logPath: root + "/daemon.log",
+                    environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000"]
+                )
+                let count = 10_000
+                let incoming = root + "/spool/incoming"
+                try FileManager.default.createDirectory(atPath: incoming, withIntermediateDirectories: true)
+                for index in 0..<count {
+                    let body = #"{"model":"bytedance/dreamina-seedance-2-0-mini","prompt":"queued \#(index)","job_id":"q\#(index)"}"#
+                    try body.write(toFile: "\(incoming)/.q\(index).tmp", atomically: false, encoding: .utf8)
+                    rename("\(incoming)/.q\(index).tmp", "\(incoming)/q\(index).json")
+                }
+                var peakFiles = 0
+                for await datagram in notify.datagrams {
+                    peakFiles = max(peakFiles, try Self.openFiles(daemon.pid))
+                    if datagram.contains("STATUS=\(count) queued") { break }
+                }
+                let rss = try Self.residentMiB(daemon.pid)
+                let files = try Self.openFiles(daemon.pid)
+                daemon.signal(SIGTERM)
+                #expect(await daemon.waitForExit() == 0)
+                print("resource limits: \(count) queued jobs → RSS \(Int(rss)) MiB, \(files) open files (peak \(peakFiles))")
+                #expect(rss < 128, "resident memory \(rss) MiB with \(count) queued jobs")
+                #expect(peakFiles < 200, "open files \(peakFiles)")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: incoming).isEmpty)
+            }
+        }
+    }
+
+    /// A small tmpfs for the state directory, so a test can fill it or make it read-only.
+    static func withSmallFileSystem(_ path: String, megabytes: Int, _ body: () async throws -> Void) async throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try run("/bin/mount", "-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", path)
+        defer { try? run("/bin/umount", "-l", path) }
+        try await body()
+    }
+
+    @discardableResult
+    static func run(_ arguments: String...) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        try process.run()
+        process.waitUntilExit()
+        if process.terminationStatus != 0 { throw CocoaError(.executableLoad) }
+        return process.terminationStatus
+    }
+
+    @Test(.enabled(if: isRoot, "mounting a small file system needs root"))
+    func aFullDiskStallsWorkWithAClearErrorAndItResumesWhenSpaceReturns() async throws {
+        try await withTemporaryDirectory { root in
+            try await Self.withSmallFileSystem(root + "/state", megabytes: 4) {
+                let simulator = EndToEndTests.simulator(generation: .milliseconds(50))
+                try await simulator.withRunningServer { port in
+                    let config = try EndToEndTests.configure(root: root, port: port)
+                    let hook = "http://127.0.0.1:\(port)/webhooks/disk"
+                    let daemon = try EndToEndTests.start(config: config, root: root, run: 0)
+                    try EndToEndTests.drop(EndToEndTests.request(tag: "before-full", hook: hook), as: "a.json", root: root)
+                    _ = try await simulator.receiver.subscribe().collect(1)
+                    // Fill the state file system to the last byte.
+                    let filler = root + "/state/filler"
+                    FileManager.default.createFile(atPath: filler, contents: nil)
+                    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: filler))
+                    let block = Data(count: 64 * 1024)
+                    while (try? handle.write(contentsOf: block)) != nil {}
+                    try? handle.close()
+                    for index in 0..<3 {
+                        try EndToEndTests.drop(EndToEndTests.request(tag: "while-full-\(index)", hook: hook), as: "full-\(index).json", root: root)
+                    }
+                    _ = try await daemon.lines.collect(1) { $0.contains("The job store cannot be written") }
+                    #expect(simulator.api.statistics.acceptedSubmissions == 1, "nothing is submitted without a durable record")
+                    try FileManager.default.removeItem(atPath: filler)
+                    let received = try await simulator.receiver.subscribe().collect(4)
+                    daemon.signal(SIGTERM)
+                    #expect(await daemon.waitForExit() == 0, "it kept running: \(daemon.log.suffix(2000))")
+                    #expect(Set(received.compactMap { $0.json?["data"]?["job_id"]?.stringValue }).count == 4)
+                    #expect(daemon.log.contains("The job store is writable again"))
+                    let store = try SQLiteJobStore(directory: root + "/state", readOnly: true)
+                    #expect(try await store.integrityProblems().isEmpty)
+                }
+            }
+        }
+    }
+
+    /// Whether this machine can loop-mount an ext4 image (root, loop devices, mkfs.ext4).
+    static var canLoopMount: Bool {
+        isRoot && FileManager.default.fileExists(atPath: "/dev/loop-control")
+            && FileManager.default.isExecutableFile(atPath: "/sbin/mkfs.ext4")
+    }
+
+    static func output(_ arguments: String...) throws -> String {
+        let process = Process()
+        let pipe = Pipe()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        if process.terminationStatus != 0 { throw CocoaError(.executableLoad) }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The real way a state directory turns read-only under a running daemon: the kernel remounts an
+    /// ext4 file system read-only after an error (errors=remount-ro). A plain `mount -o remount,ro`
+    /// is refused while the daemon holds the database open for writing, so the test triggers the
+    /// error through ext4's sysfs knob. Recovery needs an unmount, so it is checked across a restart.
+    @Test(.enabled(if: canLoopMount, "loop-mounting an ext4 image needs root and loop devices"))
+    func aStateDirectoryTurnedReadOnlyStallsWorkAndLosesNothing() async throws {
+        try await withTemporaryDirectory { root in
+            let image = root + "/state.img"
+            let state = root + "/state"
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: image, contents: nil)
+            try FileHandle(forWritingTo: URL(fileURLWithPath: image)).truncate(atOffset: 32 << 20)
+            try Self.run("/sbin/mkfs.ext4", "-q", image)
+            let device = try Self.output("/sbin/losetup", "-f", "--show", image)
+            defer { try? Self.run("/sbin/losetup", "-d", device) }
+            try Self.run("/bin/mount", "-o", "errors=remount-ro", device, state)
+            defer { try? Self.run("/bin/umount", "-l", state) }  // fails harmlessly if already unmounted
+
+            let simulator = EndToEndTests.simulator(generation: .milliseconds(50))
+            try await simulator.withRunningServer { port in
+                let config = try EndToEndTests.configure(root: root, port: port)
+                let hook = "http://127.0.0.1:\(port)/webhooks/ro"
+                var daemon = try EndToEndTests.start(config: config, root: root, run: 0)
+                try EndToEndTests.drop(EndToEndTests.request(tag: "before-ro", hook: hook), as: "a.json", root: root)
+                _ = try await simulator.receiver.subscribe().collect(1)
+
+                let trigger = "/sys/fs/ext4/\((device as NSString).lastPathComponent)/trigger_fs_error"
+                try "1".write(toFile: trigger, atomically: false, encoding: .utf8)
+                try EndToEndTests.drop(EndToEndTests.request(tag: "while-ro", hook: hook), as: "b.json", root: root)
+                _ = try await daemon.lines.collect(1) { $0.contains("The job store cannot be written") }
+                #expect(simulator.api.statistics.acceptedSubmissions == 1, "nothing is submitted without a durable record")
+                #expect(FileManager.default.fileExists(atPath: root + "/spool/incoming/b.json"), "the request stays in incoming/")
+                // Work waiting on the store keeps the stop within the shutdown grace period (about 35 s).
+                daemon.signal(SIGTERM)
+                #expect(await daemon.waitForExit() == 0, "it stops cleanly: \(daemon.log.suffix(2000))")
+
+                // The operator's repair: unmount, check, mount again, start the daemon.
+                try Self.run("/bin/umount", state)
+                _ = try? Self.run("/sbin/e2fsck", "-fy", device)
+                try Self.run("/bin/mount", device, state)
+                daemon = try EndToEndTests.start(config: config, root: root, run: 1)
+                let all = try await simulator.receiver.subscribe().collect(2)
+                daemon.signal(SIGTERM)
+                #expect(await daemon.waitForExit() == 0)
+                #expect(all.last?.json?["data"]?["job_id"] == .string("while-ro"))
+                let store = try SQLiteJobStore(directory: state, readOnly: true)
+                #expect(try await store.integrityProblems().isEmpty)
+            }
+        }
+    }
+}
