@@ -17,7 +17,7 @@ DEBIAN_PACKAGES := libsqlite3-dev libsystemd-dev python3 python3-pip debootstrap
 PYTHON_PACKAGES := standardwebhooks==1.1.0
 PYTHON_LIB := $(CURDIR)/.cache/python
 
-.PHONY: all deps debian-packages python-packages build release install test test-swift test-systemd demo clean
+.PHONY: all deps debian-packages python-packages build release install test test-swift test-systemd bench demo clean
 
 all: build
 
@@ -68,6 +68,12 @@ test-swift: deps
 # Boots a Debian 12 container with systemd and runs the installed daemon under it.
 test-systemd: deps release
 	Tests/systemd/test-under-systemd.sh
+
+# The release daemon against the simulator on loopback: burst, steady, waiting, idle and the poll
+# schedule comparison. Prints a table and writes bench-results.json. About five minutes plus the build.
+bench: release
+	$(SWIFT) build -c release --static-swift-stdlib --product videospool-bench
+	./.build/release/videospool-bench --daemon .build/release/videospool --output bench-results.json
 
 demo: build
 	./.build/debug/videospool demo

@@ -13,7 +13,8 @@ let package = Package(
     name: "videospool",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "videospool", targets: ["videospool"])
+        .executable(name: "videospool", targets: ["videospool"]),
+        .executable(name: "videospool-bench", targets: ["videospool-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -131,6 +132,16 @@ let package = Package(
                 "VideoSpoolCore",
                 "VideoSpoolSimulator",
                 "VideoSpoolSystemd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `make bench`: drives the release binary against the simulator and measures it from /proc.
+        .executableTarget(
+            name: "videospool-bench",
+            dependencies: [
+                "VideoSpoolCore",
+                "VideoSpoolSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -50,6 +50,8 @@ public final class SimulatedAPI: Sendable {
         var generations: [String: Generation] = [:]
         var order: [String] = []
         var statistics = Statistics()
+        /// When a poll first answered `completed`, per generation (the benchmark's "completion seen").
+        var completionSeen: [String: ContinuousClock.Instant] = [:]
         var random = SystemRandomNumberGenerator()
     }
 
@@ -61,6 +63,11 @@ public final class SimulatedAPI: Sendable {
     }
 
     public var statistics: Statistics { state.withLock { $0.statistics } }
+
+    /// When a poll first told the daemon this generation was `completed`.
+    public func completionSeen(_ generationID: String) -> ContinuousClock.Instant? {
+        state.withLock { $0.completionSeen[generationID] }
+    }
 
     /// Every accepted generation, in submission order.
     public var generations: [Generation] {
@@ -263,6 +270,12 @@ public final class SimulatedAPI: Sendable {
             status = "generating"
         } else {
             status = generation.ending == .error ? "error" : "completed"
+        }
+        if override == nil, status == "completed" {
+            let now = clock.now
+            state.withLock { state in
+                if state.completionSeen[generation.id] == nil { state.completionSeen[generation.id] = now }
+            }
         }
         var object = JSONObject(["id": .string(generation.id), "status": .string(status)])
         switch status {

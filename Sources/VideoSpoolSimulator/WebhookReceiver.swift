@@ -15,6 +15,7 @@ public final class WebhookReceiver: Sendable {
         /// `nil` when the receiver has no secret to check with.
         public let signatureValid: Bool?
         public let answeredStatus: Int
+        public let receivedAt: ContinuousClock.Instant
 
         /// The body as JSON (the receiver does not require it to parse).
         public var json: JSONValue? { try? JSONParser().parse(body) }
@@ -80,7 +81,8 @@ public final class WebhookReceiver: Sendable {
             signature: headers["webhook-signature"],
             body: body,
             signatureValid: valid,
-            answeredStatus: answeredStatus
+            answeredStatus: answeredStatus,
+            receivedAt: .now
         )
         let subscribers = state.withLock { state in
             state.received.append(item)

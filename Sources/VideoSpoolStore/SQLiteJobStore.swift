@@ -165,7 +165,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
     private static func apply(_ change: StoreChange, in db: Database) throws {
         switch change {
         case .insertJob(let job, let requestBody, let source):
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     INSERT INTO jobs (id, phase, model, callback_urls, metadata, accepted_at, source_name,
                         source_sha256, source_disposition, source_error_document, resolution, duration_seconds,
@@ -181,14 +181,14 @@ public final class SQLiteJobStore: JobStore, Sendable {
                 ]
             )
             if job.phase != .rejected {
-                try db.execute(
+                try db.executeCached(
                     sql: "INSERT INTO requests (job_id, body) VALUES (?, ?)",
                     arguments: [job.id.rawValue, Data(requestBody)]
                 )
             }
         case .updateJob(let job):
             let finished = job.phase == .completed || job.phase == .failed
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     UPDATE jobs SET phase = ?, submit_attempts = ?, next_action_at = ?, submitted_at = ?,
                         generation_id = ?, upstream_status = ?, polls = ?, consecutive_poll_failures = ?,
@@ -206,7 +206,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
             )
             guard db.changesCount == 1 else { throw StoreError.unknownJob(job.id) }
         case .insertEvent(let event, let deliveries):
-            try db.execute(
+            try db.executeCached(
                 sql: "INSERT INTO events (id, job_id, type, created_at, body) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
                     event.id, event.jobID.rawValue, event.type.description, event.createdAt.millisecondsSinceEpoch,
@@ -216,7 +216,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
             for delivery in deliveries { try insert(delivery, in: db) }
             try markOutcomeStale(event.jobID, in: db)
         case .updateDelivery(let delivery):
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?,
                         last_status = ?, last_error = ?, delivered_at = ?
@@ -230,9 +230,9 @@ public final class SQLiteJobStore: JobStore, Sendable {
             )
             try markOutcomeStale(delivery.jobID, in: db)
         case .sourceSettled(let id):
-            try db.execute(sql: "UPDATE jobs SET source_settled = 1 WHERE id = ?", arguments: [id.rawValue])
+            try db.executeCached(sql: "UPDATE jobs SET source_settled = 1 WHERE id = ?", arguments: [id.rawValue])
         case .outcomeWritten(let id, let version):
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     UPDATE jobs SET outcome_written_version = max(outcome_written_version, ?) WHERE id = ?
                     """,
@@ -242,7 +242,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
     }
 
     private static func insert(_ delivery: Delivery, in db: Database) throws {
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO deliveries (event_id, idx, job_id, url, state, attempts, next_attempt_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -255,7 +255,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
     }
 
     private static func markOutcomeStale(_ id: JobID, in db: Database) throws {
-        try db.execute(
+        try db.executeCached(
             sql: "UPDATE jobs SET outcome_version = outcome_version + 1 WHERE id = ? AND phase != 'rejected'",
             arguments: [id.rawValue]
         )
@@ -310,7 +310,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
 
     public func containsJob(_ id: JobID) async throws -> Bool {
         try await pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM jobs WHERE id = ?", arguments: [id.rawValue]) ?? false
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM jobs WHERE id = ?"), arguments: [id.rawValue]) ?? false
         }
     }
 
@@ -329,26 +329,26 @@ public final class SQLiteJobStore: JobStore, Sendable {
 
     public func job(_ id: JobID) async throws -> Job? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id.rawValue]).map(Self.job)
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id.rawValue]).map(Self.job)
         }
     }
 
     public func requestBody(for id: JobID) async throws -> [UInt8]? {
         try await pool.read { db in
-            try Data.fetchOne(db, sql: "SELECT body FROM requests WHERE job_id = ?", arguments: [id.rawValue])
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM requests WHERE job_id = ?"), arguments: [id.rawValue])
                 .map(Array.init)
         }
     }
 
     public func event(id: String) async throws -> WebhookEvent? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM events WHERE id = ?", arguments: [id]).map(Self.event)
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM events WHERE id = ?"), arguments: [id]).map(Self.event)
         }
     }
 
     public func outcome(for id: JobID) async throws -> OutcomeSnapshot? {
         try await pool.read { db in
-            guard let jobRow = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id.rawValue]),
+            guard let jobRow = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id.rawValue]),
                 let eventRow = try Row.fetchOne(
                     db,
                     sql: "SELECT * FROM events WHERE job_id = ? ORDER BY created_at DESC LIMIT 1",
@@ -373,7 +373,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
     /// Runs SQLite's own consistency check; empty when the database is sound.
     public func integrityProblems() async throws -> [String] {
         try await pool.read { db in
-            try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+            try String.fetchAll(db.cachedStatement(sql: "PRAGMA integrity_check")).filter { $0 != "ok" }
         }
     }
 
@@ -467,5 +467,13 @@ public enum StoreError: Error, CustomStringConvertible {
         switch self {
         case .unknownJob(let id): "no job \(id) in the store"
         }
+    }
+}
+
+extension Database {
+    /// Runs a statement compiled once per connection: the pipeline repeats the same few
+    /// statements for every job, and compiling (parse, authorizer) was a measurable share of its CPU.
+    fileprivate func executeCached(sql: String, arguments: StatementArguments = StatementArguments()) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
     }
 }

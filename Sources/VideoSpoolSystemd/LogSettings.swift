@@ -33,16 +33,14 @@ public final class LogSettings: Sendable {
 public struct StderrLogHandler: LogHandler {
     private var stream: StreamLogHandler
     private let settings: LogSettings
+    /// Kept here, not in `stream`: StreamLogHandler re-renders its metadata on every change, and
+    /// the pipeline sets a few keys on a logger for every job.
+    public var metadata: Logger.Metadata = [:]
 
     public init(label: String, settings: LogSettings) {
         self.stream = StreamLogHandler.standardError(label: label)
         self.stream.logLevel = .trace
         self.settings = settings
-    }
-
-    public var metadata: Logger.Metadata {
-        get { stream.metadata }
-        set { stream.metadata = newValue }
     }
 
     public var logLevel: Logger.Level {
@@ -51,15 +49,16 @@ public struct StderrLogHandler: LogHandler {
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { stream[metadataKey: key] }
-        set { stream[metadataKey: key] = newValue }
+        get { metadata[key] }
+        set { metadata[key] = newValue }
     }
 
     public func log(event: LogEvent) {
         let scrubber = settings.scrubber
         var event = event
         event.message = Logger.Message(stringLiteral: scrubber.scrub(event.message.description))
-        event.metadata = event.metadata?.mapValues { .string(scrubber.scrub(JournalEntry.flatten($0))) }
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        event.metadata = merged.isEmpty ? nil : merged.mapValues { .string(scrubber.scrub(JournalEntry.flatten($0))) }
         if let error = event.error {
             event.metadata = (event.metadata ?? [:]).merging(["error": .string(scrubber.scrub("\(error)"))]) { $1 }
             event.error = nil

@@ -18,7 +18,7 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
 
     public init(parsing text: String) throws(ParseError) {
         guard text.utf8.count <= 2048 else { throw ParseError(message: "is longer than 2048 characters") }
-        guard let schemeEnd = text.range(of: "://") else {
+        guard let schemeEnd = text.firstRange(of: "://") else {  // stdlib search, not Foundation bridging
             // `javascript:…`, `mailto:…`, `file:/…`: name the scheme rather than just "not a URL".
             if let colon = text.firstIndex(of: ":"), text.first?.isLetter == true,
                 text[..<colon].allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) })

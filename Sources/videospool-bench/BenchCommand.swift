@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+
+/// `make bench`: the release daemon against the simulator on loopback, measured from /proc.
+@main
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "videospool-bench",
+        abstract: "Measure the videospool daemon: burst, steady, waiting, idle, and the poll schedule."
+    )
+
+    @Option(help: "The daemon binary to measure (build it with `make release`).")
+    var daemon = ".build/release/videospool"
+
+    @Option(help: "Where to write the results as JSON.")
+    var output = "bench-results.json"
+
+    @Option(parsing: .upToNextOption, help: "Scenarios to run (burst, steady, waiting, idle).")
+    var only: [String] = ["burst", "steady", "waiting", "idle"]
+
+    @Flag(help: "A tenth of the work, for a quick check of the benchmark itself.")
+    var quick = false
+
+    func run() async throws {
+        guard FileManager.default.isExecutableFile(atPath: daemon) else {
+            throw ValidationError("no daemon binary at \(daemon); run `make release` first")
+        }
+        let binary = URL(fileURLWithPath: daemon).standardizedFileURL.path
+        var results: [ScenarioResult] = []
+        func report(_ result: ScenarioResult) {
+            results.append(result)
+            print(ResultsReport.table([result]), terminator: "")
+        }
+        if only.contains("burst") {
+            let scenario = quick ? BurstScenario(preloaded: 1_000, droppedWhileRunning: 100) : BurstScenario()
+            report(try await scenario.run(binary: binary))
+        }
+        if only.contains("steady") {
+            let scenario = quick ? SteadyScenario(seconds: 6) : SteadyScenario()
+            report(try await scenario.run(binary: binary))
+        }
+        // Waiting and idle run side by side: each daemon's CPU and wake-ups are its own, read from
+        // /proc, and this saves a minute of the ten `make bench` may take.
+        if only.contains("waiting") || only.contains("idle") {
+            let waiting = quick ? WaitingScenario(inFlight: 1_000, window: .seconds(12)) : WaitingScenario()
+            let idle = quick ? IdleScenario(window: .seconds(6)) : IdleScenario()
+            async let waitingResult = only.contains("waiting") ? waiting.run(binary: binary) : nil
+            async let idleResult = only.contains("idle") ? idle.run(binary: binary) : nil
+            let (first, second) = try await (waitingResult, idleResult)
+            for result in [first, second].compactMap({ $0 }) { report(result) }
+        }
+        print("\nSummary (machine: \(ProcessInfo.processInfo.activeProcessorCount) cores)")
+        print(ResultsReport.table(results), terminator: "")
+        try ResultsReport.json(results, quick: quick).write(to: URL(fileURLWithPath: output))
+        print("results written to \(output)")
+    }
+}

@@ -1,0 +1,17 @@
+/// The daemon settings the scenarios change from the defaults, and why.
+enum BenchConfiguration {
+    /// Every generation is complete at its first poll, so poll at once; allow enough requests and
+    /// generations in flight that the daemon, not the limits, sets the pace.
+    static let throughputAPI = """
+        max_concurrent_requests: 64
+        max_in_flight_generations: 20000
+        poll:
+          first_delay_seconds: 0
+        """
+
+    /// Ten thousand generations in flight at once, polled on the default schedule.
+    static let waitingAPI = """
+        max_concurrent_requests: 64
+        max_in_flight_generations: 10000
+        """
+}

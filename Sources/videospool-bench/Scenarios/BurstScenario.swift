@@ -1,0 +1,62 @@
+import Foundation
+import VideoSpoolCore
+import VideoSpoolSimulator
+
+/// Files already waiting when the daemon starts, more dropped while it works; every generation
+/// is complete at its first poll and the receiver answers 204 at once. Measures throughput.
+struct BurstScenario {
+    var preloaded = 10_000
+    var droppedWhileRunning = 1_000
+
+    func run(binary: String) async throws -> ScenarioResult {
+        let workspace = try BenchWorkspace(name: "burst")
+        defer { workspace.remove() }
+        let simulator = BenchWorkspace.simulator(generation: .fixed(.zero))
+        let total = preloaded + droppedWhileRunning
+        return try await simulator.withRunningServer { port in
+            try workspace.configure(port: port, api: BenchConfiguration.throughputAPI)
+            for index in 0..<preloaded { try workspace.drop(index, port: port) }
+            let webhooks = simulator.receiver.subscribe()
+            let daemon = try workspace.start(binary: binary)
+
+            // The late files arrive in small batches while the daemon works through the backlog.
+            let dropper = Task {
+                var dropped: [Int: ContinuousClock.Instant] = [:]
+                for index in preloaded..<total {
+                    try workspace.drop(index, port: port)
+                    dropped[index] = .now
+                    if index % 10 == 9 { try await Task.sleep(for: .milliseconds(2)) }
+                }
+                return dropped
+            }
+            let arrivals = try await WebhookArrivals.collect(total, from: webhooks, daemon: daemon, workspace: workspace)
+            let cpu = try daemon.cpuSeconds()
+            let memory = try daemon.memoryMiB()
+            let status = await daemon.stop()
+            let dropped = try await dropper.value
+
+            var result = ScenarioResult(
+                name: "burst",
+                summary: "\(preloaded) files waiting + \(droppedWhileRunning) dropped while running; complete at first poll; receiver 204"
+            )
+            let elapsed = (arrivals.last - daemon.startedAt).milliseconds / 1000
+            result.add("end-to-end throughput", Double(total) / elapsed, "jobs/s", .atLeast(2000))
+            result.add("daemon CPU per job", cpu * 1000 / Double(total), "ms", .atMost(0.5))
+            result.add("peak RSS", memory.peak, "MiB")
+            let timeline = SimulatorTimeline(simulator)
+            let dropToSubmit = dropped.compactMap { index, instant in timeline.submittedAt[index].map { ($0 - instant).milliseconds } }
+            result.add("drop → submit p50 (late files)", percentile(dropToSubmit, 50), "ms")
+            result.add("drop → submit p99 (late files)", percentile(dropToSubmit, 99), "ms")
+            let completionToWebhook = arrivals.byJob.compactMap { index, instant in
+                timeline.completionSeen(index).map { (instant - $0).milliseconds }
+            }
+            result.add("completion seen → webhook p50", percentile(completionToWebhook, 50), "ms")
+            result.add("completion seen → webhook p99", percentile(completionToWebhook, 99), "ms")
+            result.notes.append(
+                "timed from process start (store open and spool scan included) to the last webhook: \(Metric.format(elapsed)) s; "
+                    + "\(simulator.api.statistics.polls) polls for \(total) jobs; exit status \(status)"
+            )
+            return result
+        }
+    }
+}
