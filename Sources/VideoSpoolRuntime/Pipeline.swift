@@ -9,10 +9,18 @@ public struct Pipeline: Sendable {
         public var maximumConcurrentRequests: Int
         /// `api.max_in_flight_generations`: jobs submitted and not yet finished.
         public var maximumInFlightGenerations: Int
+        /// `api.max_requests_per_second`: API requests per second (submits and polls), in bursts of
+        /// up to one second's worth.
+        public var maximumRequestsPerSecond: Double
 
-        public init(maximumConcurrentRequests: Int = 8, maximumInFlightGenerations: Int = 32) {
+        public init(
+            maximumConcurrentRequests: Int = 8,
+            maximumInFlightGenerations: Int = 32,
+            maximumRequestsPerSecond: Double = 1000
+        ) {
             self.maximumConcurrentRequests = maximumConcurrentRequests
             self.maximumInFlightGenerations = maximumInFlightGenerations
+            self.maximumRequestsPerSecond = maximumRequestsPerSecond
         }
     }
 
@@ -25,6 +33,8 @@ public struct Pipeline: Sendable {
     public let finisher: JobFinisher
     public let requestSlots: RequestSlots
     public let generationSlots: RequestSlots
+    /// Admits every API request; its adaptive concurrency sets ``requestSlots``' limit.
+    public let rateLimiter: APIRateLimiter
 
     public init(
         context: PipelineContext,
@@ -41,6 +51,13 @@ public struct Pipeline: Sendable {
         self.context = context
         self.requestSlots = RequestSlots(limit: limits.maximumConcurrentRequests)
         self.generationSlots = RequestSlots(limit: limits.maximumInFlightGenerations)
+        self.rateLimiter = APIRateLimiter(
+            requestsPerSecond: limits.maximumRequestsPerSecond,
+            maximumConcurrency: limits.maximumConcurrentRequests,
+            slots: requestSlots,
+            time: context.time,
+            logger: context.logger
+        )
         self.outcomes = OutcomeWriter(context: context, spool: spool)
         self.deliveries = DeliveryService(
             context: context,
@@ -55,6 +72,7 @@ public struct Pipeline: Sendable {
             api: api,
             requestSlots: requestSlots,
             generationSlots: generationSlots,
+            rateLimiter: rateLimiter,
             finisher: finisher
         )
         self.submissions = SubmissionService(
@@ -62,6 +80,7 @@ public struct Pipeline: Sendable {
             api: api,
             requestSlots: requestSlots,
             generationSlots: generationSlots,
+            rateLimiter: rateLimiter,
             polling: polling,
             finisher: finisher
         )
@@ -120,6 +139,11 @@ public struct Pipeline: Sendable {
         snapshot.generating = polling.generatingCount
         snapshot.delivering = deliveries.deliveringJobs
         snapshot.submissionsPaused = queue.pausedReason
+        var limits = rateLimiter.status
+        if let heldUntil = limits.heldUntil, heldUntil <= context.time.now() { limits.heldUntil = nil }
+        if limits.concurrencyLimit < limits.maximumConcurrency || limits.heldUntil != nil {
+            snapshot.apiLimits = limits
+        }
         return snapshot
     }
 }

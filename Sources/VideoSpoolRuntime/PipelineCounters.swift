@@ -12,11 +12,19 @@ public final class PipelineCounters: Sendable {
         public var rejected = 0
         /// Why submissions are paused, if they are.
         public var submissionsPaused: String?
+        /// The API request limits, while 429s keep them below the configuration.
+        public var apiLimits: APIRateLimiter.Status?
 
         public var description: String {
             var text = "\(queued) queued, \(submitting + generating) generating, \(delivering) delivering, "
                 + "\(completed) done, \(failed) failed, \(rejected) rejected"
             if let submissionsPaused { text += "; submissions paused: \(submissionsPaused)" }
+            if let apiLimits {
+                if apiLimits.concurrencyLimit < apiLimits.maximumConcurrency {
+                    text += "; API concurrency \(apiLimits.concurrencyLimit) of \(apiLimits.maximumConcurrency) after 429s"
+                }
+                if let heldUntil = apiLimits.heldUntil { text += "; API requests held until \(heldUntil)" }
+            }
             return text
         }
     }

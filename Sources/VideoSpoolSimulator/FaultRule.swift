@@ -24,11 +24,24 @@ public struct FaultRule: Sendable, Hashable {
         /// Answer with this status and an error message that quotes the request's Authorization
         /// header, as a careless API might: the daemon must not pass the key on.
         case echoKey(Int)
+        /// A standing limit, as a real API key has: a request that arrives while this many are being
+        /// answered gets 429 (with `Retry-After` seconds when given). Not used up by requests.
+        case concurrencyLimit(Int, retryAfterSeconds: Int? = nil)
+        /// A standing limit: requests beyond this many in one second get 429.
+        case rateLimit(perSecond: Int, retryAfterSeconds: Int? = nil)
+
+        /// Limits apply to every request while in force; other faults are taken by one request each.
+        public var isStandingLimit: Bool {
+            switch self {
+            case .concurrencyLimit, .rateLimit: true
+            default: false
+            }
+        }
     }
 
     public var endpoint: Endpoint
     public var fault: Fault
-    /// How many matching requests it applies to; `nil` for all.
+    /// How many matching requests it applies to (for a limit: how many it refuses); `nil` for all.
     public var remaining: Int?
 
     public init(endpoint: Endpoint, fault: Fault, remaining: Int? = nil) {
@@ -41,8 +54,10 @@ public struct FaultRule: Sendable, Hashable {
 extension FaultRule {
     /// Parses the `videospool simulate --fault` syntax: `ENDPOINT:FAULT[*COUNT]`, where ENDPOINT is
     /// `submit`, `poll` or `any` and FAULT is one of `status=CODE` (optionally `,retry-after=SECONDS`),
-    /// `delay=SECONDS`, `drop`, `malformed`, `report=STATUS`, `accept-then-fail=CODE`.
-    /// Examples: `submit:status=429,retry-after=5*3`, `poll:report=error`, `any:delay=40`.
+    /// `delay=SECONDS`, `drop`, `malformed`, `report=STATUS`, `accept-then-fail=CODE`, and the standing
+    /// limits `concurrency-limit=N` and `rate-limit=PER_SECOND` (both optionally `,retry-after=SECONDS`).
+    /// Examples: `submit:status=429,retry-after=5*3`, `poll:report=error`, `any:delay=40`,
+    /// `any:concurrency-limit=5`.
     public init(parsing text: String) throws(FaultSyntaxError) {
         var body = Substring(text)
         var count: Int?
@@ -87,6 +102,15 @@ extension FaultRule {
             fault = .acceptThenFail(settings["accept-then-fail"].flatMap(Int.init) ?? 500)
         case "echo-key":
             fault = .echoKey(settings["echo-key"].flatMap(Int.init) ?? 400)
+        case "concurrency-limit", "rate-limit":
+            guard let limit = settings[kind].flatMap(Int.init), limit > 0 else {
+                throw FaultSyntaxError(text: text, reason: "\(kind) needs a positive number, e.g. \(kind)=5")
+            }
+            let retryAfter = settings["retry-after"].flatMap(Int.init)
+            fault =
+                kind == "rate-limit"
+                ? .rateLimit(perSecond: limit, retryAfterSeconds: retryAfter)
+                : .concurrencyLimit(limit, retryAfterSeconds: retryAfter)
         default:
             throw FaultSyntaxError(text: text, reason: "unknown fault '\(kind)'")
         }

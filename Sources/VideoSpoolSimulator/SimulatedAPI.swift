@@ -31,6 +31,10 @@ public final class SimulatedAPI: Sendable {
         public var rejectedBodies = 0
         public var unauthorized = 0
         public var faultsInjected = 0
+        /// Requests refused with 429 by a standing limit (`concurrency-limit`, `rate-limit`).
+        public var rateLimited = 0
+        /// Most API requests being answered at once.
+        public var peakConcurrency = 0
     }
 
     /// What happened to one request, for tests that await the API's side of things.
@@ -53,6 +57,10 @@ public final class SimulatedAPI: Sendable {
         /// When a poll first answered `completed`, per generation (the benchmark's "completion seen").
         var completionSeen: [String: ContinuousClock.Instant] = [:]
         var random = SystemRandomNumberGenerator()
+        /// API requests admitted and not yet answered.
+        var inFlight = 0
+        /// The current one-second window of `rate-limit`, and the requests admitted in it.
+        var rateWindow: (start: ContinuousClock.Instant, admitted: Int)?
     }
 
     private let state: Mutex<State>
@@ -121,6 +129,59 @@ public final class SimulatedAPI: Sendable {
         case raw(status: Int, body: [UInt8])
         case drop
         case delayed(Duration, then: Reply)
+    }
+
+    // MARK: - Standing limits
+
+    /// Admits one API request under the standing limits, or answers 429. Call ``leave()`` once an
+    /// admitted request has been answered.
+    public func enter(_ endpoint: FaultRule.Endpoint) -> Reply? {
+        let now = clock.now
+        let refusal = state.withLock { state -> Int?? in
+            for index in state.configuration.faults.indices {
+                let rule = state.configuration.faults[index]
+                guard rule.endpoint == endpoint || rule.endpoint == .any else { continue }
+                let retryAfter: Int?
+                switch rule.fault {
+                case .concurrencyLimit(let limit, let seconds):
+                    guard state.inFlight >= limit else { continue }
+                    retryAfter = seconds
+                case .rateLimit(let perSecond, let seconds):
+                    if let window = state.rateWindow, now - window.start < .seconds(1) {
+                        guard window.admitted >= perSecond else { continue }
+                    } else {
+                        continue
+                    }
+                    retryAfter = seconds
+                default:
+                    continue
+                }
+                state.statistics.rateLimited += 1
+                if let remaining = rule.remaining {
+                    if remaining <= 1 {
+                        state.configuration.faults.remove(at: index)
+                    } else {
+                        state.configuration.faults[index].remaining = remaining - 1
+                    }
+                }
+                return .some(retryAfter)
+            }
+            state.inFlight += 1
+            state.statistics.peakConcurrency = max(state.statistics.peakConcurrency, state.inFlight)
+            if let window = state.rateWindow, now - window.start < .seconds(1) {
+                state.rateWindow = (window.start, window.admitted + 1)
+            } else {
+                state.rateWindow = (now, 1)
+            }
+            return nil
+        }
+        guard let retryAfter = refusal else { return nil }
+        return noted(errorReply(429, Self.message(for: 429), retryAfter: retryAfter), endpoint)
+    }
+
+    /// An admitted request has been answered.
+    public func leave() {
+        state.withLock { $0.inFlight -= 1 }
     }
 
     // MARK: - Endpoints
@@ -321,7 +382,7 @@ public final class SimulatedAPI: Sendable {
             return .drop
         case .malformedJSON:
             return .raw(status: 200, body: Array("{\"id\": \"oops\", \"status\": ".utf8))
-        case .delay, .reportStatus, .echoKey:
+        case .delay, .reportStatus, .echoKey, .concurrencyLimit, .rateLimit:
             return nil
         }
     }
@@ -354,7 +415,10 @@ public final class SimulatedAPI: Sendable {
     }
 
     private static func takeFault(for endpoint: FaultRule.Endpoint, from state: inout State) -> FaultRule? {
-        guard let index = state.configuration.faults.firstIndex(where: { $0.endpoint == endpoint || $0.endpoint == .any })
+        guard
+            let index = state.configuration.faults.firstIndex(where: {
+                ($0.endpoint == endpoint || $0.endpoint == .any) && !$0.fault.isStandingLimit
+            })
         else { return nil }
         let rule = state.configuration.faults[index]
         if let remaining = rule.remaining {

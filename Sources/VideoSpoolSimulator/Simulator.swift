@@ -70,10 +70,14 @@ public struct Simulator: Sendable {
         router.post("/v2/video/generations") { request, _ -> Response in
             var request = request
             let body = try await request.collectBody(upTo: 64 * 1024 * 1024)
+            if let refusal = api.enter(.submit) { return try await Self.response(for: refusal) }
+            defer { api.leave() }
             let reply = api.submit(authorization: request.headers[.authorization], body: Array(buffer: body))
             return try await Self.response(for: reply)
         }
         router.get("/v2/video/generations") { request, _ -> Response in
+            if let refusal = api.enter(.poll) { return try await Self.response(for: refusal) }
+            defer { api.leave() }
             let reply = api.poll(
                 authorization: request.headers[.authorization],
                 generationID: request.uri.queryParameters.get("generation_id")
@@ -115,6 +119,8 @@ public struct Simulator: Sendable {
                     "polls": .int(Int64(statistics.polls)),
                     "rejected_bodies": .int(Int64(statistics.rejectedBodies)),
                     "unauthorized": .int(Int64(statistics.unauthorized)),
+                    "rate_limited": .int(Int64(statistics.rateLimited)),
+                    "peak_concurrency": .int(Int64(statistics.peakConcurrency)),
                     "webhooks_received": .int(Int64(receiver.received.count)),
                     "webhooks_verified": .int(Int64(receiver.received.filter { $0.signatureValid == true }.count)),
                 ])

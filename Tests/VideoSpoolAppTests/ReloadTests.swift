@@ -10,7 +10,14 @@ import VideoSpoolTesting
 struct ReloadTests {
     static let variables = ["AIMLAPI_API_KEY": "reload-key", "VIDEOSPOOL_WEBHOOK_SECRET": testSecretText]
 
-    static func config(root: String, spool: String, requests: Int, generations: Int, level: String) -> String {
+    static func config(
+        root: String,
+        spool: String,
+        requests: Int,
+        generations: Int,
+        level: String,
+        perSecond: Double = 1000
+    ) -> String {
         """
         spool:
           directory: \(root)/\(spool)
@@ -20,6 +27,7 @@ struct ReloadTests {
           base_url: http://127.0.0.1:9
           max_concurrent_requests: \(requests)
           max_in_flight_generations: \(generations)
+          max_requests_per_second: \(perSecond)
         log:
           level: \(level)
         """
@@ -45,9 +53,16 @@ struct ReloadTests {
             )
             #expect(daemon.pipeline.requestSlots.available == 2)
 
-            try write(Self.config(root: root, spool: "elsewhere", requests: 5, generations: 7, level: "debug"), to: path)
+            #expect(daemon.pipeline.rateLimiter.requestsPerSecond == 1000)
+
+            try write(
+                Self.config(root: root, spool: "elsewhere", requests: 5, generations: 7, level: "debug", perSecond: 20),
+                to: path
+            )
             #expect(await daemon.reload())
             #expect(daemon.pipeline.requestSlots.available == 5)
+            #expect(daemon.pipeline.rateLimiter.requestsPerSecond == 20)
+            #expect(daemon.pipeline.rateLimiter.status.maximumConcurrency == 5)
             #expect(daemon.pipeline.generationSlots.available == 7)
             #expect(logSettings.level == .debug)
             #expect(daemon.settings.maximumConcurrentRequests == 5)

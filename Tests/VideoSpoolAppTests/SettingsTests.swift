@@ -19,6 +19,7 @@ struct SettingsTests {
         #expect(settings.webhookTimeoutSeconds == defaults.webhookTimeoutSeconds)
         #expect(settings.webhookRetryScheduleSeconds == defaults.webhookRetryScheduleSeconds)
         #expect(settings.maximumConcurrentDeliveries == defaults.maximumConcurrentDeliveries)
+        #expect(settings.maximumRequestsPerSecond == defaults.maximumRequestsPerSecond)
         #expect(settings.allowedNetworks == defaults.allowedNetworks)
     }
 
@@ -42,6 +43,7 @@ struct SettingsTests {
                 api:
                   base_url: http://127.0.0.1:8089/
                   max_concurrent_requests: 3
+                  max_requests_per_second: 2.5
                   poll:
                     interval_seconds: 2.5
                   ambiguous_submit_policy: resubmit
@@ -58,6 +60,7 @@ struct SettingsTests {
             #expect(settings.spoolDirectory == "/srv/spool")
             #expect(settings.apiBaseURL == "http://127.0.0.1:8089")
             #expect(settings.maximumConcurrentRequests == 3)
+            #expect(settings.maximumRequestsPerSecond == 2.5)
             #expect(settings.pollIntervalSeconds == 2.5)
             #expect(settings.ambiguousSubmissionPolicy == .resubmit)
             #expect(settings.defaultCallbackURLs == ["https://hooks.example.com/videos"])
@@ -74,6 +77,8 @@ struct SettingsTests {
         ("api:\n  max_concurrent_requests: lots\n", "api.max_concurrent_requests", "whole number"),
         ("api:\n  max_concurrent_requests: 0\n", "api.max_concurrent_requests", "between 1 and 1024"),
         ("api:\n  poll:\n    interval_seconds: soon\n", "api.poll.interval_seconds", "number of seconds"),
+        ("api:\n  max_requests_per_second: fast\n", "api.max_requests_per_second", "must be a number"),
+        ("api:\n  max_requests_per_second: 0\n", "api.max_requests_per_second", "between 0.01 and"),
         ("api:\n  ambiguous_submit_policy: maybe\n", "api.ambiguous_submit_policy", "'fail' or 'resubmit'"),
         ("api:\n  base_url: ftp://api.example.com\n", "api.base_url", "only http and https"),
         ("api:\n  base_url: https://api.example.com/v2\n", "api.base_url", "without a path"),

@@ -11,12 +11,17 @@ struct FaultRuleParsingTests {
         ("poll:malformed", FaultRule(endpoint: .poll, fault: .malformedJSON)),
         ("poll:report=error", FaultRule(endpoint: .poll, fault: .reportStatus("error"))),
         ("submit:accept-then-fail=504", FaultRule(endpoint: .submit, fault: .acceptThenFail(504))),
+        ("any:concurrency-limit=5", FaultRule(endpoint: .any, fault: .concurrencyLimit(5, retryAfterSeconds: nil))),
+        ("any:rate-limit=20,retry-after=1", FaultRule(endpoint: .any, fault: .rateLimit(perSecond: 20, retryAfterSeconds: 1))),
     ])
     func faultsParse(text: String, rule: FaultRule) throws {
         #expect(try FaultRule(parsing: text) == rule)
     }
 
-    @Test(arguments: ["submit", "nowhere:drop", "submit:status", "submit:status=x", "submit:drop*0", "poll:melt", "poll:report="])
+    @Test(arguments: [
+        "submit", "nowhere:drop", "submit:status", "submit:status=x", "submit:drop*0", "poll:melt", "poll:report=",
+        "any:concurrency-limit=0", "any:rate-limit=lots",
+    ])
     func malformedFaultsAreRefusedWithAReason(text: String) {
         let error = #expect(throws: FaultSyntaxError.self) { try FaultRule(parsing: text) }
         #expect(error?.description.contains(text) == true)

@@ -276,6 +276,40 @@ struct SimulatedAPITests {
         #expect(try #require(JSONReply(api.poll(authorization: Self.bearer, generationID: id))).status == 200)
     }
 
+    // MARK: - Standing limits
+
+    @Test func aConcurrencyLimitRefusesRequestsBeyondItUntilOneIsAnswered() throws {
+        let api = simulatedAPI(faults: [
+            FaultRule(endpoint: .any, fault: .concurrencyLimit(2, retryAfterSeconds: 1)),
+            FaultRule(endpoint: .submit, fault: .status(503), remaining: 1),
+        ])
+        #expect(api.enter(.submit) == nil)
+        #expect(api.enter(.poll) == nil)
+        let refusal = try #require(api.enter(.submit).flatMap(JSONReply.init))
+        #expect(refusal.status == 429 && refusal.retryAfterSeconds == 1)
+        api.leave()
+        #expect(api.enter(.poll) == nil)
+        #expect(api.statistics.rateLimited == 1)
+        #expect(api.statistics.peakConcurrency == 2)
+        // A limit is not used up by the requests it admits, and is no per-request fault.
+        #expect(try #require(JSONReply(api.submit(authorization: Self.bearer, body: body()))).status == 503)
+    }
+
+    @Test func aRateLimitRefusesRequestsBeyondItsCountInOneSecond() throws {
+        let api = simulatedAPI(faults: [FaultRule(endpoint: .poll, fault: .rateLimit(perSecond: 3))])
+        var statuses: [Int] = []
+        for _ in 0..<5 {
+            if let refusal = api.enter(.poll) {
+                statuses.append(try #require(JSONReply(refusal)).status)
+            } else {
+                statuses.append(200)
+                api.leave()
+            }
+        }
+        #expect(statuses == [200, 200, 200, 429, 429])
+        #expect(api.enter(.submit) == nil, "the rule is for polls only")
+    }
+
     @Test func reportStatusOverridesAPollsStatus() throws {
         let api = simulatedAPI()
         let id = try submitted(api)

@@ -75,7 +75,11 @@ extension Daemon {
         logSettings.level = settings.logLevel
         logSettings.setSecrets([credentials.apiKey, credentials.webhookSecret.encoded])
         api.update(apiKey: credentials.apiKey, requestTimeout: .seconds(double: settings.requestTimeoutSeconds))
-        pipeline.requestSlots.setLimit(settings.maximumConcurrentRequests)
+        // Through the rate limiter: a limit that 429s lowered stays lowered and recovers from there.
+        pipeline.rateLimiter.reconfigure(
+            requestsPerSecond: settings.maximumRequestsPerSecond,
+            maximumConcurrency: settings.maximumConcurrentRequests
+        )
         pipeline.generationSlots.setLimit(settings.maximumInFlightGenerations)
         pipeline.context.updatePolicy(settings.pipelinePolicy)
         pipeline.deliveries.updateSigner(WebhookSigner(secret: credentials.webhookSecret))

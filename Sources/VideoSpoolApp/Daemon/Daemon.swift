@@ -134,7 +134,8 @@ public struct Daemon: Sendable {
             ),
             limits: Pipeline.Limits(
                 maximumConcurrentRequests: settings.maximumConcurrentRequests,
-                maximumInFlightGenerations: settings.maximumInFlightGenerations
+                maximumInFlightGenerations: settings.maximumInFlightGenerations,
+                maximumRequestsPerSecond: settings.maximumRequestsPerSecond
             ),
             startup: startup
         )

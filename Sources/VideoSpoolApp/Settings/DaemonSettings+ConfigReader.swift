@@ -38,6 +38,11 @@ extension DaemonSettings {
         apiBaseURL = apiBaseURL.hasSuffix("/") ? String(apiBaseURL.dropLast()) : apiBaseURL
         apiKeyFile = try reader.optionalPath("api.key_file")
         maximumConcurrentRequests = try reader.int("api.max_concurrent_requests", default: maximumConcurrentRequests, in: 1...1024)
+        maximumRequestsPerSecond = try reader.number(
+            "api.max_requests_per_second",
+            default: maximumRequestsPerSecond,
+            in: 0.01...1_000_000
+        )
         maximumInFlightGenerations = try reader.int(
             "api.max_in_flight_generations",
             default: maximumInFlightGenerations,
@@ -141,6 +146,18 @@ struct StrictReader {
         }
         guard range.contains(number) else {
             throw ConfigurationError(key: key, "must be between \(range.lowerBound) and \(range.upperBound) seconds (got \(text))")
+        }
+        return number
+    }
+
+    func number(_ key: String, default value: Double, in range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
+        guard present(key) else { return value }
+        let text = try string(key, default: "")
+        guard let number = Double(text), number.isFinite else {
+            throw ConfigurationError(key: key, "must be a number (got '\(text)')")
+        }
+        guard range.contains(number) else {
+            throw ConfigurationError(key: key, "must be between \(range.lowerBound) and \(range.upperBound) (got \(text))")
         }
         return number
     }

@@ -18,6 +18,8 @@ public struct DaemonSettings: Sendable {
     public var apiBaseURL = "https://api.aimlapi.com"
     public var apiKeyFile: String?
     public var maximumConcurrentRequests = 8
+    /// Enough to poll 10,000 generations every 15 s (about 670 a second) and still submit.
+    public var maximumRequestsPerSecond = 1000.0
     public var maximumInFlightGenerations = 32
     public var requestTimeoutSeconds = 30.0
     public var pollFirstDelaySeconds = 30.0
@@ -46,7 +48,8 @@ public struct DaemonSettings: Sendable {
         "spool.directory", "spool.max_request_bytes", "spool.settle_seconds", "spool.rescan_interval_seconds",
         "spool.duplicate_window_seconds",
         "state.directory",
-        "api.base_url", "api.key_file", "api.max_concurrent_requests", "api.max_in_flight_generations",
+        "api.base_url", "api.key_file", "api.max_concurrent_requests", "api.max_requests_per_second",
+        "api.max_in_flight_generations",
         "api.request_timeout_seconds", "api.poll.first_delay_seconds", "api.poll.interval_seconds",
         "api.poll.deadline_seconds", "api.ambiguous_submit_policy", "api.queue_lifetime_seconds", "api.pause_seconds",
         "webhooks.secret_file", "webhooks.default_urls", "webhooks.timeout_seconds",
@@ -89,6 +92,7 @@ extension DaemonSettings {
             "api.base_url: \(apiBaseURL)",
             "api.key_file: \(apiKeyFile ?? "(credential 'api-key' or $AIMLAPI_API_KEY)")",
             "api.max_concurrent_requests: \(maximumConcurrentRequests)",
+            "api.max_requests_per_second: \(maximumRequestsPerSecond)",
             "api.max_in_flight_generations: \(maximumInFlightGenerations)",
             "api.poll: first \(pollFirstDelaySeconds) s, every \(pollIntervalSeconds) s, deadline \(pollDeadlineSeconds) s",
             "api.ambiguous_submit_policy: \(ambiguousSubmissionPolicy.rawValue)",

@@ -18,6 +18,7 @@ public final class PollingService: Service, Sendable {
     private let api: any GenerationAPI
     private let requestSlots: RequestSlots
     private let generationSlots: RequestSlots
+    private let rateLimiter: APIRateLimiter
     private let finisher: JobFinisher
     private let state = Mutex(State())
     private let wake = WakeSignal()
@@ -27,12 +28,14 @@ public final class PollingService: Service, Sendable {
         api: any GenerationAPI,
         requestSlots: RequestSlots,
         generationSlots: RequestSlots,
+        rateLimiter: APIRateLimiter,
         finisher: JobFinisher
     ) {
         self.context = context
         self.api = api
         self.requestSlots = requestSlots
         self.generationSlots = generationSlots
+        self.rateLimiter = rateLimiter
         self.finisher = finisher
         requestSlots.notifyOnRelease(wake)
     }
@@ -64,7 +67,13 @@ public final class PollingService: Service, Sendable {
                             await context.idle(.polling, on: wake, until: nil)
                             continue
                         }
+                        if case .wait(let until) = rateLimiter.admit(.poll) {
+                            requestSlots.release(notifyingListeners: false)
+                            await context.idle(.polling, on: wake, until: until)
+                            continue
+                        }
                         guard let job = takeDueJob() else {
+                            rateLimiter.unused()
                             requestSlots.release(notifyingListeners: false)
                             continue
                         }
@@ -113,7 +122,9 @@ public final class PollingService: Service, Sendable {
         guard let generationID = job.generationID else {
             preconditionFailure("Invalid state: generating job \(job.id) has no generation id")
         }
+        let sentAt = context.time.now()
         let exchange = await api.status(of: generationID, jobID: job.id)
+        rateLimiter.requestFinished(exchange, sentAt: sentAt)
         let now = context.time.now()
         var random = SystemRandomNumberGenerator()
         let pauseCount = state.withLock { $0.pauseCount }

@@ -5,7 +5,7 @@ import Synchronization
 public import VideoSpoolCore
 
 /// Sends queued jobs to the API, at most `generationSlots` generations in flight and at most
-/// `requestSlots` HTTP requests at once. Records the intent before each POST and the generation id
+/// `requestSlots` HTTP requests at once, each admitted by the `rateLimiter`. Records the intent before each POST and the generation id
 /// right after it. After a 401 or 403, pauses all submissions and probes with one job until the API
 /// accepts again; nothing is failed meanwhile.
 public final class SubmissionService: Service, Sendable {
@@ -36,6 +36,7 @@ public final class SubmissionService: Service, Sendable {
     private let api: any GenerationAPI
     private let requestSlots: RequestSlots
     private let generationSlots: RequestSlots
+    private let rateLimiter: APIRateLimiter
     private let polling: PollingService
     private let finisher: JobFinisher
     private let configuration: Configuration
@@ -47,6 +48,7 @@ public final class SubmissionService: Service, Sendable {
         api: any GenerationAPI,
         requestSlots: RequestSlots,
         generationSlots: RequestSlots,
+        rateLimiter: APIRateLimiter,
         polling: PollingService,
         finisher: JobFinisher,
         configuration: Configuration = Configuration()
@@ -55,6 +57,7 @@ public final class SubmissionService: Service, Sendable {
         self.api = api
         self.requestSlots = requestSlots
         self.generationSlots = generationSlots
+        self.rateLimiter = rateLimiter
         self.polling = polling
         self.finisher = finisher
         self.configuration = configuration
@@ -127,7 +130,10 @@ public final class SubmissionService: Service, Sendable {
             case .waiting(let until, let reason, let count):
                 if now < until { return .wait(until: min(until, state.delayed.nextDue() ?? until)) }
                 // The pause is over: one job probes. Until there is one to send, stay paused.
-                guard !state.ready.isEmpty, takeSlots() else { return .wait(until: state.delayed.nextDue()) }
+                guard !state.ready.isEmpty else { return .wait(until: state.delayed.nextDue()) }
+                if case .refused(let retryAt) = takeSlots() {
+                    return .wait(until: earliest(retryAt, state.delayed.nextDue()))
+                }
                 state.pause = .probing(reason: reason, count: count)
                 state.inFlight += 1
                 return .submit([state.ready.removeFirst()])
@@ -139,24 +145,46 @@ public final class SubmissionService: Service, Sendable {
             // No more than can be sent right away: a job taken from the queue never waits for a
             // slot (a pause could have begun by then), and the loop never blocks (it must beat).
             var jobs: [Job] = []
-            while jobs.count < configuration.batchSize, !state.ready.isEmpty, takeSlots() {
+            var retryAt: Timestamp?
+            while jobs.count < configuration.batchSize, !state.ready.isEmpty {
+                if case .refused(let at) = takeSlots() {
+                    retryAt = at
+                    break
+                }
                 jobs.append(state.ready.removeFirst())
             }
-            if jobs.isEmpty { return .wait(until: state.delayed.nextDue()) }
+            if jobs.isEmpty { return .wait(until: earliest(retryAt, state.delayed.nextDue())) }
             state.inFlight += jobs.count
             return .submit(jobs)
         }
     }
 
-    /// Takes a generation slot and a request slot together, or neither (without waking this
-    /// loop, which would then spin).
-    private func takeSlots() -> Bool {
-        guard generationSlots.tryAcquire() else { return false }
+    private enum Slots {
+        case taken
+        /// Try again when a slot is released, or at `retryAt` when the rate limiter said when.
+        case refused(retryAt: Timestamp?)
+    }
+
+    /// Takes a generation slot, a request slot and the rate limiter's admission together, or none
+    /// (without waking this loop, which would then spin).
+    private func takeSlots() -> Slots {
+        guard generationSlots.tryAcquire() else { return .refused(retryAt: nil) }
         guard requestSlots.tryAcquire() else {
             generationSlots.release(notifyingListeners: false)
-            return false
+            return .refused(retryAt: nil)
         }
-        return true
+        if case .wait(let until) = rateLimiter.admit(.submission) {
+            requestSlots.release(notifyingListeners: false)
+            generationSlots.release(notifyingListeners: false)
+            return .refused(retryAt: until)
+        }
+        return .taken
+    }
+
+    private func earliest(_ first: Timestamp?, _ second: Timestamp?) -> Timestamp? {
+        guard let first else { return second }
+        guard let second else { return first }
+        return min(first, second)
     }
 
     /// Sends each job (its request slot and generation slot already taken).
@@ -182,7 +210,9 @@ public final class SubmissionService: Service, Sendable {
         var job = job
         let logger = context.logger(for: job)
         logger.debug("Submitting generation", metadata: ["attempt": "\(job.submitAttempts)"])
+        let sentAt = context.time.now()
         let exchange = await api.submit(body: body, jobID: job.id)
+        rateLimiter.requestFinished(exchange, sentAt: sentAt)
         let now = context.time.now()
         let pauseCount = state.withLock { state -> Int in
             if case .probing(_, let count) = state.pause { return count }

@@ -87,12 +87,19 @@ public final class RequestSlots: Sendable {
         releaseListeners.withLock { $0.append(wake) }
     }
 
+    public var limit: Int { state.withLock { $0.limit } }
+
+    /// Changes the limit; slots taken beyond a lower one stay taken until released. A higher one
+    /// wakes the listeners, whose loops may now take more.
     public func setLimit(_ limit: Int) {
-        let woken = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+        let (woken, raised) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], Bool) in
+            let raised = max(limit, 1) > state.limit
             state.limit = max(limit, 1)
-            return Self.grant(&state)
+            return (Self.grant(&state), raised)
         }
         for continuation in woken { continuation.resume() }
+        guard raised else { return }
+        for listener in releaseListeners.withLock({ $0 }) { listener.signal() }
     }
 
     private static func grant(_ state: inout State) -> [CheckedContinuation<Void, any Error>] {
