@@ -181,15 +181,25 @@ struct SimulatedAPITests {
 
     @Test(.timeLimit(.minutes(1)))
     func pollingSeesQueuedThenGeneratingThenCompletedInOrder() async throws {
-        let api = simulatedAPI(queuedTime: .milliseconds(150), generationTime: .milliseconds(150))
+        // Each phase checked where it certainly is, so a busy machine cannot skip one between polls.
+        let queued = simulatedAPI(queuedTime: .seconds(3600), generationTime: .seconds(3600))
+        #expect(try polledStatus(queued, try submitted(queued)).status == "queued")
+        let generating = simulatedAPI(queuedTime: .zero, generationTime: .seconds(3600))
+        #expect(try polledStatus(generating, try submitted(generating)).status == "generating")
+        let done = simulatedAPI(queuedTime: .zero, generationTime: .zero)
+        #expect(try polledStatus(done, try submitted(done)).status == "completed")
+        // And in order, over time: statuses never go backwards.
+        let api = simulatedAPI(queuedTime: .milliseconds(50), generationTime: .milliseconds(50))
         let id = try submitted(api)
         var seen: [String] = []
         while seen.last != "completed" {
             let status = try polledStatus(api, id).status
             if seen.last != status { seen.append(status) }
-            await Task.yield()
+            try await Task.sleep(for: .milliseconds(5))  // a poll cadence, not a wait for an effect
         }
-        #expect(seen == ["queued", "generating", "completed"])
+        let order = ["queued", "generating", "completed"]
+        #expect(seen.map { order.firstIndex(of: $0) ?? -1 } == seen.map { order.firstIndex(of: $0) ?? -1 }.sorted())
+        #expect(seen.first == "queued")
     }
 
     @Test func anErrorRateOfOneEndsEveryGenerationInError() throws {
