@@ -22,6 +22,7 @@ public struct JobFinisher: Sendable {
             Delivery(id: Delivery.ID(eventID: event.id, index: index), jobID: job.id, url: url, nextAttemptAt: now)
         }
         try await context.store.commit([.updateJob(job), .insertEvent(event, deliveries: records)])
+        context.completionTimes.learn(from: job)
         var metadata: Logger.Metadata = [
             "event": job.phase == .completed ? "job.completed" : "job.failed",
             "webhook.id": "\(event.id)",

@@ -101,9 +101,14 @@ public struct Pipeline: Sendable {
         [outcomes, deliveries, polling, submissions, intake]
     }
 
+    /// Completed jobs the poll schedule learns from at start-up: enough to fill the windows of the
+    /// keys in use (``CompletionTimeModel/Limits``), few enough to read in milliseconds.
+    public static let completionsToLearnAtStart = 1000
+
     /// Resumes every job where the store says it was. Call once, before the services run.
     public func recover() async throws -> RecoveredState {
         let recovered = try await context.store.recover()
+        context.completionTimes.seed(try await context.store.recentCompletions(limit: Self.completionsToLearnAtStart))
         let now = context.time.now()
         context.counters.update { counts in
             counts.completed = recovered.finishedCounts[.completed, default: 0]

@@ -10,6 +10,8 @@ public struct PipelineContext: Sendable {
     private let policies: PolicyStore
     public let counters: PipelineCounters
     public let heartbeats: Heartbeats
+    /// Completion times of finished jobs, for the learned poll schedule.
+    public let completionTimes: CompletionTimeLearner
     public let logger: Logger
 
     public init(
@@ -19,6 +21,7 @@ public struct PipelineContext: Sendable {
         policy: PipelinePolicy,
         counters: PipelineCounters = PipelineCounters(),
         heartbeats: Heartbeats = Heartbeats(interval: nil),
+        completionTimes: CompletionTimeLearner = CompletionTimeLearner(),
         logger: Logger
     ) {
         self.store = store
@@ -27,13 +30,16 @@ public struct PipelineContext: Sendable {
         self.policies = PolicyStore(policy)
         self.counters = counters
         self.heartbeats = heartbeats
+        self.completionTimes = completionTimes
         self.logger = logger
     }
 
     /// The rules in force now (they change on reload).
     public var policy: PipelinePolicy { policies.policy }
 
-    public var machine: JobStateMachine { JobStateMachine(policy: policies.policy) }
+    public var machine: JobStateMachine {
+        JobStateMachine(policy: policies.policy, completionTimes: completionTimes.model)
+    }
 
     /// Replaces the rules; jobs follow them from their next event on (configuration reload).
     public func updatePolicy(_ policy: PipelinePolicy) {

@@ -43,9 +43,17 @@ public struct SimulatorConfiguration: Sendable {
 public enum GenerationTimeModel: Sendable, Hashable {
     case fixed(Duration)
     case uniform(Duration, Duration)
-    /// The documented spread for Seedance 5 s clips: 83–253 s with a median near 105 s, drawn from
-    /// a log-normal fit and clipped to that range; `scale` shrinks it for quick runs.
+    /// The documented spread for Seedance 5 s clips: 83–253 s with a median near 105 s. Drawn from a
+    /// shifted log-normal, 83 s + LogNormal(μ = ln 22, σ = 0.88) capped at 253 s: nothing is faster
+    /// than 83 s, the median is 105 s, 1 % reach the cap. (A log-normal clipped at both ends would
+    /// pile over a quarter of all generations onto exactly 83 s.) `scale` shrinks it for quick runs.
     case seedance(scale: Double)
+
+    /// Seedance's spread in seconds: 83 s plus a log-normal part with this median and σ, capped.
+    public static let seedanceMinimumSeconds = 83.0
+    public static let seedanceMedianExcessSeconds = 22.0
+    public static let seedanceSigma = 0.88
+    public static let seedanceMaximumSeconds = 253.0
 
     func sample(using random: inout some RandomNumberGenerator) -> Duration {
         switch self {
@@ -55,13 +63,17 @@ public enum GenerationTimeModel: Sendable, Hashable {
             let seconds = Double.random(in: low.secondsDouble...max(low.secondsDouble, high.secondsDouble), using: &random)
             return .seconds(double: seconds)
         case .seedance(let scale):
-            // ln(105) ≈ 4.654; σ = 0.4 puts the 97.5th percentile near 230 s.
-            let u1 = Double.random(in: Double.ulpOfOne..<1, using: &random)
-            let u2 = Double.random(in: 0..<1, using: &random)
-            let normal = (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-            let seconds = min(max(exp(4.654 + 0.4 * normal), 83), 253)
-            return .seconds(double: seconds * scale)
+            return .seconds(double: Self.seedanceSeconds(using: &random) * scale)
         }
+    }
+
+    /// One draw from Seedance's spread, in seconds (unscaled).
+    public static func seedanceSeconds(using random: inout some RandomNumberGenerator) -> Double {
+        let u1 = Double.random(in: Double.ulpOfOne..<1, using: &random)
+        let u2 = Double.random(in: 0..<1, using: &random)
+        let normal = (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+        let excess = exp(log(seedanceMedianExcessSeconds) + seedanceSigma * normal)
+        return min(seedanceMinimumSeconds + excess, seedanceMaximumSeconds)
     }
 }
 

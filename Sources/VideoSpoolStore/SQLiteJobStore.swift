@@ -193,7 +193,8 @@ public final class SQLiteJobStore: JobStore, Sendable {
                     UPDATE jobs SET phase = ?, submit_attempts = ?, next_action_at = ?, submitted_at = ?,
                         generation_id = ?, upstream_status = ?, polls = ?, consecutive_poll_failures = ?,
                         consecutive_not_found = ?, finished_at = ?, video_url = ?, credits_used = ?, usd_spent = ?,
-                        failure_code = ?, failure_message = ?, outcome_version = outcome_version + ?
+                        failure_code = ?, failure_message = ?, outcome_version = outcome_version + ?,
+                        last_running_at = ?
                     WHERE id = ?
                     """,
                 arguments: [
@@ -201,7 +202,8 @@ public final class SQLiteJobStore: JobStore, Sendable {
                     job.submittedAt?.millisecondsSinceEpoch, job.generationID, job.upstreamStatus, job.polls,
                     job.consecutivePollFailures, job.consecutiveNotFound, job.finishedAt?.millisecondsSinceEpoch,
                     job.videoURL, job.usage?.creditsUsed?.text, job.usage?.usdSpent?.text,
-                    job.failure?.code.description, job.failure?.message, finished ? 1 : 0, job.id.rawValue,
+                    job.failure?.code.description, job.failure?.message, finished ? 1 : 0,
+                    job.lastRunningAt?.millisecondsSinceEpoch, job.id.rawValue,
                 ]
             )
             guard db.changesCount == 1 else { throw StoreError.unknownJob(job.id) }
@@ -370,6 +372,31 @@ public final class SQLiteJobStore: JobStore, Sendable {
         }
     }
 
+    public func recentCompletions(limit: Int) async throws -> [CompletionObservation] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT model, resolution, duration_seconds, submitted_at, last_running_at, finished_at FROM jobs
+                    WHERE phase = 'completed' AND last_running_at IS NOT NULL
+                    ORDER BY finished_at DESC LIMIT ?
+                    """,
+                arguments: [max(0, limit)]
+            ).reversed().compactMap { row in
+                CompletionObservation(
+                    key: CompletionTimeKey(
+                        model: row["model"],
+                        resolution: row["resolution"],
+                        durationSeconds: row["duration_seconds"]
+                    ),
+                    submittedAt: Self.timestamp(row["submitted_at"]),
+                    lastRunningAt: Self.timestamp(row["last_running_at"]),
+                    completedAt: Self.timestamp(row["finished_at"])
+                )
+            }
+        }
+    }
+
     /// Runs SQLite's own consistency check; empty when the database is sound.
     public func integrityProblems() async throws -> [String] {
         try await pool.read { db in
@@ -396,6 +423,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
         job.generationID = row["generation_id"]
         job.upstreamStatus = row["upstream_status"]
         job.polls = row["polls"]
+        job.lastRunningAt = timestamp(row["last_running_at"])
         job.consecutivePollFailures = row["consecutive_poll_failures"]
         job.consecutiveNotFound = row["consecutive_not_found"]
         job.finishedAt = timestamp(row["finished_at"])

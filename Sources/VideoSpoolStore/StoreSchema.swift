@@ -78,6 +78,16 @@ enum StoreSchema {
         migrator.registerMigration("v2: find duplicates by content") { db in
             try db.execute(sql: "CREATE INDEX jobs_source_sha256 ON jobs(source_sha256, accepted_at)")
         }
+        migrator.registerMigration("v3: learn completion times") { db in
+            // When a status report last said "running": with finished_at it brackets the completion
+            // time the learned poll schedule records (CompletionObservation).
+            try db.execute(
+                sql: """
+                    ALTER TABLE jobs ADD COLUMN last_running_at INTEGER;
+                    CREATE INDEX jobs_completed ON jobs(finished_at) WHERE phase = 'completed';
+                    """
+            )
+        }
         return migrator
     }
 }

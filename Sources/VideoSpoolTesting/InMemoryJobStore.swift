@@ -127,6 +127,15 @@ public final class InMemoryJobStore: JobStore, Sendable {
         }
     }
 
+    public func recentCompletions(limit: Int) async throws -> [CompletionObservation] {
+        state.withLock { state in
+            let completed = state.order.compactMap { state.records[$0]?.job }
+                .filter { $0.phase == .completed && $0.lastRunningAt != nil }
+                .sorted { ($0.finishedAt ?? $0.acceptedAt) < ($1.finishedAt ?? $1.acceptedAt) }
+            return completed.suffix(max(0, limit)).compactMap(CompletionObservation.init(job:))
+        }
+    }
+
     /// Whether the spool file of `id` is recorded as gone from `incoming/`.
     public func isSourceSettled(_ id: JobID) -> Bool {
         state.withLock { $0.records[id]?.sourceSettled ?? false }

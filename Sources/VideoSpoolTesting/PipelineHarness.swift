@@ -22,7 +22,8 @@ public struct PipelineHarness: Sendable {
             interval: .milliseconds(10),
             jitter: 0,
             deadline: .seconds(30),
-            failureBackoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50), jitter: 0)
+            failureBackoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50), jitter: 0),
+            denseInterval: .milliseconds(10)
         )
         policy.authenticationPause = Backoff(initial: .milliseconds(50), maximum: .milliseconds(200), jitter: 0)
         policy.webhookRetries = WebhookRetrySchedule(

@@ -21,6 +21,16 @@ struct SettingsTests {
         #expect(settings.maximumConcurrentDeliveries == defaults.maximumConcurrentDeliveries)
         #expect(settings.maximumRequestsPerSecond == defaults.maximumRequestsPerSecond)
         #expect(settings.allowedNetworks == defaults.allowedNetworks)
+        #expect(settings.pipelinePolicy.poll == defaults.pipelinePolicy.poll)
+    }
+
+    @Test func theLearnedPollScheduleIsTheDefault() {
+        let poll = DaemonSettings().pipelinePolicy.poll
+        #expect(poll.mode == .learned)
+        #expect(poll.denseInterval == .milliseconds(4500))
+        #expect(poll.firstDelay == .seconds(30))
+        #expect(poll.interval == .seconds(15))
+        #expect(poll.deadline == .seconds(1800))
     }
 
     @Test func everyKnownKeyIsDocumentedInTheExampleFileAndTheReadme() throws {
@@ -45,7 +55,9 @@ struct SettingsTests {
                   max_concurrent_requests: 3
                   max_requests_per_second: 2.5
                   poll:
+                    schedule: fixed
                     interval_seconds: 2.5
+                    dense_interval_seconds: 3
                   ambiguous_submit_policy: resubmit
                 webhooks:
                   default_urls: [https://hooks.example.com/videos]
@@ -62,6 +74,8 @@ struct SettingsTests {
             #expect(settings.maximumConcurrentRequests == 3)
             #expect(settings.maximumRequestsPerSecond == 2.5)
             #expect(settings.pollIntervalSeconds == 2.5)
+            #expect(settings.pipelinePolicy.poll.mode == .fixed)
+            #expect(settings.pipelinePolicy.poll.denseInterval == .seconds(3))
             #expect(settings.ambiguousSubmissionPolicy == .resubmit)
             #expect(settings.defaultCallbackURLs == ["https://hooks.example.com/videos"])
             #expect(settings.webhookRetryScheduleSeconds == [1, 2])
@@ -80,6 +94,8 @@ struct SettingsTests {
         ("api:\n  max_requests_per_second: fast\n", "api.max_requests_per_second", "must be a number"),
         ("api:\n  max_requests_per_second: 0\n", "api.max_requests_per_second", "between 0.01 and"),
         ("api:\n  ambiguous_submit_policy: maybe\n", "api.ambiguous_submit_policy", "'fail' or 'resubmit'"),
+        ("api:\n  poll:\n    schedule: clever\n", "api.poll.schedule", "'learned' or 'fixed'"),
+        ("api:\n  poll:\n    dense_interval_seconds: 0\n", "api.poll.dense_interval_seconds", "between"),
         ("api:\n  base_url: ftp://api.example.com\n", "api.base_url", "only http and https"),
         ("api:\n  base_url: https://api.example.com/v2\n", "api.base_url", "without a path"),
         ("spool:\n  directory: relative/path\n", "spool.directory", "absolute path"),

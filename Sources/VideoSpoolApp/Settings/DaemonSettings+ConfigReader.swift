@@ -49,6 +49,16 @@ extension DaemonSettings {
             in: 1...1_000_000
         )
         requestTimeoutSeconds = try reader.seconds("api.request_timeout_seconds", default: requestTimeoutSeconds, in: 0.1...600)
+        let schedule = try reader.string("api.poll.schedule", default: pollScheduleMode.rawValue)
+        guard let parsedSchedule = PollSchedule.Mode(rawValue: schedule) else {
+            throw ConfigurationError(key: "api.poll.schedule", "must be 'learned' or 'fixed' (got '\(schedule)')")
+        }
+        pollScheduleMode = parsedSchedule
+        pollDenseIntervalSeconds = try reader.seconds(
+            "api.poll.dense_interval_seconds",
+            default: pollDenseIntervalSeconds,
+            in: 0.1...3600
+        )
         pollFirstDelaySeconds = try reader.seconds("api.poll.first_delay_seconds", default: pollFirstDelaySeconds, in: 0...86400)
         pollIntervalSeconds = try reader.seconds("api.poll.interval_seconds", default: pollIntervalSeconds, in: 0.01...86400)
         pollDeadlineSeconds = try reader.seconds("api.poll.deadline_seconds", default: pollDeadlineSeconds, in: 1...(30 * 86400))

@@ -22,6 +22,8 @@ public struct DaemonSettings: Sendable {
     public var maximumRequestsPerSecond = 1000.0
     public var maximumInFlightGenerations = 32
     public var requestTimeoutSeconds = 30.0
+    public var pollScheduleMode = PollSchedule.Mode.learned
+    public var pollDenseIntervalSeconds = 4.5
     public var pollFirstDelaySeconds = 30.0
     public var pollIntervalSeconds = 15.0
     public var pollDeadlineSeconds = 1800.0
@@ -50,8 +52,9 @@ public struct DaemonSettings: Sendable {
         "state.directory",
         "api.base_url", "api.key_file", "api.max_concurrent_requests", "api.max_requests_per_second",
         "api.max_in_flight_generations",
-        "api.request_timeout_seconds", "api.poll.first_delay_seconds", "api.poll.interval_seconds",
-        "api.poll.deadline_seconds", "api.ambiguous_submit_policy", "api.queue_lifetime_seconds", "api.pause_seconds",
+        "api.request_timeout_seconds", "api.poll.schedule", "api.poll.first_delay_seconds",
+        "api.poll.interval_seconds", "api.poll.dense_interval_seconds", "api.poll.deadline_seconds",
+        "api.ambiguous_submit_policy", "api.queue_lifetime_seconds", "api.pause_seconds",
         "webhooks.secret_file", "webhooks.default_urls", "webhooks.timeout_seconds",
         "webhooks.retry_schedule_seconds", "webhooks.allow_private_networks", "webhooks.allowed_networks",
         "webhooks.max_concurrent_deliveries",
@@ -62,9 +65,11 @@ public struct DaemonSettings: Sendable {
     public var pipelinePolicy: PipelinePolicy {
         var policy = PipelinePolicy()
         policy.poll = PollSchedule(
+            mode: pollScheduleMode,
             firstDelay: .seconds(double: pollFirstDelaySeconds),
             interval: .seconds(double: pollIntervalSeconds),
-            deadline: .seconds(double: pollDeadlineSeconds)
+            deadline: .seconds(double: pollDeadlineSeconds),
+            denseInterval: .seconds(double: pollDenseIntervalSeconds)
         )
         policy.ambiguousSubmission = ambiguousSubmissionPolicy
         policy.queueLifetime = .seconds(double: queueLifetimeSeconds)
@@ -94,7 +99,8 @@ extension DaemonSettings {
             "api.max_concurrent_requests: \(maximumConcurrentRequests)",
             "api.max_requests_per_second: \(maximumRequestsPerSecond)",
             "api.max_in_flight_generations: \(maximumInFlightGenerations)",
-            "api.poll: first \(pollFirstDelaySeconds) s, every \(pollIntervalSeconds) s, deadline \(pollDeadlineSeconds) s",
+            "api.poll: \(pollScheduleMode.rawValue) (dense every \(pollDenseIntervalSeconds) s once learned); "
+                + "first \(pollFirstDelaySeconds) s, every \(pollIntervalSeconds) s, deadline \(pollDeadlineSeconds) s",
             "api.ambiguous_submit_policy: \(ambiguousSubmissionPolicy.rawValue)",
             "webhooks.secret_file: \(webhookSecretFile ?? "(credential 'webhook-secret' or $VIDEOSPOOL_WEBHOOK_SECRET)")",
             "webhooks.default_urls: \(defaultCallbackURLs.count) URL(s)",

@@ -22,6 +22,10 @@ public struct Job: Sendable, Hashable {
     /// The last non-terminal status the API reported (`queued`, `generating`).
     public var upstreamStatus: String?
     public var polls: Int = 0
+    /// When a status report last said the generation was still running (the submission's answer
+    /// counts): the lower bound of its completion time, which the learned poll schedule needs.
+    /// `nil` when unknown, e.g. after a restart (running polls are not written to the store).
+    public var lastRunningAt: Timestamp?
     /// Poll failures in a row (transport errors, 5xx, 404); reset by a good poll.
     public var consecutivePollFailures: Int = 0
     /// 404 answers to polls in a row; the generation is declared lost at `PipelinePolicy.notFoundLimit`.

@@ -26,6 +26,10 @@ public protocol JobStore: Sendable {
 
     /// A job's finished event and its deliveries, with the outcome version they reflect.
     func outcome(for id: JobID) async throws -> OutcomeSnapshot?
+
+    /// What the most recently completed jobs (at most `limit` of them) tell about completion
+    /// times, oldest first; jobs that tell nothing (see ``CompletionObservation``) are skipped.
+    func recentCompletions(limit: Int) async throws -> [CompletionObservation]
 }
 
 /// A change to durable state; a batch of them is one transaction.

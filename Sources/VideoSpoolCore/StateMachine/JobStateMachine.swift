@@ -18,9 +18,12 @@ public struct JobStateMachine: Sendable {
     }
 
     public let policy: PipelinePolicy
+    /// Completion times learned so far, for the learned poll schedule.
+    public let completionTimes: CompletionTimeModel
 
-    public init(policy: PipelinePolicy) {
+    public init(policy: PipelinePolicy, completionTimes: CompletionTimeModel = CompletionTimeModel()) {
         self.policy = policy
+        self.completionTimes = completionTimes
     }
 
     // MARK: - Submission
@@ -276,13 +279,30 @@ public struct JobStateMachine: Sendable {
                         + "after submission (api.poll.deadline_seconds)"
                 )
             }
-            let next =
-                job.polls == 0
-                ? policy.poll.firstPoll(submittedAt: submittedAt)
-                : policy.poll.nextPoll(now: now, submittedAt: submittedAt, using: &random)
+            job.lastRunningAt = now
+            let next = nextPoll(for: job, now: now, submittedAt: submittedAt, using: &random)
             job.nextActionAt = next
             return .poll(at: next)
         }
+    }
+
+    /// The next poll of a job that is still running: by its key's learned completion times when
+    /// the schedule is learned and the key has enough of them, else by the fixed schedule.
+    private func nextPoll(
+        for job: Job,
+        now: Timestamp,
+        submittedAt: Timestamp,
+        using random: inout some RandomNumberGenerator
+    ) -> Timestamp {
+        let schedule = policy.poll
+        guard schedule.mode == .learned, let learned = completionTimes.distribution(for: CompletionTimeKey(job)) else {
+            return job.polls == 0
+                ? schedule.firstPoll(submittedAt: submittedAt)
+                : schedule.nextPoll(now: now, submittedAt: submittedAt, using: &random)
+        }
+        return job.polls == 0
+            ? schedule.firstPoll(submittedAt: submittedAt, learned: learned)
+            : schedule.nextPoll(now: now, submittedAt: submittedAt, learned: learned, using: &random)
     }
 
     // MARK: - Restart
@@ -308,6 +328,9 @@ public struct JobStateMachine: Sendable {
                 return .enqueue(at: now)
             }
         case .generating:
+            // Polls that found the generation running were not stored, so the stored time is stale:
+            // a completion seen by the next poll cannot be placed and teaches the schedule nothing.
+            job.lastRunningAt = nil
             return .poll(at: job.nextActionAt ?? now)
         case .completed, .failed, .rejected:
             return nil
