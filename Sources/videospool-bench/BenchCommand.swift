@@ -15,8 +15,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where to write the results as JSON.")
     var output = "bench-results.json"
 
-    @Option(parsing: .upToNextOption, help: "Scenarios to run (burst, steady, waiting, idle).")
-    var only: [String] = ["burst", "steady", "waiting", "idle"]
+    @Option(parsing: .upToNextOption, help: "Scenarios to run (burst, steady, waiting, idle, polling).")
+    var only: [String] = ["burst", "steady", "waiting", "idle", "polling"]
 
     @Flag(help: "A tenth of the work, for a quick check of the benchmark itself.")
     var quick = false
@@ -48,6 +48,9 @@ struct BenchCommand: AsyncParsableCommand {
             async let idleResult = only.contains("idle") ? idle.run(binary: binary) : nil
             let (first, second) = try await (waitingResult, idleResult)
             for result in [first, second].compactMap({ $0 }) { report(result) }
+        }
+        if only.contains("polling") {
+            for result in PollingScenario(jobs: quick ? 2_000 : 20_000).run() { report(result) }
         }
         print("\nSummary (machine: \(ProcessInfo.processInfo.activeProcessorCount) cores)")
         print(ResultsReport.table(results), terminator: "")
