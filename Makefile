@@ -13,8 +13,9 @@ CONFIG_DIR := /etc/videospool
 # Debian packages the build and the tests need: SQLite and libsystemd headers, Python for the
 # independent signature check, debootstrap and systemd-nspawn for the test under a real systemd.
 DEBIAN_PACKAGES := libsqlite3-dev libsystemd-dev python3 python3-pip debootstrap systemd-container
-# The independent Standard Webhooks verifier the signature test runs.
-PYTHON_PACKAGES := standardwebhooks==1.1.0
+# Independent checkers the tests run: the Standard Webhooks verifier (signatures) and jsonschema
+# (etc/videospool/request.schema.json against the bad-input corpus).
+PYTHON_PACKAGES := standardwebhooks==1.1.0 jsonschema==4.26.0
 PYTHON_LIB := $(CURDIR)/.cache/python
 
 .PHONY: all deps debian-packages python-packages build release install test test-swift test-systemd bench demo clean
@@ -33,7 +34,7 @@ debian-packages:
 	fi
 
 python-packages:
-	@PYTHONPATH=$(PYTHON_LIB) python3 -c 'import standardwebhooks' 2>/dev/null || { \
+	@PYTHONPATH=$(PYTHON_LIB) python3 -c 'import standardwebhooks, jsonschema' 2>/dev/null || { \
 		echo "installing Python packages: $(PYTHON_PACKAGES) into $(PYTHON_LIB)"; \
 		python3 -m pip install --quiet --disable-pip-version-check --target $(PYTHON_LIB) $(PYTHON_PACKAGES); }
 
