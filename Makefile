@@ -9,6 +9,10 @@ SYSTEMD_DIR := $(PREFIX)/lib/systemd
 SYSUSERS_DIR := $(PREFIX)/lib/sysusers.d
 TMPFILES_DIR := $(PREFIX)/lib/tmpfiles.d
 CONFIG_DIR := /etc/videospool
+MAN_DIR := $(PREFIX)/share/man/man8
+BASH_COMPLETION_DIR := $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETION_DIR := $(PREFIX)/share/zsh/site-functions
+FISH_COMPLETION_DIR := $(PREFIX)/share/fish/vendor_completions.d
 
 # Debian packages the build and the tests need: SQLite and libsystemd headers, Python for the
 # independent signature check, debootstrap and systemd-nspawn for the test under a real systemd.
@@ -59,6 +63,17 @@ install: release
 	@# An existing configuration is never overwritten.
 	test -e $(DESTDIR)$(CONFIG_DIR)/videospool.yaml || \
 		install -m 0644 etc/videospool/videospool.yaml $(DESTDIR)$(CONFIG_DIR)/videospool.yaml
+	@# Documentation for people and editors: the man page, the request schema, shell completions.
+	install -d $(DESTDIR)$(MAN_DIR) $(DESTDIR)$(BASH_COMPLETION_DIR) $(DESTDIR)$(ZSH_COMPLETION_DIR) \
+		$(DESTDIR)$(FISH_COMPLETION_DIR)
+	install -m 0644 man/videospool.8 $(DESTDIR)$(MAN_DIR)/videospool.8
+	install -m 0644 etc/videospool/request.schema.json $(DESTDIR)$(CONFIG_DIR)/request.schema.json
+	.build/release/videospool --generate-completion-script bash > .build/videospool.bash
+	.build/release/videospool --generate-completion-script zsh > .build/_videospool
+	.build/release/videospool --generate-completion-script fish > .build/videospool.fish
+	install -m 0644 .build/videospool.bash $(DESTDIR)$(BASH_COMPLETION_DIR)/videospool
+	install -m 0644 .build/_videospool $(DESTDIR)$(ZSH_COMPLETION_DIR)/_videospool
+	install -m 0644 .build/videospool.fish $(DESTDIR)$(FISH_COMPLETION_DIR)/videospool.fish
 
 test: test-swift test-systemd
 
