@@ -9,12 +9,17 @@ SYSTEMD_DIR := $(PREFIX)/lib/systemd
 SYSUSERS_DIR := $(PREFIX)/lib/sysusers.d
 TMPFILES_DIR := $(PREFIX)/lib/tmpfiles.d
 CONFIG_DIR := /etc/videospool
+MAN_DIR := $(PREFIX)/share/man/man8
+BASH_COMPLETION_DIR := $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETION_DIR := $(PREFIX)/share/zsh/site-functions
+FISH_COMPLETION_DIR := $(PREFIX)/share/fish/vendor_completions.d
 
 # Debian packages the build and the tests need: SQLite and libsystemd headers, Python for the
 # independent signature check, debootstrap and systemd-nspawn for the test under a real systemd.
 DEBIAN_PACKAGES := libsqlite3-dev libsystemd-dev python3 python3-pip debootstrap systemd-container
-# The independent Standard Webhooks verifier the signature test runs.
-PYTHON_PACKAGES := standardwebhooks==1.1.0
+# Independent checkers the tests run: the Standard Webhooks verifier (signatures) and jsonschema
+# (etc/videospool/request.schema.json against the bad-input corpus).
+PYTHON_PACKAGES := standardwebhooks==1.1.0 jsonschema==4.26.0
 PYTHON_LIB := $(CURDIR)/.cache/python
 
 .PHONY: all deps debian-packages python-packages build release install test test-swift test-systemd bench demo clean
@@ -33,7 +38,7 @@ debian-packages:
 	fi
 
 python-packages:
-	@PYTHONPATH=$(PYTHON_LIB) python3 -c 'import standardwebhooks' 2>/dev/null || { \
+	@PYTHONPATH=$(PYTHON_LIB) python3 -c 'import standardwebhooks, jsonschema' 2>/dev/null || { \
 		echo "installing Python packages: $(PYTHON_PACKAGES) into $(PYTHON_LIB)"; \
 		python3 -m pip install --quiet --disable-pip-version-check --target $(PYTHON_LIB) $(PYTHON_PACKAGES); }
 
@@ -58,6 +63,17 @@ install: release
 	@# An existing configuration is never overwritten.
 	test -e $(DESTDIR)$(CONFIG_DIR)/videospool.yaml || \
 		install -m 0644 etc/videospool/videospool.yaml $(DESTDIR)$(CONFIG_DIR)/videospool.yaml
+	@# Documentation for people and editors: the man page, the request schema, shell completions.
+	install -d $(DESTDIR)$(MAN_DIR) $(DESTDIR)$(BASH_COMPLETION_DIR) $(DESTDIR)$(ZSH_COMPLETION_DIR) \
+		$(DESTDIR)$(FISH_COMPLETION_DIR)
+	install -m 0644 man/videospool.8 $(DESTDIR)$(MAN_DIR)/videospool.8
+	install -m 0644 etc/videospool/request.schema.json $(DESTDIR)$(CONFIG_DIR)/request.schema.json
+	.build/release/videospool --generate-completion-script bash > .build/videospool.bash
+	.build/release/videospool --generate-completion-script zsh > .build/_videospool
+	.build/release/videospool --generate-completion-script fish > .build/videospool.fish
+	install -m 0644 .build/videospool.bash $(DESTDIR)$(BASH_COMPLETION_DIR)/videospool
+	install -m 0644 .build/_videospool $(DESTDIR)$(ZSH_COMPLETION_DIR)/_videospool
+	install -m 0644 .build/videospool.fish $(DESTDIR)$(FISH_COMPLETION_DIR)/videospool.fish
 
 test: test-swift test-systemd
 

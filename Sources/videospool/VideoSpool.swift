@@ -10,9 +10,13 @@ struct VideoSpool: AsyncParsableCommand {
             Drop a request file into the spool's incoming/ directory; the daemon submits it to \
             POST /v2/video/generations, polls until the video is ready, and POSTs a Standard Webhooks \
             signed payload to the request's callback URLs. Results also land in done/ and failed/.
+
+            From a shell: `videospool validate FILE…` checks requests with the daemon's rules; \
+            `videospool submit FILE|-` checks one and drops it into incoming/, printing its job id, and \
+            with --wait follows it to its outcome. See videospool(8).
             """,
         version: Daemon.version,
-        subcommands: [Run.self, CheckConfig.self, Simulate.self, Demo.self],
+        subcommands: [Run.self, CheckConfig.self, Submit.self, Validate.self, Simulate.self, Demo.self],
         defaultSubcommand: Run.self
     )
 }
