@@ -12,7 +12,10 @@ struct VideoSpool: AsyncParsableCommand {
             signed payload to the request's callback URLs. Results also land in done/ and failed/.
             """,
         version: Daemon.version,
-        subcommands: [Run.self, CheckConfig.self, Simulate.self, Demo.self],
+        subcommands: [
+            Run.self, CheckConfig.self, Simulate.self, Demo.self,
+            List.self, Show.self, Cancel.self, Retry.self, Redeliver.self, Prune.self,
+        ],
         defaultSubcommand: Run.self
     )
 }

@@ -177,6 +177,7 @@ public struct Daemon: Sendable {
     public func serviceGroup(gracefulShutdownSignals signals: [UnixSignal], reloadOnSIGHUP: Bool = false) -> ServiceGroup {
         var services: [any Service] = pipeline.services
         if reloadOnSIGHUP { services.append(ReloadService(daemon: self)) }
+        services.append(contentsOf: operatorServices)
         services.append(health)
         var configuration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
