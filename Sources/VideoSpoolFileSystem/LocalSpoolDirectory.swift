@@ -197,6 +197,15 @@ public struct LocalSpoolDirectory: SpoolDirectory {
         }
     }
 
+    public func removeOutcome(jobID: JobID) async throws {
+        let paths = [doneDirectory, failedDirectory].map { $0 + "/" + jobID.rawValue + ".json" }
+        try await Self.offload {
+            for path in paths where unlink(path) != 0 && errno != ENOENT {
+                throw SpoolFileSystemError("unlink", path: path)
+            }
+        }
+    }
+
     /// Makes renames and removals in the spool durable (`fsync` of each directory).
     public func flush() async throws {
         let directories = [incoming, rejectedDirectory, doneDirectory, failedDirectory]

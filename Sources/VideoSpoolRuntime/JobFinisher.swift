@@ -15,7 +15,7 @@ public struct JobFinisher: Sendable {
     }
 
     public func finish(_ job: Job) async throws {
-        precondition(job.phase == .completed || job.phase == .failed, "Invalid state: finishing a \(job.phase) job")
+        precondition(job.phase.hasOutcomeFile, "Invalid state: finishing a \(job.phase) job")
         let now = context.time.now()
         let event = WebhookPayload.finished(job, eventID: context.ids.eventID(at: now), now: now)
         let records = job.callbackURLs.enumerated().map { index, url in
@@ -24,7 +24,7 @@ public struct JobFinisher: Sendable {
         try await context.store.commit([.updateJob(job), .insertEvent(event, deliveries: records)])
         context.completionTimes.learn(from: job)
         var metadata: Logger.Metadata = [
-            "event": job.phase == .completed ? "job.completed" : "job.failed",
+            "event": job.phase == .completed ? "job.completed" : job.phase == .canceled ? "job.canceled" : "job.failed",
             "webhook.id": "\(event.id)",
         ]
         if let failure = job.failure {
@@ -32,11 +32,14 @@ public struct JobFinisher: Sendable {
             metadata["error.message"] = "\(failure.message)"
         }
         context.counters.update { counts in
+            // Canceled jobs count as failed in the status line: they ended without a video.
             if job.phase == .completed { counts.completed += 1 } else { counts.failed += 1 }
         }
         let logger = context.logger(for: job)
         if job.phase == .completed {
             logger.info("Generation completed", metadata: metadata)
+        } else if job.phase == .canceled {
+            logger.notice("Job canceled", metadata: metadata)
         } else {
             logger.warning("Job failed", metadata: metadata)
         }

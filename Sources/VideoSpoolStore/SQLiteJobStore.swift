@@ -11,7 +11,9 @@ public import VideoSpoolCore
 /// transitions costs a few fsyncs rather than one each. Readers (the CLI, status queries) never
 /// block the writer.
 public final class SQLiteJobStore: JobStore, Sendable {
-    private let pool: DatabasePool
+    let pool: DatabasePool
+    /// Stamps phase changes in the timeline: the time a change became durable is its time.
+    private let clock: @Sendable () -> Timestamp
     private let pending = Mutex(PendingCommits())
     private let logger: Logger?
     private let readOnly: Bool
@@ -27,8 +29,14 @@ public final class SQLiteJobStore: JobStore, Sendable {
     }
 
     /// Opens (creating if needed) `directory/videospool.sqlite` and brings its schema up to date.
-    public init(directory: String, readOnly: Bool = false, logger: Logger? = nil) throws {
+    public init(
+        directory: String,
+        readOnly: Bool = false,
+        logger: Logger? = nil,
+        clock: (@Sendable () -> Timestamp)? = nil
+    ) throws {
         self.logger = logger
+        self.clock = clock ?? { Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded())) }
         self.readOnly = readOnly
         var configuration = Configuration()
         configuration.readonly = readOnly
@@ -102,8 +110,9 @@ public final class SQLiteJobStore: JobStore, Sendable {
     /// only that caller and not the others that happened to be grouped with it.
     private func write(_ callers: [[StoreChange]]) async -> [(any Error)?] {
         do {
+            let now = clock()
             try await writeRetryingWhileUnavailable { db in
-                for changes in callers { for change in changes { try Self.apply(change, in: db) } }
+                for changes in callers { for change in changes { try Self.apply(change, at: now, in: db) } }
             }
             return callers.map { _ in nil }
         } catch {
@@ -112,8 +121,9 @@ public final class SQLiteJobStore: JobStore, Sendable {
         var errors: [(any Error)?] = []
         for changes in callers {
             do {
+                let now = clock()
                 try await writeRetryingWhileUnavailable { db in
-                    for change in changes { try Self.apply(change, in: db) }
+                    for change in changes { try Self.apply(change, at: now, in: db) }
                 }
                 errors.append(nil)
             } catch {
@@ -162,7 +172,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
             .SQLITE_PROTOCOL].map(\.rawValue)
     )
 
-    private static func apply(_ change: StoreChange, in db: Database) throws {
+    private static func apply(_ change: StoreChange, at now: Timestamp, in db: Database) throws {
         switch change {
         case .insertJob(let job, let requestBody, let source):
             try db.executeCached(
@@ -180,6 +190,13 @@ public final class SQLiteJobStore: JobStore, Sendable {
                     job.failure?.message, job.finishedAt?.millisecondsSinceEpoch,
                 ]
             )
+            try db.executeCached(
+                sql: "INSERT INTO transitions (job_id, from_phase, to_phase, at, detail) VALUES (?, NULL, ?, ?, ?)",
+                arguments: [
+                    job.id.rawValue, job.phase.rawValue, job.acceptedAt.millisecondsSinceEpoch,
+                    job.failure?.code.description,
+                ]
+            )
             if job.phase != .rejected {
                 try db.executeCached(
                     sql: "INSERT INTO requests (job_id, body) VALUES (?, ?)",
@@ -187,14 +204,25 @@ public final class SQLiteJobStore: JobStore, Sendable {
                 )
             }
         case .updateJob(let job):
-            let finished = job.phase == .completed || job.phase == .failed
+            let finished = job.phase.hasOutcomeFile
+            // The timeline gets a row only when the phase really changes (read before the update).
+            try db.executeCached(
+                sql: """
+                    INSERT INTO transitions (job_id, from_phase, to_phase, at, detail)
+                    SELECT id, phase, ?, ?, ? FROM jobs WHERE id = ? AND phase != ?
+                    """,
+                arguments: [
+                    job.phase.rawValue, now.millisecondsSinceEpoch, job.failure?.code.description, job.id.rawValue,
+                    job.phase.rawValue,
+                ]
+            )
             try db.executeCached(
                 sql: """
                     UPDATE jobs SET phase = ?, submit_attempts = ?, next_action_at = ?, submitted_at = ?,
                         generation_id = ?, upstream_status = ?, polls = ?, consecutive_poll_failures = ?,
                         consecutive_not_found = ?, finished_at = ?, video_url = ?, credits_used = ?, usd_spent = ?,
                         failure_code = ?, failure_message = ?, outcome_version = outcome_version + ?,
-                        last_running_at = ?
+                        last_running_at = ?, requeued_at = ?
                     WHERE id = ?
                     """,
                 arguments: [
@@ -203,7 +231,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
                     job.consecutivePollFailures, job.consecutiveNotFound, job.finishedAt?.millisecondsSinceEpoch,
                     job.videoURL, job.usage?.creditsUsed?.text, job.usage?.usdSpent?.text,
                     job.failure?.code.description, job.failure?.message, finished ? 1 : 0,
-                    job.lastRunningAt?.millisecondsSinceEpoch, job.id.rawValue,
+                    job.lastRunningAt?.millisecondsSinceEpoch, job.requeuedAt?.millisecondsSinceEpoch, job.id.rawValue,
                 ]
             )
             guard db.changesCount == 1 else { throw StoreError.unknownJob(job.id) }
@@ -217,6 +245,9 @@ public final class SQLiteJobStore: JobStore, Sendable {
             )
             for delivery in deliveries { try insert(delivery, in: db) }
             try markOutcomeStale(event.jobID, in: db)
+        case .addDelivery(let delivery):
+            try insert(delivery, in: db)
+            try markOutcomeStale(delivery.jobID, in: db)
         case .updateDelivery(let delivery):
             try db.executeCached(
                 sql: """
@@ -240,6 +271,30 @@ public final class SQLiteJobStore: JobStore, Sendable {
                     """,
                 arguments: [version, id.rawValue]
             )
+        case .recordDeliveryAttempt(let attempt):
+            try db.executeCached(
+                sql: """
+                    INSERT INTO delivery_attempts (event_id, idx, job_id, number, started_at, latency_ms, status,
+                        error, resulting_state)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    attempt.deliveryID.eventID, attempt.deliveryID.index, attempt.jobID.rawValue, attempt.number,
+                    attempt.startedAt.millisecondsSinceEpoch, attempt.latency.wholeMilliseconds, attempt.statusCode,
+                    attempt.error, attempt.resultingState.rawValue,
+                ]
+            )
+        case .deleteJob(let id):
+            // Only a finished job: one sent round again meanwhile (`videospool retry`) stays whole.
+            try db.executeCached(
+                sql: "DELETE FROM jobs WHERE id = ? AND phase IN ('completed', 'failed', 'rejected', 'canceled')",
+                arguments: [id.rawValue]
+            )
+            guard db.changesCount == 1 else { return }
+            for table in ["delivery_attempts", "deliveries", "events", "transitions"] {
+                try db.executeCached(sql: "DELETE FROM \(table) WHERE job_id = ?", arguments: [id.rawValue])
+            }
+            try db.executeCached(sql: "DELETE FROM requests WHERE job_id = ?", arguments: [id.rawValue])
         }
     }
 
@@ -280,7 +335,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
                 db,
                 sql: """
                     SELECT id FROM jobs WHERE outcome_version > outcome_written_version
-                        AND phase IN ('completed', 'failed') ORDER BY seq
+                        AND phase IN ('completed', 'failed', 'canceled') ORDER BY seq
                     """
             ).map(JobID.init(trusted:))
             state.unsettledSources = try Row.fetchAll(
@@ -300,7 +355,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
             for row in try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT phase, count(*) AS n FROM jobs WHERE phase IN ('completed', 'failed', 'rejected')
+                    SELECT phase, count(*) AS n FROM jobs WHERE phase IN ('completed', 'failed', 'rejected', 'canceled')
                     GROUP BY phase
                     """
             ) {
@@ -397,6 +452,32 @@ public final class SQLiteJobStore: JobStore, Sendable {
         }
     }
 
+    public func failedDeliveries(since: Timestamp) async throws -> [Delivery] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM deliveries WHERE state = 'failed' AND last_attempt_at >= ? ORDER BY last_attempt_at",
+                arguments: [since.millisecondsSinceEpoch]
+            ).map(Self.delivery)
+        }
+    }
+
+    public func finishedJobs(before cutoff: Timestamp, limit: Int) async throws -> [Job] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM jobs
+                    WHERE phase IN ('completed', 'failed', 'rejected', 'canceled') AND source_settled = 1
+                        AND coalesce(finished_at, accepted_at) < ?
+                        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.state = 'pending')
+                    ORDER BY coalesce(finished_at, accepted_at) LIMIT ?
+                    """,
+                arguments: [cutoff.millisecondsSinceEpoch, max(0, limit)]
+            ).map(Self.job)
+        }
+    }
+
     /// Runs SQLite's own consistency check; empty when the database is sound.
     public func integrityProblems() async throws -> [String] {
         try await pool.read { db in
@@ -406,7 +487,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
 
     // MARK: - Rows
 
-    private static func job(_ row: Row) -> Job {
+    static func job(_ row: Row) -> Job {
         var job = Job(
             id: JobID(trusted: row["id"]),
             phase: JobPhase(rawValue: row["phase"]) ?? .failed,
@@ -424,6 +505,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
         job.upstreamStatus = row["upstream_status"]
         job.polls = row["polls"]
         job.lastRunningAt = timestamp(row["last_running_at"])
+        job.requeuedAt = timestamp(row["requeued_at"])
         job.consecutivePollFailures = row["consecutive_poll_failures"]
         job.consecutiveNotFound = row["consecutive_not_found"]
         job.finishedAt = timestamp(row["finished_at"])
@@ -439,7 +521,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
         return job
     }
 
-    private static func delivery(_ row: Row) -> Delivery {
+    static func delivery(_ row: Row) -> Delivery {
         var delivery = Delivery(
             id: Delivery.ID(eventID: row["event_id"], index: row["idx"]),
             jobID: JobID(trusted: row["job_id"]),
@@ -455,7 +537,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
         return delivery
     }
 
-    private static func event(_ row: Row) -> WebhookEvent {
+    static func event(_ row: Row) -> WebhookEvent {
         let body: Data = row["body"]
         return WebhookEvent(
             id: row["id"],
@@ -466,7 +548,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
         )
     }
 
-    private static func timestamp(_ value: Int64?) -> Timestamp? {
+    static func timestamp(_ value: Int64?) -> Timestamp? {
         value.map(Timestamp.init(millisecondsSinceEpoch:))
     }
 

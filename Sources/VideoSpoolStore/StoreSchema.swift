@@ -88,6 +88,40 @@ enum StoreSchema {
                     """
             )
         }
+        migrator.registerMigration("v4: history for operators") { db in
+            // `videospool show` tells a job's story: each phase change, and every delivery attempt
+            // (deliveries keep only their latest state). `requeued_at` is set by `videospool retry`.
+            try db.execute(
+                sql: """
+                    ALTER TABLE jobs ADD COLUMN requeued_at INTEGER;
+                    CREATE TABLE transitions (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        job_id TEXT NOT NULL,
+                        from_phase TEXT,
+                        to_phase TEXT NOT NULL,
+                        at INTEGER NOT NULL,
+                        detail TEXT
+                    );
+                    CREATE INDEX transitions_job ON transitions(job_id);
+                    CREATE TABLE delivery_attempts (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        event_id TEXT NOT NULL,
+                        idx INTEGER NOT NULL,
+                        job_id TEXT NOT NULL,
+                        number INTEGER NOT NULL,
+                        started_at INTEGER NOT NULL,
+                        latency_ms INTEGER NOT NULL,
+                        status INTEGER,
+                        error TEXT,
+                        resulting_state TEXT NOT NULL
+                    );
+                    CREATE INDEX delivery_attempts_job ON delivery_attempts(job_id);
+                    CREATE INDEX deliveries_failed ON deliveries(last_attempt_at) WHERE state = 'failed';
+                    CREATE INDEX jobs_finished ON jobs(finished_at)
+                        WHERE phase IN ('completed', 'failed', 'rejected', 'canceled');
+                    """
+            )
+        }
         return migrator
     }
 }

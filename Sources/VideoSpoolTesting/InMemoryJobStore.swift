@@ -18,6 +18,7 @@ public final class InMemoryJobStore: JobStore, Sendable {
         var requests: [JobID: [UInt8]] = [:]
         var events: [String: WebhookEvent] = [:]
         var deliveries: [Delivery.ID: Delivery] = [:]
+        var attempts: [DeliveryAttempt] = []
         var commits = 0
     }
 
@@ -31,6 +32,8 @@ public final class InMemoryJobStore: JobStore, Sendable {
     public var allJobs: [Job] { state.withLock { state in state.order.compactMap { state.records[$0]?.job } } }
 
     public var allDeliveries: [Delivery] { state.withLock { Array($0.deliveries.values) } }
+
+    public var allDeliveryAttempts: [DeliveryAttempt] { state.withLock { $0.attempts } }
 
     public func commit(_ changes: [StoreChange]) async throws {
         try state.withLock { state in
@@ -51,12 +54,15 @@ public final class InMemoryJobStore: JobStore, Sendable {
         case .updateJob(let job):
             guard var record = state.records[job.id] else { throw InMemoryStoreError.unknownJob(job.id) }
             record.job = job
-            if job.phase == .completed || job.phase == .failed { record.outcomeVersion += 1 }
+            if job.phase.hasOutcomeFile { record.outcomeVersion += 1 }
             state.records[job.id] = record
         case .insertEvent(let event, let deliveries):
             state.events[event.id] = event
             for delivery in deliveries { state.deliveries[delivery.id] = delivery }
             markStale(event.jobID, in: &state)
+        case .addDelivery(let delivery):
+            state.deliveries[delivery.id] = delivery
+            markStale(delivery.jobID, in: &state)
         case .updateDelivery(let delivery):
             state.deliveries[delivery.id] = delivery
             markStale(delivery.jobID, in: &state)
@@ -66,6 +72,15 @@ public final class InMemoryJobStore: JobStore, Sendable {
             if let record = state.records[id] {
                 state.records[id]?.outcomeWrittenVersion = max(record.outcomeWrittenVersion, version)
             }
+        case .recordDeliveryAttempt(let attempt):
+            state.attempts.append(attempt)
+        case .deleteJob(let id):
+            state.records[id] = nil
+            state.order.removeAll { $0 == id }
+            state.requests[id] = nil
+            state.events = state.events.filter { $0.value.jobID != id }
+            state.deliveries = state.deliveries.filter { $0.value.jobID != id }
+            state.attempts.removeAll { $0.jobID == id }
         }
     }
 
@@ -80,7 +95,7 @@ public final class InMemoryJobStore: JobStore, Sendable {
                 guard let record = state.records[id] else { continue }
                 if !record.job.phase.isTerminal { recovered.activeJobs.append(record.job) }
                 if record.outcomeVersion > record.outcomeWrittenVersion,
-                    record.job.phase == .completed || record.job.phase == .failed
+                    record.job.phase.hasOutcomeFile
                 {
                     recovered.staleOutcomes.append(id)
                 }
@@ -133,6 +148,27 @@ public final class InMemoryJobStore: JobStore, Sendable {
                 .filter { $0.phase == .completed && $0.lastRunningAt != nil }
                 .sorted { ($0.finishedAt ?? $0.acceptedAt) < ($1.finishedAt ?? $1.acceptedAt) }
             return completed.suffix(max(0, limit)).compactMap(CompletionObservation.init(job:))
+        }
+    }
+
+    public func failedDeliveries(since: Timestamp) async throws -> [Delivery] {
+        state.withLock { state in
+            state.deliveries.values.filter { $0.state == .failed && ($0.lastAttemptAt ?? since) >= since }
+                .sorted { $0.id.description < $1.id.description }
+        }
+    }
+
+    public func finishedJobs(before cutoff: Timestamp, limit: Int) async throws -> [Job] {
+        state.withLock { state in
+            let pending = Set(state.deliveries.values.filter { $0.state == .pending }.map(\.jobID))
+            return state.order.compactMap { state.records[$0] }
+                .filter { record in
+                    record.job.phase.isTerminal && record.sourceSettled && !pending.contains(record.job.id)
+                        && (record.job.finishedAt ?? record.job.acceptedAt) < cutoff
+                }
+                .map(\.job)
+                .prefix(max(0, limit))
+                .map { $0 }
         }
     }
 

@@ -134,6 +134,13 @@ public final class InMemorySpoolDirectory: SpoolDirectory, Sendable {
         }
         outcomeContinuation.yield(jobID)
     }
+
+    public func removeOutcome(jobID: JobID) async throws {
+        state.withLock { state in
+            state.done[jobID] = nil
+            state.failed[jobID] = nil
+        }
+    }
 }
 
 /// Wall-clock "now" for fakes that need a timestamp.

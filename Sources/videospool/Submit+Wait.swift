@@ -115,7 +115,7 @@ final class ProgressLine: @unchecked Sendable {
         case .queued?: "queued"
         case .submitting?: "submitting"
         case .generating?: "generating"
-        case .completed?, .failed?, .rejected?: "finishing"
+        case .completed?, .failed?, .rejected?, .canceled?: "finishing"
         }
     }
 }

@@ -13,10 +13,15 @@ struct VideoSpool: AsyncParsableCommand {
 
             From a shell: `videospool validate FILE…` checks requests with the daemon's rules; \
             `videospool submit FILE|-` checks one and drops it into incoming/, printing its job id, and \
-            with --wait follows it to its outcome. See videospool(8).
+            with --wait follows it to its outcome. `list`, `show`, `cancel`, `retry`, `redeliver` and \
+            `prune` inspect and manage jobs, through the running daemon or the store. See videospool(8).
             """,
         version: Daemon.version,
-        subcommands: [Run.self, CheckConfig.self, Submit.self, Validate.self, Simulate.self, Demo.self],
+        subcommands: [
+            Run.self, CheckConfig.self, Submit.self, Validate.self,
+            List.self, Show.self, Cancel.self, Retry.self, Redeliver.self, Prune.self,
+            Simulate.self, Demo.self,
+        ],
         defaultSubcommand: Run.self
     )
 }

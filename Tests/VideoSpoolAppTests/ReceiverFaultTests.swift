@@ -239,7 +239,9 @@ struct ReceiverFaultTests {
         try await withTemporaryDirectory { root in
             let simulator = FaultRig.simulator()
             try await simulator.withRunningServer { port in
-                let timeout = 3.0
+                // Long enough that a loaded machine gets the healthy job through intake, submission,
+                // polling and delivery before the dead attempts time out.
+                let timeout = 10.0
                 let rig = FaultRig(root: root, simulator: simulator, port: port) { settings in
                     settings.webhookTimeoutSeconds = timeout
                 }

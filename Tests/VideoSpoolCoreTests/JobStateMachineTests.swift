@@ -709,8 +709,8 @@ struct JobStateMachineTests {
 
     // MARK: - Phases
 
-    @Test func onlyCompletedFailedAndRejectedAreTerminal() {
-        #expect(JobPhase.allCases.filter(\.isTerminal) == [.completed, .failed, .rejected])
+    @Test func onlyCompletedFailedRejectedAndCanceledAreTerminal() {
+        #expect(JobPhase.allCases.filter(\.isTerminal) == [.completed, .failed, .rejected, .canceled])
         #expect(JobPhase.allCases.filter(\.holdsGenerationSlot) == [.submitting, .generating])
     }
 }

@@ -175,7 +175,8 @@ public struct Daemon: Sendable {
     /// intake stops taking files, in-flight requests get the API's request timeout to finish,
     /// deliveries finish, outcome files are flushed.
     public func serviceGroup(gracefulShutdownSignals signals: [UnixSignal], reloadOnSIGHUP: Bool = false) -> ServiceGroup {
-        var services: [any Service] = pipeline.services
+        // Operator services start first so they stop last: their shutdown never holds up the pipeline's.
+        var services: [any Service] = operatorServices + pipeline.services
         if reloadOnSIGHUP { services.append(ReloadService(daemon: self)) }
         services.append(health)
         var configuration = ServiceGroupConfiguration(

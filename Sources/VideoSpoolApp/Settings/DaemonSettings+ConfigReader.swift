@@ -21,6 +21,7 @@ extension DaemonSettings {
             in: 0...(30 * 86400)
         )
         stateDirectory = try reader.path("state.directory", default: stateDirectory)
+        retentionDays = try reader.int("state.retention_days", default: retentionDays, in: 0...36500)
 
         apiBaseURL = try reader.string("api.base_url", default: apiBaseURL)
         do {

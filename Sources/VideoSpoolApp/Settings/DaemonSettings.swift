@@ -13,6 +13,8 @@ public struct DaemonSettings: Sendable {
 
     // state.*
     public var stateDirectory = "/var/lib/videospool"
+    /// Finished jobs and their outcome files are deleted this many days after they ended; 0 keeps them.
+    public var retentionDays = 30
 
     // api.*
     public var apiBaseURL = "https://api.aimlapi.com"
@@ -50,6 +52,7 @@ public struct DaemonSettings: Sendable {
         "spool.directory", "spool.max_request_bytes", "spool.settle_seconds", "spool.rescan_interval_seconds",
         "spool.duplicate_window_seconds",
         "state.directory",
+        "state.retention_days",
         "api.base_url", "api.key_file", "api.max_concurrent_requests", "api.max_requests_per_second",
         "api.max_in_flight_generations",
         "api.request_timeout_seconds", "api.poll.schedule", "api.poll.first_delay_seconds",
@@ -94,6 +97,7 @@ extension DaemonSettings {
             "spool.directory: \(spoolDirectory)",
             "spool.max_request_bytes: \(maximumRequestBytes)",
             "state.directory: \(stateDirectory)",
+            "state.retention_days: \(retentionDays == 0 ? "0 (keep forever)" : "\(retentionDays)")",
             "api.base_url: \(apiBaseURL)",
             "api.key_file: \(apiKeyFile ?? "(credential 'api-key' or $AIMLAPI_API_KEY)")",
             "api.max_concurrent_requests: \(maximumConcurrentRequests)",

@@ -36,6 +36,9 @@ public struct Job: Sendable, Hashable {
     /// Cost as the API reported it, when it did.
     public var usage: Usage?
     public var failure: JobFailure?
+    /// When an operator sent a failed job round again (`videospool retry`): the queue lifetime
+    /// counts from here, not from acceptance.
+    public var requeuedAt: Timestamp?
 
     public init(
         id: JobID,

@@ -28,6 +28,8 @@ public struct JobFailure: Sendable, Hashable {
         public static let queueExpired: Code = "queue_expired"
         /// The request file was invalid.
         public static let rejected: Code = "invalid_request"
+        /// An operator canceled the job (`videospool cancel`).
+        public static let canceled: Code = "canceled"
     }
 
     public var code: Code

@@ -12,12 +12,21 @@ public enum JobPhase: String, Sendable, Hashable, CaseIterable {
     case failed
     /// The request file was invalid; nothing was submitted.
     case rejected
+    /// An operator canceled it (`videospool cancel`). The API has no cancel: a generation already
+    /// submitted still runs upstream and is billed; only the daemon stopped waiting for it.
+    case canceled
 
     public var isTerminal: Bool {
         switch self {
-        case .completed, .failed, .rejected: true
+        case .completed, .failed, .rejected, .canceled: true
         case .queued, .submitting, .generating: false
         }
+    }
+
+    /// Finished jobs with a file in `done/` or `failed/` (canceled jobs go to `failed/`; rejected
+    /// requests have theirs in `rejected/`).
+    public var hasOutcomeFile: Bool {
+        self == .completed || self == .failed || self == .canceled
     }
 
     /// Jobs counted against `api.max_in_flight_generations`.

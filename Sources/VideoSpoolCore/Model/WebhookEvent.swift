@@ -7,6 +7,7 @@ public struct WebhookEvent: Sendable, Hashable {
         public static let completed = EventType(description: "video.generation.completed")
         public static let failed = EventType(description: "video.generation.failed")
         public static let rejected = EventType(description: "video.generation.rejected")
+        public static let canceled = EventType(description: "video.generation.canceled")
 
         public init(description: String) {
             self.description = description

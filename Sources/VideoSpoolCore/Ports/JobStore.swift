@@ -30,6 +30,14 @@ public protocol JobStore: Sendable {
     /// What the most recently completed jobs (at most `limit` of them) tell about completion
     /// times, oldest first; jobs that tell nothing (see ``CompletionObservation``) are skipped.
     func recentCompletions(limit: Int) async throws -> [CompletionObservation]
+
+    /// Deliveries that ended `failed` (the retry schedule ran out) at or after `since`, for
+    /// `videospool redeliver --failed-since`.
+    func failedDeliveries(since: Timestamp) async throws -> [Delivery]
+
+    /// Finished jobs (any terminal phase) that ended before `cutoff`, with no delivery pending and
+    /// their spool file settled: what retention may delete. At most `limit`, oldest first.
+    func finishedJobs(before cutoff: Timestamp, limit: Int) async throws -> [Job]
 }
 
 /// A change to durable state; a batch of them is one transaction.
@@ -41,12 +49,18 @@ public enum StoreChange: Sendable {
     case updateJob(Job)
     /// A webhook event and its deliveries (recorded before the first attempt).
     case insertEvent(WebhookEvent, deliveries: [Delivery])
+    /// One more delivery of an existing event (`videospool redeliver --url` to a new URL).
+    case addDelivery(Delivery)
     /// A delivery's new state; marks its job's outcome file out of date.
     case updateDelivery(Delivery)
     /// The spool file of a job has left `incoming/`.
     case sourceSettled(JobID)
     /// The outcome file now reflects `version`.
     case outcomeWritten(JobID, version: Int)
+    /// One delivery attempt's record (the delivery's new state is a separate `updateDelivery`).
+    case recordDeliveryAttempt(DeliveryAttempt)
+    /// Forgets a finished job entirely: its request, events, deliveries and history (retention).
+    case deleteJob(JobID)
 }
 
 /// The spool file a job was read from, remembered until it has left `incoming/`, so that a restart

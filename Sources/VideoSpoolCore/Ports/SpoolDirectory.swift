@@ -25,6 +25,10 @@ public protocol SpoolDirectory: Sendable {
 
     /// Atomically writes `done/<job_id>.json` or `failed/<job_id>.json`.
     func writeOutcome(_ document: [UInt8], jobID: JobID, completed: Bool) async throws
+
+    /// Deletes `done/<job_id>.json` and `failed/<job_id>.json` (retention, or a job sent round
+    /// again). A file already gone is not an error.
+    func removeOutcome(jobID: JobID) async throws
 }
 
 /// A hint that `incoming/` changed. Hints can be lost, so the runtime also rescans periodically.

@@ -110,7 +110,7 @@ public struct JobStateMachine: Sendable {
         job.phase = .queued
         let delay = policy.submitBackoff.delay(forRetry: job.submitAttempts, retryAfter: retryAfter, using: &random)
         let next = now + delay
-        if next > job.acceptedAt + policy.queueLifetime {
+        if next > (job.requeuedAt ?? job.acceptedAt) + policy.queueLifetime {
             return fail(
                 &job,
                 now: now,
@@ -332,7 +332,7 @@ public struct JobStateMachine: Sendable {
             // a completion seen by the next poll cannot be placed and teaches the schedule nothing.
             job.lastRunningAt = nil
             return .poll(at: job.nextActionAt ?? now)
-        case .completed, .failed, .rejected:
+        case .completed, .failed, .rejected, .canceled:
             return nil
         }
     }

@@ -1,10 +1,16 @@
 /// Builds the webhook documents: `{"type", "timestamp", "data"}` as Standard Webhooks recommends,
 /// with `data` describing the job. The same document, plus delivery states, is the outcome file.
 public enum WebhookPayload {
-    /// The `video.generation.completed` or `video.generation.failed` event for a finished job.
+    /// The `video.generation.completed`, `.failed` or `.canceled` event for a finished job.
     public static func finished(_ job: Job, eventID: String, now: Timestamp) -> WebhookEvent {
-        precondition(job.phase == .completed || job.phase == .failed, "Invalid state: \(job.phase) is not finished")
-        let type: WebhookEvent.EventType = job.phase == .completed ? .completed : .failed
+        let type: WebhookEvent.EventType =
+            switch job.phase {
+            case .completed: .completed
+            case .failed: .failed
+            case .canceled: .canceled
+            case .queued, .submitting, .generating, .rejected:
+                preconditionFailure("Invalid state: \(job.phase) is not finished")
+            }
         var data = JSONObject()
         data["job_id"] = .string(job.id.rawValue)
         data["generation_id"] = .optional(job.generationID)

@@ -80,6 +80,12 @@ public final class DeliveryService: Service, Sendable {
         wake.signal()
     }
 
+    /// Deliveries an operator asked to send again (already committed as `pending`), now. Their
+    /// bodies are read from the store, so the `webhook-id` and the signed body are the original ones.
+    public func redeliver(_ deliveries: [Delivery]) {
+        restore(deliveries)
+    }
+
     /// Changes how many attempts may run at once (configuration reload).
     public func setMaximumConcurrentAttempts(_ limit: Int) {
         slots.setLimit(limit)
@@ -182,6 +188,8 @@ public final class DeliveryService: Service, Sendable {
 
         let body = try await body(for: delivery.id.eventID)
         let now = context.time.now()
+        let clock = ContinuousClock()
+        let started = clock.now
         var random = SystemRandomNumberGenerator()
         let action: DeliveryStateMachine.Action
         if let body {
@@ -207,7 +215,17 @@ public final class DeliveryService: Service, Sendable {
         } else {
             action = machine.refuse(&delivery, reason: "the event body is missing from the store")
         }
-        try await context.store.commit([.updateDelivery(delivery)])
+        let record = DeliveryAttempt(
+            deliveryID: delivery.id,
+            jobID: delivery.jobID,
+            number: delivery.attempts,
+            startedAt: now,
+            latency: clock.now - started,
+            statusCode: delivery.lastStatusCode,
+            error: delivery.lastError,
+            resultingState: delivery.state
+        )
+        try await context.store.commit([.updateDelivery(delivery), .recordDeliveryAttempt(record)])
 
         if let status = delivery.lastStatusCode { logger[metadataKey: "http.status"] = "\(status)" }
         switch action {

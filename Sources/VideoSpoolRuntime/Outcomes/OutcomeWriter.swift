@@ -76,7 +76,8 @@ public final class OutcomeWriter: Service, Sendable {
         var written: [StoreChange] = []
         var failed: [JobID] = []
         for id in batch {
-            guard let snapshot = try await context.store.outcome(for: id), snapshot.job.phase != .rejected else {
+            // A retried job is running again: its old outcome is gone until it ends anew.
+            guard let snapshot = try await context.store.outcome(for: id), snapshot.job.phase.hasOutcomeFile else {
                 continue
             }
             let document = OutcomeDocument.render(eventBody: snapshot.event.body, deliveries: snapshot.deliveries)

@@ -51,6 +51,20 @@ public final class PollingService: Service, Sendable {
 
     public var generatingCount: Int { state.withLock { $0.jobs.count } }
 
+    /// Stops polling a job (an operator canceled it) and gives back its generation slot. A job
+    /// whose poll is on the wire right now is `busy`: its answer may finish it, so ask again.
+    public func withdraw(_ id: JobID) -> Withdrawal {
+        let result = state.withLock { state -> Withdrawal in
+            guard let job = state.jobs[id] else { return .notHere }
+            guard state.timers.contains(id) else { return .busy }
+            state.timers.cancel(id)
+            state.jobs[id] = nil
+            return .withdrawn(job)
+        }
+        if case .withdrawn = result { generationSlots.release() }
+        return result
+    }
+
     public func run() async throws {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in

@@ -78,6 +78,21 @@ public final class SubmissionService: Service, Sendable {
         wake.signal()
     }
 
+    /// Takes a job out of the queue (an operator canceled it). A job whose POST is in flight is
+    /// not in the queue: its intent is committed and its answer decides, so it is `notHere`.
+    public func withdraw(_ id: JobID) -> Withdrawal {
+        state.withLock { state -> Withdrawal in
+            if let job = state.delayedJobs.removeValue(forKey: id) {
+                state.delayed.cancel(id)
+                return .withdrawn(job)
+            }
+            if let index = state.ready.firstIndex(where: { $0.id == id }) {
+                return .withdrawn(state.ready.remove(at: index))
+            }
+            return .notHere
+        }
+    }
+
     /// Jobs waiting to be submitted, and the reason submissions are paused (if they are).
     public var queueStatus: (queued: Int, submitting: Int, pausedReason: String?) {
         state.withLock { state in

@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import VideoSpoolCore
+import VideoSpoolFileSystem
+import VideoSpoolRuntime
+import VideoSpoolStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The operator side of the control socket: hands a request to the running daemon, or, when none
+/// listens, carries it out on the store itself (safe: the daemon is the only other writer, and it
+/// is not running).
+public enum ControlClient {
+    public static func socketPath(stateDirectory: String) -> String {
+        stateDirectory + "/" + ControlService.fileName
+    }
+
+    /// Sends `request` to the daemon or applies it to the store; `via` says which.
+    public static func perform(_ request: ControlRequest, settings: DaemonSettings) async throws -> ControlResponse {
+        if var response = try send(request, to: socketPath(stateDirectory: settings.stateDirectory)) {
+            response.via = "daemon"
+            return response
+        }
+        let store = try SQLiteJobStore(directory: settings.stateDirectory)
+        let spool = LocalSpoolDirectory(root: settings.spoolDirectory)
+        var logger = Logger(label: "videospool")
+        logger.logLevel = .critical
+        let control = JobControl(store: store, spool: spool, time: SystemTimeSource(), logger: logger)
+        var response = await request.perform(with: control)
+        response.via = "store"
+        return response
+    }
+
+    /// `nil` when no daemon listens (no socket, or a stale one).
+    static func send(_ request: ControlRequest, to path: String) throws -> ControlResponse? {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw ControlClientError("socket: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard path.utf8.count < capacity else { throw ControlClientError("socket path too long: \(path)") }
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: path.utf8)
+            buffer[path.utf8.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if connected != 0 {
+            if errno == ECONNREFUSED || errno == ENOENT { return nil }
+            throw ControlClientError("cannot connect to \(path): \(String(cString: strerror(errno)))")
+        }
+        // A cancel may wait for a request on the wire to the API; never hang for ever.
+        var timeout = timeval(tv_sec: 120, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var bytes = Array(try JSONEncoder().encode(request))
+        bytes.append(UInt8(ascii: "\n"))
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw ControlClientError("write to \(path): \(String(cString: strerror(errno)))") }
+            sent += n
+        }
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if n == 0 { break }
+            guard n > 0 else { throw ControlClientError("no answer from the daemon: \(String(cString: strerror(errno)))") }
+            received += chunk[..<n]
+        }
+        do {
+            return try JSONDecoder().decode(ControlResponse.self, from: Data(received))
+        } catch {
+            throw ControlClientError("the daemon's answer is not understood")
+        }
+    }
+}
+
+struct ControlClientError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+public import ServiceLifecycle
+import VideoSpoolRuntime
+
+/// Serves the control socket (`state.directory/control.sock`, mode 0660): the way `videospool
+/// cancel`, `retry`, `redeliver` and `prune` reach the running daemon, so its queues and timers learn
+/// of each change. Who may connect is decided by file-system permissions alone.
+final class ControlService: Service, Sendable {
+    static let fileName = "control.sock"
+
+    private let path: String
+    private let control: JobControl
+    private let logger: Logger
+
+    init(path: String, control: JobControl, logger: Logger) {
+        self.path = path
+        self.control = control
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        chmod(path, 0o660)
+        logger.debug("Control socket ready", metadata: ["path": "\(path)"])
+        defer { unlink(path) }
+        try await withGracefulShutdownHandler {
+            try await server.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    /// Reads one request line, carries it out, answers with one line.
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var received = ByteBuffer()
+                for try await var chunk in inbound {
+                    received.writeBuffer(&chunk)
+                    if received.readableBytesView.contains(UInt8(ascii: "\n")) || received.readableBytes > 65536 { break }
+                }
+                let response: ControlResponse
+                if let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(received.readableBytesView)) {
+                    logger.info("Operator request", metadata: ["command": "\(request.command.rawValue)", "job.id": "\(request.jobID ?? "-")"])
+                    response = await request.perform(with: control)
+                } else {
+                    response = ControlResponse(ok: false, message: "not a control request")
+                }
+                var bytes = try JSONEncoder().encode(response)
+                bytes.append(UInt8(ascii: "\n"))
+                try await outbound.write(ByteBuffer(bytes: bytes))
+            }
+        } catch {
+            logger.debug("Control connection failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import ServiceLifecycle
+import VideoSpoolCore
+import VideoSpoolRuntime
+
+extension Daemon {
+    /// The control socket for `videospool cancel|retry|redeliver|prune`, and the hourly pruning of
+    /// finished jobs (`state.retention_days`). They start after the pipeline and stop before it.
+    var operatorServices: [any Service] {
+        let control = JobControl(pipeline: pipeline, spool: spool)
+        let reloading = self.reloading
+        return [
+            ControlService(
+                path: ControlClient.socketPath(stateDirectory: settings.stateDirectory),
+                control: control,
+                logger: logger
+            ),
+            RetentionService(control: control, time: pipeline.context.time, logger: logger) {
+                let days = reloading.current.retentionDays
+                return days == 0 ? nil : .seconds(Int64(days) * 86400)
+            },
+        ]
+    }
+}

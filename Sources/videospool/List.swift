@@ -1,0 +1,52 @@
+import ArgumentParser
+import VideoSpoolApp
+import VideoSpoolCore
+
+struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List jobs, newest first.",
+        discussion: """
+            Reads the job store without blocking the daemon (it may be running or not). States: \
+            queued, submitting, generating (at the API), delivering (finished, webhooks still going \
+            out), done, failed (including rejected requests), canceled.
+            """
+    )
+
+    @OptionGroup var options: OperatorOptions
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Only jobs in this state: \(JobState.allCases.map(\.rawValue).joined(separator: "|")).",
+            valueName: "state"
+        )
+    )
+    var state: String?
+
+    @Option(name: .long, help: "At most this many jobs.")
+    var limit = 50
+
+    func validate() throws {
+        if let state, JobState(rawValue: state) == nil {
+            throw ValidationError("--state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() async throws {
+        let settings = try await options.settings()
+        do {
+            print(
+                try await OperatorViews.list(
+                    stateDirectory: settings.stateDirectory,
+                    state: state.flatMap(JobState.init(rawValue:)),
+                    limit: limit,
+                    json: options.json,
+                    colors: options.colors
+                )
+            )
+        } catch let failure as OperatorViews.Failure {
+            Run.printError("\(failure)")
+            throw ExitCode.failure
+        }
+    }
+}
