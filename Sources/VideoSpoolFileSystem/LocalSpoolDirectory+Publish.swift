@@ -11,29 +11,7 @@ extension LocalSpoolDirectory {
         let directory = incoming
         let temporary = directory + "/." + name + ".tmp"
         let target = directory + "/" + name
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o640)
-        guard descriptor >= 0 else { throw SpoolFileSystemError("create", path: temporary) }
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { buffer in
-                write(descriptor, buffer.baseAddress! + written, buffer.count - written)
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                let error = SpoolFileSystemError("write", path: temporary)
-                close(descriptor)
-                unlink(temporary)
-                throw error
-            }
-            written += result
-        }
-        if fsync(descriptor) != 0 {
-            let error = SpoolFileSystemError("fsync", path: temporary)
-            close(descriptor)
-            unlink(temporary)
-            throw error
-        }
-        close(descriptor)
+        try Self.writeSynced(bytes, to: temporary, flags: O_EXCL)
         guard Self.renameWithoutReplacing(temporary, target) == 0 else {
             let error = SpoolFileSystemError("rename", path: target)
             unlink(temporary)

@@ -218,29 +218,7 @@ public struct LocalSpoolDirectory: SpoolDirectory {
     static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws {
         let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
         let temporary = directory + "/." + path[slash...] + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o640)
-        guard descriptor >= 0 else { throw SpoolFileSystemError("create", path: temporary) }
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { buffer in
-                write(descriptor, buffer.baseAddress! + written, buffer.count - written)
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                let error = SpoolFileSystemError("write", path: temporary)
-                close(descriptor)
-                unlink(temporary)
-                throw error
-            }
-            written += result
-        }
-        if fdatasync(descriptor) != 0 {
-            let error = SpoolFileSystemError("fdatasync", path: temporary)
-            close(descriptor)
-            unlink(temporary)
-            throw error
-        }
-        close(descriptor)
+        try writeSynced(bytes, to: temporary, flags: O_TRUNC)
         guard rename(temporary, path) == 0 else {
             let error = SpoolFileSystemError("rename", path: temporary)
             unlink(temporary)
@@ -258,5 +236,35 @@ public struct LocalSpoolDirectory: SpoolDirectory {
     /// Runs blocking file-system calls on NIO's thread pool, off the cooperative threads.
     static func offload<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
         try await NIOThreadPool.singleton.runIfActive(body)
+    }
+}
+
+extension LocalSpoolDirectory {
+    /// Creates `path` (with `flags`, e.g. `O_EXCL` or `O_TRUNC`), writes all of `bytes` and syncs the
+    /// data; on any failure the file is removed, so no half-written temporary is left behind.
+    static func writeSynced(_ bytes: [UInt8], to path: String, flags: Int32) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | flags, 0o640)
+        guard descriptor >= 0 else { throw SpoolFileSystemError("create", path: path) }
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { buffer in
+                write(descriptor, buffer.baseAddress! + written, buffer.count - written)
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                let error = SpoolFileSystemError("write", path: path)
+                close(descriptor)
+                unlink(path)
+                throw error
+            }
+            written += result
+        }
+        if fdatasync(descriptor) != 0 {
+            let error = SpoolFileSystemError("fdatasync", path: path)
+            close(descriptor)
+            unlink(path)
+            throw error
+        }
+        close(descriptor)
     }
 }
