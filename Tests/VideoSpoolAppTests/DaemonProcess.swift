@@ -16,7 +16,11 @@ final class DaemonProcess: @unchecked Sendable {
     /// Every line the daemon writes to stdout/stderr, as it writes it (also kept in `logPath`).
     let lines: AsyncStream<String>
 
-    init(arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
+    /// With `streamingLines: false` the output goes straight to `logPath`, so it is complete the
+    /// moment the process has exited (a pipe's last bytes may still be on their way), and `lines`
+    /// stays empty. Waiting for the pipe's end of file instead is not reliable: a child spawned
+    /// meanwhile by another test can inherit the pipe and hold it open.
+    init(arguments: [String], logPath: String, environment: [String: String] = [:], streamingLines: Bool = true) throws {
         self.logPath = logPath
         (exited, exitContinuation) = AsyncStream.makeStream(of: Int32.self)
         (lines, lineContinuation) = AsyncStream.makeStream(of: String.self)
@@ -29,6 +33,18 @@ final class DaemonProcess: @unchecked Sendable {
         process.environment = merged
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
+        let continuation = exitContinuation
+        process.terminationHandler = { process in
+            continuation.yield(process.terminationStatus)
+            continuation.finish()
+        }
+        guard streamingLines else {
+            process.standardOutput = log
+            process.standardError = log
+            lineContinuation.finish()
+            try process.run()
+            return
+        }
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = pipe
@@ -44,11 +60,6 @@ final class DaemonProcess: @unchecked Sendable {
             log.write(data)
             for line in partial.append(data) { lineContinuation.yield(line) }
         }
-        let continuation = exitContinuation
-        process.terminationHandler = { process in
-            continuation.yield(process.terminationStatus)
-            continuation.finish()
-        }
         try process.run()
     }
 
@@ -61,7 +72,8 @@ final class DaemonProcess: @unchecked Sendable {
     /// Waits for the process to end and returns its exit status (or signal number).
     func waitForExit() async -> Int32 {
         for await status in exited { return status }
-        return process.terminationStatus
+        // Cancelled while waiting (a time limit): `Process` traps when asked about a running one.
+        return process.isRunning ? -1 : process.terminationStatus
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -73,7 +85,8 @@ final class DaemonProcess: @unchecked Sendable {
         let process = try DaemonProcess(
             arguments: arguments,
             logPath: directory + "/run-\(UUID().uuidString).log",
-            environment: environment
+            environment: environment,
+            streamingLines: false
         )
         let status = await process.waitForExit()
         return (status, process.log)
