@@ -21,7 +21,9 @@ struct FaultRig: Sendable {
     let root: String
     let simulator: Simulator
     let port: Int
-    let log = DaemonLog()
+    /// The daemon's log as an awaitable stream: for effects nothing on the wire shows, such as a
+    /// retry against a closed port or a delivery given up.
+    let log = LogRecording()
     let settings: DaemonSettings
 
     init(root: String, simulator: Simulator, port: Int, configure: (inout DaemonSettings) -> Void = { _ in }) {
@@ -57,7 +59,7 @@ struct FaultRig: Sendable {
         let daemon = try Daemon.make(
             settings: settings,
             credentials: Credentials(apiKey: key, webhookSecret: DaemonIntegrationTests.secret),
-            logger: log.logger
+            logger: log.logger(level: .debug)
         )
         var policy = daemon.pipeline.context.policy
         policy.submitBackoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(400))
@@ -176,77 +178,6 @@ final class StampedRecording<Element: Sendable>: Sendable {
         task.cancel()
         await task.value
         return items.list.withLock { $0 }
-    }
-}
-
-/// The daemon's log as an awaitable stream, like the simulator's: for effects that nothing on
-/// the wire shows, such as a retry against a closed port or a delivery given up.
-final class DaemonLog: Sendable {
-    struct Entry: Sendable, CustomStringConvertible {
-        let level: Logger.Level
-        let message: String
-        let metadata: [String: String]
-
-        subscript(key: String) -> String? { metadata[key] }
-        var description: String { "\(level) \(message) \(metadata)" }
-    }
-
-    private struct State {
-        var entries: [Entry] = []
-        var subscribers: [UUID: AsyncStream<Entry>.Continuation] = [:]
-    }
-
-    private let state = Mutex(State())
-
-    var entries: [Entry] { state.withLock { $0.entries } }
-
-    /// A debug-level logger feeding this log.
-    var logger: Logger {
-        var logger = Logger(label: "videospool", factory: { [self] _ in Handler(sink: self) })
-        logger.logLevel = .debug
-        return logger
-    }
-
-    /// Every entry so far, then every new one.
-    func subscribe() -> AsyncStream<Entry> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Entry.self)
-        let id = UUID()
-        state.withLock { state in
-            for entry in state.entries { continuation.yield(entry) }
-            state.subscribers[id] = continuation
-        }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
-        }
-        return stream
-    }
-
-    fileprivate func append(_ entry: Entry) {
-        let subscribers = state.withLock { state in
-            state.entries.append(entry)
-            return Array(state.subscribers.values)
-        }
-        for subscriber in subscribers { subscriber.yield(entry) }
-    }
-
-    struct Handler: LogHandler {
-        let sink: DaemonLog
-        var metadata: Logger.Metadata = [:]
-        var metadataProvider: Logger.MetadataProvider?
-        var logLevel: Logger.Level = .debug
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            var merged = metadata
-            if let extra = event.metadata { merged.merge(extra) { $1 } }
-            sink.append(
-                Entry(level: event.level, message: event.message.description, metadata: merged.mapValues { "\($0)" })
-            )
-        }
     }
 }
 
