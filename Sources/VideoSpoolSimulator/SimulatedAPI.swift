@@ -48,8 +48,6 @@ public final class SimulatedAPI: Sendable {
     }
 
     private struct State {
-        var events: [Event] = []
-        var subscribers: [UUID: AsyncStream<Event>.Continuation] = [:]
         var configuration: SimulatorConfiguration
         var generations: [String: Generation] = [:]
         var order: [String] = []
@@ -64,6 +62,8 @@ public final class SimulatedAPI: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Every event so far, for tests that await the API's side of things.
+    private let events = ReplayingBroadcast<Event>()
     private let clock = ContinuousClock()
 
     public init(configuration: SimulatorConfiguration) {
@@ -84,24 +84,11 @@ public final class SimulatedAPI: Sendable {
 
     /// Every event so far, then every new one.
     public func subscribe() -> AsyncStream<Event> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Event.self)
-        let id = UUID()
-        state.withLock { state in
-            for event in state.events { continuation.yield(event) }
-            state.subscribers[id] = continuation
-        }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
-        }
-        return stream
+        events.subscribe()
     }
 
     private func record(_ event: Event) {
-        let subscribers = state.withLock { state in
-            state.events.append(event)
-            return Array(state.subscribers.values)
-        }
-        for subscriber in subscribers { subscriber.yield(event) }
+        events.append(event)
     }
 
     /// Records error answers on their way out.

@@ -21,32 +21,18 @@ public final class WebhookReceiver: Sendable {
         public var json: JSONValue? { try? JSONParser().parse(body) }
     }
 
-    private struct State {
-        var received: [Received] = []
-        var subscribers: [UUID: AsyncStream<Received>.Continuation] = [:]
-    }
-
     private let secret: WebhookSecret?
-    private let state = Mutex(State())
+    private let log = ReplayingBroadcast<Received>()
 
     public init(secret: WebhookSecret?) {
         self.secret = secret
     }
 
-    public var received: [Received] { state.withLock { $0.received } }
+    public var received: [Received] { log.history }
 
     /// Everything received so far, then everything that arrives, until the consumer stops.
     public func subscribe() -> AsyncStream<Received> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Received.self)
-        let id = UUID()
-        state.withLock { state in
-            for item in state.received { continuation.yield(item) }
-            state.subscribers[id] = continuation
-        }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
-        }
-        return stream
+        log.subscribe()
     }
 
     /// How the receiver should answer a request to `path`.
@@ -84,11 +70,7 @@ public final class WebhookReceiver: Sendable {
             answeredStatus: answeredStatus,
             receivedAt: .now
         )
-        let subscribers = state.withLock { state in
-            state.received.append(item)
-            return Array(state.subscribers.values)
-        }
-        for subscriber in subscribers { subscriber.yield(item) }
+        log.append(item)
         return item
     }
 

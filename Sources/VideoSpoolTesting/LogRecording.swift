@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-import Synchronization
+import VideoSpoolCore
 
 /// A log kept in memory for tests that assert on what was logged, and when.
 public final class LogRecording: Sendable {
@@ -13,16 +13,11 @@ public final class LogRecording: Sendable {
         public var description: String { "\(level) \(message) \(metadata)" }
     }
 
-    private struct State {
-        var entries: [Entry] = []
-        var subscribers: [UUID: AsyncStream<Entry>.Continuation] = [:]
-    }
-
-    private let state = Mutex(State())
+    private let log = ReplayingBroadcast<Entry>()
 
     public init() {}
 
-    public var entries: [Entry] { state.withLock { $0.entries } }
+    public var entries: [Entry] { log.history }
 
     /// A logger at `level` feeding this recording.
     public func logger(level: Logger.Level = .debug) -> Logger {
@@ -33,24 +28,11 @@ public final class LogRecording: Sendable {
 
     /// Every entry so far, then every new one.
     public func subscribe() -> AsyncStream<Entry> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Entry.self)
-        let id = UUID()
-        state.withLock { state in
-            for entry in state.entries { continuation.yield(entry) }
-            state.subscribers[id] = continuation
-        }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
-        }
-        return stream
+        log.subscribe()
     }
 
     fileprivate func append(_ entry: Entry) {
-        let subscribers = state.withLock { state in
-            state.entries.append(entry)
-            return Array(state.subscribers.values)
-        }
-        for subscriber in subscribers { subscriber.yield(entry) }
+        log.append(entry)
     }
 
     private struct Handler: LogHandler {
