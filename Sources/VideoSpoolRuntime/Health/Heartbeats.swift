@@ -7,9 +7,12 @@ public import VideoSpoolCore
 public final class Heartbeats: Sendable {
     public enum Loop: String, Sendable, CaseIterable {
         case intake, submission, polling, delivery, outcomes
+        /// The lease keeper of a shared store (only watched when it runs).
+        case ownership
     }
 
     private let beats = Mutex<[Loop: Timestamp]>([:])
+    private let watched = Mutex<Set<Loop>>([.intake, .submission, .polling, .delivery, .outcomes])
     /// How often an idle loop must wake to beat; `nil` when nobody watches (no watchdog).
     public let interval: Duration?
 
@@ -21,8 +24,19 @@ public final class Heartbeats: Sendable {
         beats.withLock { $0[loop] = now }
     }
 
-    /// The loops that have not beaten since `now - maximumAge` (or never).
-    public func stale(now: Timestamp, maximumAge: Duration, among loops: [Loop] = Loop.allCases) -> [Loop] {
+    /// Adds a loop that runs only in some configurations to the ones the watchdog waits for.
+    public func watch(_ loop: Loop) {
+        watched.withLock { _ = $0.insert(loop) }
+    }
+
+    /// The watched loops that have not beaten since `now - maximumAge` (or never).
+    public func stale(now: Timestamp, maximumAge: Duration) -> [Loop] {
+        let loops = watched.withLock { watched in Loop.allCases.filter(watched.contains) }
+        return stale(now: now, maximumAge: maximumAge, among: loops)
+    }
+
+    /// The loops among `loops` that have not beaten since `now - maximumAge` (or never).
+    public func stale(now: Timestamp, maximumAge: Duration, among loops: [Loop]) -> [Loop] {
         beats.withLock { beats in
             loops.filter { loop in beats[loop].map { now - $0 > maximumAge } ?? true }
         }

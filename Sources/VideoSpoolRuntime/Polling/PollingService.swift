@@ -65,6 +65,31 @@ public final class PollingService: Service, Sendable {
         return result
     }
 
+    /// Stops polling every job (this daemon's lease is gone) and gives back their generation slots;
+    /// a poll on the wire gives its slot back when it returns and finds its job gone. Returns how
+    /// many jobs were dropped.
+    func abandonAll() -> Int {
+        let (dropped, idle) = state.withLock { state -> (Int, Int) in
+            let busy = state.jobs.keys.filter { !state.timers.contains($0) }.count
+            let count = state.jobs.count
+            state.jobs.removeAll()
+            state.timers = TimerQueue()
+            return (count, count - busy)
+        }
+        if idle > 0 { generationSlots.release(idle) }
+        return dropped
+    }
+
+    /// Forgets a job whose poll just returned, if it was abandoned meanwhile or may no longer be
+    /// acted on; gives back its generation slot. Returns whether it was.
+    private func dropIfAbandoned(_ job: Job) -> Bool {
+        let tracked = state.withLock { $0.jobs[job.id] != nil }
+        guard !tracked || !context.ownership.mayAct() else { return false }
+        state.withLock { _ = $0.jobs.removeValue(forKey: job.id) }
+        generationSlots.release()
+        return true
+    }
+
     public func run() async throws {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
@@ -136,9 +161,11 @@ public final class PollingService: Service, Sendable {
         guard let generationID = job.generationID else {
             preconditionFailure("Invalid state: generating job \(job.id) has no generation id")
         }
+        if dropIfAbandoned(job) { return }
         let sentAt = context.time.now()
         let exchange = await api.status(of: generationID, jobID: job.id)
         rateLimiter.requestFinished(exchange, sentAt: sentAt)
+        if dropIfAbandoned(job) { return }
         let now = context.time.now()
         var random = SystemRandomNumberGenerator()
         let pauseCount = state.withLock { $0.pauseCount }
@@ -184,7 +211,11 @@ public final class PollingService: Service, Sendable {
                 state.pauseCount = 0
             }
             generationSlots.release()
-            try await finisher.finish(job)
+            do {
+                try await finisher.finish(job)
+            } catch is LeaseLost {
+                // Another daemon holds the job now; it polls again and finishes it there.
+            }
         case .enqueue, .pauseSubmissions:
             preconditionFailure("Invalid state: poll produced \(action)")
         }

@@ -1,0 +1,91 @@
+import Synchronization
+public import VideoSpoolCore
+
+/// Whether this daemon may act on the jobs it holds right now (see WorkOwnership.swift).
+///
+/// With one owner (SQLite) it always may. On a shared store it may only while its lease, kept on
+/// the monotonic clock (``LocalLease``), has time left; every POST, poll and webhook attempt asks
+/// first, so a daemon that was frozen or cut off stops acting before another may take its jobs.
+public final class Ownership: Sendable {
+    private struct State {
+        var instance: InstanceID
+        var lease: LocalLease
+        /// The instance before the current one, until a new registration has replaced it.
+        var lostInstance: InstanceID?
+    }
+
+    /// `nil` with one owner: the lease never ends.
+    public let leaseDuration: Duration?
+    private let clock = ContinuousClock()
+    private let origin: ContinuousClock.Instant
+    private let state: Mutex<State>
+
+    /// - Parameters:
+    ///   - margin: how much sooner than the store this daemon considers its lease over.
+    public init(registration: InstanceRegistration, margin: Duration = .seconds(3)) {
+        leaseDuration = registration.leaseDuration
+        origin = clock.now
+        var lease = LocalLease(margin: margin)
+        if let duration = registration.leaseDuration {
+            // Registration is a renewal sent no later than now.
+            lease.renewed(sentAt: .zero, duration: duration)
+        }
+        state = Mutex(State(instance: registration.id, lease: lease))
+    }
+
+    public var isShared: Bool { leaseDuration != nil }
+
+    public var instance: InstanceID { state.withLock { $0.instance } }
+
+    /// Monotonic time since this object was made.
+    public func now() -> Duration { clock.now - origin }
+
+    /// Whether an action starting now and lasting up to `lasting` ends inside the lease.
+    public func mayAct(lasting: Duration = .zero) -> Bool {
+        guard isShared else { return true }
+        let now = now()
+        return state.withLock { $0.lease.allowsAction(at: now, lasting: lasting) }
+    }
+
+    func renewed(sentAt: Duration, duration: Duration) {
+        state.withLock { $0.lease.renewed(sentAt: sentAt, duration: duration) }
+    }
+
+    /// The lease is gone (the store said so, or it ran out locally). Returns `false` when it was
+    /// already known to be gone.
+    func lose() -> Bool {
+        state.withLock { state in
+            guard state.lostInstance == nil else { return false }
+            state.lostInstance = state.instance
+            state.lease.lost()
+            return true
+        }
+    }
+
+    func hasExpired() -> Bool {
+        let now = now()
+        return state.withLock { $0.lostInstance == nil && $0.lease.hasExpired(at: now) }
+    }
+
+    /// The instance to replace when registering again after a loss.
+    var lostInstance: InstanceID? { state.withLock { $0.lostInstance } }
+
+    func registered(_ registration: InstanceRegistration, sentAt: Duration) {
+        state.withLock { state in
+            state.instance = registration.id
+            state.lostInstance = nil
+            state.lease.lost()
+            if let duration = registration.leaseDuration { state.lease.renewed(sentAt: sentAt, duration: duration) }
+        }
+    }
+
+    /// For STATUS: `nil` with one owner.
+    public var statusDescription: String? {
+        guard isShared else { return nil }
+        return state.withLock { state in
+            state.lostInstance == nil
+                ? "instance \(state.instance.rawValue.prefix(8)) holds its lease"
+                : "lease lost, registering again"
+        }
+    }
+}
