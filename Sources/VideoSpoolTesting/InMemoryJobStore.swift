@@ -36,6 +36,11 @@ public final class InMemoryJobStore: JobStore, Sendable {
     public var allDeliveryAttempts: [DeliveryAttempt] { state.withLock { $0.attempts } }
 
     public func commit(_ changes: [StoreChange]) async throws {
+        try commitNow(changes)
+    }
+
+    /// ``commit(_:)`` without suspending, for a caller that must hold its own lock around it.
+    func commitNow(_ changes: [StoreChange]) throws {
         try state.withLock { state in
             var copy = state
             for change in changes { try Self.apply(change, to: &copy) }
