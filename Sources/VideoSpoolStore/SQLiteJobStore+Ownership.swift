@@ -31,7 +31,7 @@ extension SQLiteJobStore {
                 sql: "SELECT * FROM deliveries WHERE job_id = ? AND state = 'pending'",
                 arguments: [id.rawValue]
             ).map(Self.delivery)
-            return .held(Self.job(row), pendingDeliveries: deliveries)
+            return .held(Self.job(row), pendingDeliveries: deliveries, newlyClaimed: false)
         }
     }
 

@@ -216,7 +216,7 @@ extension InMemoryJobStore {
 
     public func claimJob(_ id: JobID) async throws -> JobClaim {
         guard let job = try await job(id) else { return .notFound }
-        return .held(job, pendingDeliveries: allDeliveries.filter { $0.jobID == id && $0.state == .pending })
+        return .held(job, pendingDeliveries: allDeliveries.filter { $0.jobID == id && $0.state == .pending }, newlyClaimed: false)
     }
 
     public func releaseOwnership() async throws {}

@@ -167,11 +167,21 @@ public final class InMemorySharedStore: Sendable {
             }
         }
 
+        /// Jobs whose owner is not a registered instance (a test that broke the rules).
+        public var orphans: [JobID] {
+            shared.ownership.withLock { state in
+                state.owners.filter { state.instances[$0.value] == nil }.map(\.key)
+            }
+        }
+
         public func claimReleasedWork(_ limits: ClaimLimits) async throws -> RecoveredState {
             let me = self.me.withLock { $0 }
             guard let me else { return RecoveredState() }
             return shared.ownership.withLock { state in
                 var work = RecoveredState()
+                // Only a live instance takes work: one whose lease ran out would take jobs under an
+                // identity nobody can release any more.
+                guard state.instances[me] != nil, !state.expired.contains(me) else { return work }
                 var queued = 0
                 var others = 0
                 for job in shared.data.allJobs where state.owners[job.id] == nil {
@@ -207,14 +217,18 @@ public final class InMemorySharedStore: Sendable {
 
         public func claimJob(_ id: JobID) async throws -> JobClaim {
             let me = self.me.withLock { $0 }
-            return shared.ownership.withLock { state in
+            return try shared.ownership.withLock { state in
                 guard var job = shared.data.peek(id) else { return .notFound }
+                guard let me, state.instances[me] != nil, !state.expired.contains(me) else {
+                    throw LeaseLost(jobs: [id])
+                }
                 if let owner = state.owners[id], owner != me, let description = state.instances[owner],
                     !state.expired.contains(owner)
                 {
                     return .heldElsewhere(job, by: description)
                 }
-                if state.owners[id] != me {
+                let newlyClaimed = state.owners[id] != me
+                if newlyClaimed {
                     state.owners[id] = me
                     state.fences[id, default: 0] += 1
                 }
@@ -225,7 +239,7 @@ public final class InMemorySharedStore: Sendable {
                         delivery.fence = job.fence
                         return delivery
                     }
-                return .held(job, pendingDeliveries: deliveries)
+                return .held(job, pendingDeliveries: deliveries, newlyClaimed: newlyClaimed)
             }
         }
 

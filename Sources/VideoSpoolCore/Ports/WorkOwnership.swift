@@ -106,8 +106,9 @@ public struct LeaseLost: Error, Sendable, Hashable, CustomStringConvertible {
 
 /// What an operator command finds when it asks for a job that may belong to another daemon.
 public enum JobClaim: Sendable {
-    /// This daemon holds the job now (it was free, or already its own), with its pending deliveries.
-    case held(Job, pendingDeliveries: [Delivery])
+    /// This daemon holds the job now, with its pending deliveries: it was already its own, or it
+    /// was free and was just taken (`newlyClaimed`: the pipeline does not know it yet).
+    case held(Job, pendingDeliveries: [Delivery], newlyClaimed: Bool)
     /// Another live daemon holds it.
     case heldElsewhere(Job, by: InstanceDescription)
     case notFound
