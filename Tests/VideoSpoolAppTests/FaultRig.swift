@@ -77,7 +77,7 @@ struct FaultRig: Sendable {
             """
     }
 
-    /// Writes a request under a dot-name and renames it into `incoming/`, as the README says to.
+    /// Writes a request under a dot-name and renames it into `incoming/`, as docs/requests.md says to.
     static func drop(_ text: String, jobID: String, into daemon: Daemon) throws {
         try DaemonIntegrationTests.drop(text, as: jobID + ".json", into: daemon.spool.incoming)
     }

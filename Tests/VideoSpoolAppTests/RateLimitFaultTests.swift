@@ -5,8 +5,8 @@ import VideoSpoolCore
 import VideoSpoolSimulator
 import VideoSpoolTesting
 
-/// The real daemon against a simulated API with a concurrency limit of its own (README,
-/// Guarantees: 429): a burst costs a few 429s, not a storm, and no job.
+/// The real daemon against a simulated API with a concurrency limit of its own (docs/guarantees.md,
+/// faults: 429): a burst costs a few 429s, not a storm, and no job.
 @Suite(.timeLimit(.minutes(2)))
 struct RateLimitFaultTests {
     @Test func aBurstAgainstTheAPIsConcurrencyLimitCompletesEveryJobWithFew429s() async throws {

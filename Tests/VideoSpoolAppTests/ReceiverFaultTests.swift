@@ -11,7 +11,7 @@ import VideoSpoolTesting
 /// Webhook receivers misbehaving in every way the issue lists, against the real daemon: retries
 /// follow `webhooks.retry_schedule_seconds` (±20 %), `Retry-After` and the overload rule, 410 and
 /// the end of the schedule stop them, redirects are not followed, bodies are read only up to a
-/// cap, and one dead receiver never delays delivery to another (README, Webhooks).
+/// cap, and one dead receiver never delays delivery to another (docs/webhooks.md).
 @Suite(.timeLimit(.minutes(3)))
 struct ReceiverFaultTests {
     /// One receiver behaviour and where its delivery must end up.

@@ -33,13 +33,22 @@ struct SettingsTests {
         #expect(poll.deadline == .seconds(1800))
     }
 
-    @Test func everyKnownKeyIsDocumentedInTheExampleFileAndTheReadme() throws {
+    @Test func everyKnownKeyIsDocumentedInTheExampleFileAndTheConfigurationGuide() throws {
         let example = try String(contentsOfFile: packageRoot + "/etc/videospool/videospool.yaml", encoding: .utf8)
-        let readme = try String(contentsOfFile: packageRoot + "/README.md", encoding: .utf8)
+        let guide = try String(contentsOfFile: packageRoot + "/docs/configuration.md", encoding: .utf8)
+        // The keys of the guide's table: the first cell of each row, "| `spool.directory` | …".
+        let documented = guide.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("| `") else { return nil }
+            return line.dropFirst(3).split(separator: "`", maxSplits: 1).first.map(String.init)
+        }
+        #expect(documented.count == Set(documented).count, "a key has two rows in docs/configuration.md")
         for key in DaemonSettings.knownKeys {
             let leaf = String(key.split(separator: ".").last!)
             #expect(example.contains(leaf + ":"), "\(key) is missing from etc/videospool/videospool.yaml")
-            #expect(readme.contains("`\(key)`"), "\(key) is missing from the README's configuration table")
+            #expect(documented.contains(key), "\(key) has no row in the table in docs/configuration.md")
+        }
+        for key in documented {
+            #expect(DaemonSettings.knownKeys.contains(key), "docs/configuration.md documents '\(key)', which is not a key")
         }
     }
 

@@ -8,8 +8,9 @@ import VideoSpoolSimulator
 import VideoSpoolTesting
 
 /// The AI/ML API misbehaving in every way the issue lists, against the real daemon: each fault
-/// ends the way README (Guarantees, failure codes) and `JobStateMachine` say, with the matching
-/// webhook and outcome file, and no job is submitted twice unless `resubmit` asks for it.
+/// ends the way docs/guarantees.md (faults), docs/webhooks.md (failure codes) and `JobStateMachine`
+/// say, with the matching webhook and outcome file, and no job is submitted twice unless
+/// `resubmit` asks for it.
 @Suite(.timeLimit(.minutes(3)))
 struct UpstreamFaultTests {
     /// One fault and what it must lead to.

@@ -92,6 +92,15 @@ struct JournalEntryTests {
         }
     }
 
+    @Test func everyMessageIDIsListedInTheOperationsGuide() throws {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        let guide = try String(contentsOf: url.appendingPathComponent("docs/operations.md"), encoding: .utf8)
+        for (event, id) in MessageID.byEvent {
+            #expect(guide.contains("`\(id)`"), "\(event) (\(id)) is missing from the MESSAGE_ID table in docs/operations.md")
+        }
+    }
+
     @Test func nestedMetadataIsFlattened() {
         let fields = JournalEntry.fields(
             identifier: "v",

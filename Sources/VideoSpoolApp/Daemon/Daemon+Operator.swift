@@ -4,7 +4,8 @@ import VideoSpoolRuntime
 
 extension Daemon {
     /// The control socket for `videospool cancel|retry|redeliver|prune`, and the hourly pruning of
-    /// finished jobs (`state.retention_days`). They start after the pipeline and stop before it.
+    /// finished jobs (`state.retention_days`). `serviceGroup` lists them before the pipeline, so they
+    /// start before it and stop after it.
     var operatorServices: [any Service] {
         let control = JobControl(pipeline: pipeline, spool: spool)
         let reloading = self.reloading
