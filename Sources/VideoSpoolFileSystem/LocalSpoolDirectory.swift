@@ -59,7 +59,9 @@ public struct LocalSpoolDirectory: SpoolDirectory {
             while let entry = readdir(handle) {
                 // The bytes as they are: `String(cString:)` would replace invalid UTF-8 with
                 // U+FFFD, and that name could never be opened.
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in SpoolFileName.escape(raw.prefix { $0 != 0 }) }
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    SpoolFileName.escape(raw.prefix { $0 != 0 })
+                }
                 if !name.hasPrefix("."), name.hasSuffix(".json") { names.append(name) }
             }
             return names.sorted()
@@ -175,8 +177,9 @@ public struct LocalSpoolDirectory: SpoolDirectory {
             guard lstat(source.cString, &probe) == 0 else { return name }
             let limit = Self.nameLimit(of: directory)
             func taken(_ candidate: [UInt8]) -> Bool {
-                lstat(SpoolPath(directory: directory, name: candidate).cString, &probe) == 0
-                    || lstat(SpoolPath(directory: directory, name: Self.reportName(for: candidate, limit: limit)).cString, &probe) == 0
+                let report = Self.reportName(for: candidate, limit: limit)
+                return lstat(SpoolPath(directory: directory, name: candidate).cString, &probe) == 0
+                    || lstat(SpoolPath(directory: directory, name: report).cString, &probe) == 0
             }
             var target = SpoolFileName.fitting(original, limit: limit)
             if taken(target) {

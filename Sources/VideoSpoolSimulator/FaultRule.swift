@@ -78,7 +78,8 @@ extension FaultRule {
         }
         if parts[1].hasPrefix("video-url=") {
             // A URL may hold commas: take it whole.
-            self.init(endpoint: endpoint, fault: .reportVideoURL(String(parts[1].dropFirst("video-url=".count))), remaining: count)
+            let url = String(parts[1].dropFirst("video-url=".count))
+            self.init(endpoint: endpoint, fault: .reportVideoURL(url), remaining: count)
             return
         }
         var settings: [String: String] = [:]

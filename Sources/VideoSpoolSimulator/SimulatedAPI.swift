@@ -313,7 +313,11 @@ public final class SimulatedAPI: Sendable {
         return String(rest[..<end])
     }
 
-    private func statusBody(_ generation: Generation, status override: String? = nil, videoURL: String? = nil) -> JSONValue {
+    private func statusBody(
+        _ generation: Generation,
+        status override: String? = nil,
+        videoURL: String? = nil
+    ) -> JSONValue {
         let elapsed = clock.now - generation.submittedAt
         let configuration = state.withLock { $0.configuration }
         let status: String

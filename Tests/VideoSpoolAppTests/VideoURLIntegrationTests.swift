@@ -63,6 +63,14 @@ struct VideoURLIntegrationTests {
         }
     }
 
+    @Test func onlyAnHTTPAPIBaseURLLetsHTTPVideoLinksThrough() {
+        var settings = DaemonSettings()
+        #expect(settings.apiBaseURL.hasPrefix("https://"))
+        #expect(!settings.pipelinePolicy.acceptsHTTPVideoURLs)
+        settings.apiBaseURL = "HTTP://127.0.0.1:8089"
+        #expect(settings.pipelinePolicy.acceptsHTTPVideoURLs)
+    }
+
     @Test func anHTTPSVideoURLStillCompletes() async throws {
         try await withTemporaryDirectory { root in
             let simulator = FaultRig.simulator()

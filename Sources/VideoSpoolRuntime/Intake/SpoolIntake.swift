@@ -507,7 +507,10 @@ public final class SpoolIntake: Service, Sendable {
             if (error as? any SpoolDirectoryError)?.isPermanent == true {
                 state.withLock { $0.stuck[name] = .some(nil) }
                 context.logger.error(
-                    "Could not move a request file out of incoming/, and trying again cannot help; it stays there until it is moved by hand or the daemon restarts",
+                    """
+                    Could not move a request file out of incoming/, and trying again cannot help; \
+                    it stays there until it is moved by hand or the daemon restarts
+                    """,
                     metadata: ["event": "request.stuck", "spool.file": "\(name)", "error": "\(error)"]
                 )
                 return false
