@@ -47,6 +47,7 @@ public struct PipelineHarness: Sendable {
         delivery: DeliveryService.Configuration = DeliveryService.Configuration(),
         validator: RequestValidator = RequestValidator(options: .init(addressPolicy: AddressPolicy(allowPrivateNetworks: true))),
         startup: StartupProgress? = nil,
+        time: any TimeSource = SystemTimeSource(),
         logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.store = store
@@ -54,7 +55,7 @@ public struct PipelineHarness: Sendable {
         self.api = api
         self.transport = transport
         self.secret = Self.testSecret
-        let context = PipelineContext(store: store, time: SystemTimeSource(), policy: policy, logger: logger)
+        let context = PipelineContext(store: store, time: time, policy: policy, logger: logger)
         self.pipeline = Pipeline(
             context: context,
             spool: spool,
