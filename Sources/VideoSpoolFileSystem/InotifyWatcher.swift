@@ -75,7 +75,10 @@ enum InotifyWatcher {
                     continuation.yield(.rescan)
                     return
                 } else if nameLength > 0 {
-                    let name = String(cString: buffer.advanced(by: nameStart).assumingMemoryBound(to: CChar.self))
+                    // The name is NUL-padded to `len`; its bytes go through as they are (escaped),
+                    // so a name that is not UTF-8 can still be opened.
+                    let raw = UnsafeRawBufferPointer(start: buffer.advanced(by: nameStart), count: nameLength)
+                    let name = SpoolFileName.escape(raw.prefix { $0 != 0 })
                     if !name.isEmpty { continuation.yield(.file(name)) }
                 }
                 offset = nameStart + nameLength

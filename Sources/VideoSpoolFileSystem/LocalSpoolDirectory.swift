@@ -9,7 +9,8 @@ public import VideoSpoolCore
 /// Request files are opened with `O_NOFOLLOW | O_NONBLOCK` and checked with `fstat` (Postfix's
 /// `safe_open`): symlinks, FIFOs, directories and oversized files are refused without being read.
 /// Writes are atomic (temporary name, `fsync`, `rename`), and ``flush()`` makes renames and
-/// removals durable before the store records them.
+/// removals durable before the store records them. Names are bytes at the system calls and
+/// ``SpoolFileName``'s escaped form everywhere else, so no name is lost or mistaken for another.
 public struct LocalSpoolDirectory: SpoolDirectory {
     public let root: String
     public var incoming: String { root + "/incoming" }
@@ -56,8 +57,10 @@ public struct LocalSpoolDirectory: SpoolDirectory {
             defer { closedir(handle) }
             var names: [String] = []
             while let entry = readdir(handle) {
+                // The bytes as they are: `String(cString:)` would replace invalid UTF-8 with
+                // U+FFFD, and that name could never be opened.
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+                    SpoolFileName.escape(raw.prefix { $0 != 0 })
                 }
                 if !name.hasPrefix("."), name.hasSuffix(".json") { names.append(name) }
             }
@@ -66,13 +69,13 @@ public struct LocalSpoolDirectory: SpoolDirectory {
     }
 
     public func read(_ name: String, maximumBytes: Int) async -> SpoolRead {
-        let path = incoming + "/" + name
+        let path = SpoolPath(directory: incoming, escapedName: name)
         return (try? await Self.offload { Self.readFile(path: path, name: name, maximumBytes: maximumBytes) })
             ?? .vanished
     }
 
-    static func readFile(path: String, name: String, maximumBytes: Int) -> SpoolRead {
-        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+    static func readFile(path: SpoolPath, name: String, maximumBytes: Int) -> SpoolRead {
+        let descriptor = open(path.cString, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         if descriptor < 0 {
             switch errno {
             case ENOENT: return .vanished
@@ -154,46 +157,71 @@ public struct LocalSpoolDirectory: SpoolDirectory {
     }
 
     public func remove(_ name: String) async throws {
-        let path = incoming + "/" + name
+        let path = SpoolPath(directory: incoming, escapedName: name)
         try await Self.offload {
-            if unlink(path) != 0, errno != ENOENT { throw SpoolFileSystemError("unlink", path: path) }
+            if unlink(path.cString) != 0, errno != ENOENT { throw SpoolFileSystemError("unlink", path: path) }
         }
     }
 
+    /// Moves `incoming/<name>` to `rejected/`, under its own name or, when an earlier rejection
+    /// has that, `<stem>.<n>.json`; writes the report first, as `<target>.error.json`. Every name
+    /// made here is cut to the file system's limit by ``SpoolFileName/fitting(_:suffix:limit:)``.
     @discardableResult
     public func reject(_ name: String, errorDocument: [UInt8]) async throws -> String {
-        let source = incoming + "/" + name
+        let original = SpoolFileName.unescape(name)
+        let source = SpoolPath(directory: incoming, name: original)
         let directory = rejectedDirectory
         return try await Self.offload {
             var probe = stat()
             // Nothing to move (another run already did): write no report without its file.
-            guard lstat(source, &probe) == 0 else { return name }
-            func taken(_ candidate: String) -> Bool {
-                lstat(directory + "/" + candidate, &probe) == 0
-                    || lstat(directory + "/" + candidate + ".error.json", &probe) == 0
+            guard lstat(source.cString, &probe) == 0 else { return name }
+            let limit = Self.nameLimit(of: directory)
+            func taken(_ candidate: [UInt8]) -> Bool {
+                let report = Self.reportName(for: candidate, limit: limit)
+                return lstat(SpoolPath(directory: directory, name: candidate).cString, &probe) == 0
+                    || lstat(SpoolPath(directory: directory, name: report).cString, &probe) == 0
             }
-            var target = name
+            var target = SpoolFileName.fitting(original, limit: limit)
             if taken(target) {
                 // Keep earlier rejections: a second file with the same name gets a unique one.
-                let stem = name.hasSuffix(".json") ? String(name.dropLast(5)) : name
+                let json = Array(".json".utf8)
+                let stem = original.count > json.count && original.suffix(json.count).elementsEqual(json)
+                    ? Array(original.dropLast(json.count)) : original
                 var suffix = 1
                 repeat {
-                    target = "\(stem).\(suffix).json"
+                    target = SpoolFileName.fitting(stem, suffix: Array(".\(suffix).json".utf8), limit: limit)
                     suffix += 1
                 } while taken(target)
             }
-            try Self.writeAtomically(errorDocument, to: directory + "/" + target + ".error.json", directory: directory)
-            if rename(source, directory + "/" + target) != 0, errno != ENOENT {
+            try Self.writeAtomically(
+                errorDocument,
+                directory: directory,
+                name: Self.reportName(for: target, limit: limit),
+                limit: limit
+            )
+            let destination = SpoolPath(directory: directory, name: target)
+            if rename(source.cString, destination.cString) != 0, errno != ENOENT {
                 throw SpoolFileSystemError("rename into rejected/", path: source)
             }
-            return target
+            return SpoolFileName.escape(target)
         }
+    }
+
+    /// The report beside `rejected/<target>`: `<target>.error.json`, shortened if that is too long.
+    static func reportName(for target: [UInt8], limit: Int) -> [UInt8] {
+        SpoolFileName.fitting(target, suffix: Array(".error.json".utf8), limit: limit)
+    }
+
+    /// The longest name `directory`'s file system takes (`NAME_MAX`, 255 on Linux's).
+    static func nameLimit(of directory: String) -> Int {
+        let limit = pathconf(directory, Int32(_PC_NAME_MAX))
+        return limit > 0 ? min(limit, SpoolFileName.maximumLength) : SpoolFileName.maximumLength
     }
 
     public func writeOutcome(_ document: [UInt8], jobID: JobID, completed: Bool) async throws {
         let directory = completed ? doneDirectory : failedDirectory
         try await Self.offload {
-            try Self.writeAtomically(document, to: directory + "/" + jobID.rawValue + ".json", directory: directory)
+            try Self.writeAtomically(document, directory: directory, name: Array((jobID.rawValue + ".json").utf8))
         }
     }
 
@@ -214,14 +242,24 @@ public struct LocalSpoolDirectory: SpoolDirectory {
         }
     }
 
-    /// Writes to a hidden temporary name, syncs it, then renames it into place.
-    static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws {
-        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
-        let temporary = directory + "/." + path[slash...] + ".tmp"
+    /// Writes `directory/name` through a hidden temporary name (`.<name>.tmp`, shortened to fit
+    /// `limit`), syncs it, then renames it into place.
+    static func writeAtomically(
+        _ bytes: [UInt8],
+        directory: String,
+        name: [UInt8],
+        limit: Int = SpoolFileName.maximumLength
+    ) throws {
+        let path = SpoolPath(directory: directory, name: name)
+        let dot = [UInt8(ascii: ".")]
+        let temporary = SpoolPath(
+            directory: directory,
+            name: dot + SpoolFileName.fitting(name, suffix: Array(".tmp".utf8), limit: limit - dot.count)
+        )
         try writeSynced(bytes, to: temporary, flags: O_TRUNC)
-        guard rename(temporary, path) == 0 else {
+        guard rename(temporary.cString, path.cString) == 0 else {
             let error = SpoolFileSystemError("rename", path: temporary)
-            unlink(temporary)
+            unlink(temporary.cString)
             throw error
         }
     }
@@ -243,7 +281,11 @@ extension LocalSpoolDirectory {
     /// Creates `path` (with `flags`, e.g. `O_EXCL` or `O_TRUNC`), writes all of `bytes` and syncs the
     /// data; on any failure the file is removed, so no half-written temporary is left behind.
     static func writeSynced(_ bytes: [UInt8], to path: String, flags: Int32) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | flags, 0o640)
+        try writeSynced(bytes, to: SpoolPath(path), flags: flags)
+    }
+
+    static func writeSynced(_ bytes: [UInt8], to path: SpoolPath, flags: Int32) throws {
+        let descriptor = open(path.cString, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | flags, 0o640)
         guard descriptor >= 0 else { throw SpoolFileSystemError("create", path: path) }
         var written = 0
         while written < bytes.count {
@@ -254,7 +296,7 @@ extension LocalSpoolDirectory {
                 if errno == EINTR { continue }
                 let error = SpoolFileSystemError("write", path: path)
                 close(descriptor)
-                unlink(path)
+                unlink(path.cString)
                 throw error
             }
             written += result
@@ -262,7 +304,7 @@ extension LocalSpoolDirectory {
         if fdatasync(descriptor) != 0 {
             let error = SpoolFileSystemError("fdatasync", path: path)
             close(descriptor)
-            unlink(path)
+            unlink(path.cString)
             throw error
         }
         close(descriptor)

@@ -40,6 +40,8 @@ public struct JobFinisher: Sendable {
         if let failure = job.failure {
             metadata["error.code"] = "\(failure.code)"
             metadata["error.message"] = "\(failure.message)"
+            // Kept out of the store, the webhook and the outcome file, but the operator needs it.
+            if let detail = failure.logDetail { metadata["error.detail"] = "\(detail)" }
         }
         context.counters.update { counts in
             // Canceled jobs count as failed in the status line: they ended without a video.

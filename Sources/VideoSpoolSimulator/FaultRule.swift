@@ -19,6 +19,9 @@ public struct FaultRule: Sendable, Hashable {
         case malformedJSON
         /// Answer a poll with this status value (e.g. `processing`, `error`).
         case reportStatus(String)
+        /// Answer a poll with `status: completed` and this `video.url`, as a broken or hostile API
+        /// might (`file:///etc/passwd`, `javascript:alert(1)`).
+        case reportVideoURL(String)
         /// Accept the request, then answer 500 anyway (a POST whose outcome is unknown).
         case acceptThenFail(Int)
         /// Answer with this status and an error message that quotes the request's Authorization
@@ -54,7 +57,8 @@ public struct FaultRule: Sendable, Hashable {
 extension FaultRule {
     /// Parses the `videospool simulate --fault` syntax: `ENDPOINT:FAULT[*COUNT]`, where ENDPOINT is
     /// `submit`, `poll` or `any` and FAULT is one of `status=CODE` (optionally `,retry-after=SECONDS`),
-    /// `delay=SECONDS`, `drop`, `malformed`, `report=STATUS`, `accept-then-fail=CODE`, and the standing
+    /// `delay=SECONDS`, `drop`, `malformed`, `report=STATUS`, `video-url=URL` (the rest of the text, commas
+    /// included), `accept-then-fail=CODE`, and the standing
     /// limits `concurrency-limit=N` and `rate-limit=PER_SECOND` (both optionally `,retry-after=SECONDS`).
     /// Examples: `submit:status=429,retry-after=5*3`, `poll:report=error`, `any:delay=40`,
     /// `any:concurrency-limit=5`.
@@ -71,6 +75,12 @@ extension FaultRule {
         let parts = body.split(separator: ":", maxSplits: 1).map(String.init)
         guard parts.count == 2, let endpoint = Endpoint(rawValue: parts[0]) else {
             throw FaultSyntaxError(text: text, reason: "expected submit:…, poll:… or any:…")
+        }
+        if parts[1].hasPrefix("video-url=") {
+            // A URL may hold commas: take it whole.
+            let url = String(parts[1].dropFirst("video-url=".count))
+            self.init(endpoint: endpoint, fault: .reportVideoURL(url), remaining: count)
+            return
         }
         var settings: [String: String] = [:]
         var kind = ""

@@ -222,6 +222,13 @@ public final class SimulatedAPI: Sendable {
             if case .reportStatus(let status) = fault.fault {
                 return .json(status: 200, body: statusBody(generation, status: status), retryAfterSeconds: nil)
             }
+            if case .reportVideoURL(let url) = fault.fault {
+                return .json(
+                    status: 200,
+                    body: statusBody(generation, status: "completed", videoURL: url),
+                    retryAfterSeconds: nil
+                )
+            }
             if case .delay(let delay) = fault.fault {
                 return .delayed(delay, then: .json(status: 200, body: statusBody(generation), retryAfterSeconds: nil))
             }
@@ -306,7 +313,11 @@ public final class SimulatedAPI: Sendable {
         return String(rest[..<end])
     }
 
-    private func statusBody(_ generation: Generation, status override: String? = nil) -> JSONValue {
+    private func statusBody(
+        _ generation: Generation,
+        status override: String? = nil,
+        videoURL: String? = nil
+    ) -> JSONValue {
         let elapsed = clock.now - generation.submittedAt
         let configuration = state.withLock { $0.configuration }
         let status: String
@@ -328,7 +339,8 @@ public final class SimulatedAPI: Sendable {
         var object = JSONObject(["id": .string(generation.id), "status": .string(status)])
         switch status {
         case "completed":
-            object["video"] = .object(JSONObject(["url": .string("\(configuration.videoBaseURL)/\(generation.id).mp4")]))
+            let url = videoURL ?? "\(configuration.videoBaseURL)/\(generation.id).mp4"
+            object["video"] = .object(JSONObject(["url": .string(url)]))
             object["error"] = .null
             object["meta"] = .object(JSONObject(["usage": usage(for: generation.body)]))
         case "error":
@@ -369,7 +381,7 @@ public final class SimulatedAPI: Sendable {
             return .drop
         case .malformedJSON:
             return .raw(status: 200, body: Array("{\"id\": \"oops\", \"status\": ".utf8))
-        case .delay, .reportStatus, .echoKey, .concurrencyLimit, .rateLimit:
+        case .delay, .reportStatus, .reportVideoURL, .echoKey, .concurrencyLimit, .rateLimit:
             return nil
         }
     }

@@ -20,6 +20,8 @@ public final class InMemorySpoolDirectory: SpoolDirectory, Sendable {
         var failed: [JobID: [UInt8]] = [:]
         var watchers: [AsyncStream<SpoolChange>.Continuation] = []
         var outcomeWrites = 0
+        /// Moves out of `incoming/` that fail, by name, with this error.
+        var failingMoves: [String: any Error & Sendable] = [:]
     }
 
     /// What the daemon did to the spool, in order.
@@ -27,6 +29,8 @@ public final class InMemorySpoolDirectory: SpoolDirectory, Sendable {
         case read(String)
         case removed(String)
         case rejected(String)
+        /// A removal or a move to `rejected/` was tried and failed (see ``failMoves(of:with:)``).
+        case moveFailed(String)
     }
 
     private let state = Mutex(State())
@@ -74,6 +78,18 @@ public final class InMemorySpoolDirectory: SpoolDirectory, Sendable {
         for watcher in watchers { watcher.yield(.file(name)) }
     }
 
+    /// Makes every removal of `name` and move of it to `rejected/` fail with `error` (`nil` stops it).
+    public func failMoves(of name: String, with error: (any Error & Sendable)?) {
+        state.withLock { $0.failingMoves[name] = error }
+    }
+
+    private func failIfAsked(_ name: String) throws {
+        if let error = state.withLock({ $0.failingMoves[name] }) {
+            eventContinuation.yield(.moveFailed(name))
+            throw error
+        }
+    }
+
     public var incomingFiles: [String] { state.withLock { $0.incoming.keys.sorted() } }
     public var rejectedFiles: [String: [UInt8]] { state.withLock { $0.rejected } }
     public var errorDocuments: [String: [UInt8]] { state.withLock { $0.errorDocuments } }
@@ -105,11 +121,13 @@ public final class InMemorySpoolDirectory: SpoolDirectory, Sendable {
     }
 
     public func remove(_ name: String) async throws {
+        try failIfAsked(name)
         _ = state.withLock { $0.incoming.removeValue(forKey: name) }
         eventContinuation.yield(.removed(name))
     }
 
     public func reject(_ name: String, errorDocument: [UInt8]) async throws -> String {
+        try failIfAsked(name)
         defer { eventContinuation.yield(.rejected(name)) }
         return state.withLock { state in
             let entry = state.incoming.removeValue(forKey: name)

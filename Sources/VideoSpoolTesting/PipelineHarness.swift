@@ -72,6 +72,7 @@ public struct PipelineHarness: Sendable {
         delivery: DeliveryService.Configuration = DeliveryService.Configuration(),
         validator: RequestValidator = RequestValidator(options: .init(addressPolicy: AddressPolicy(allowPrivateNetworks: true))),
         startup: StartupProgress? = nil,
+        time: any TimeSource = SystemTimeSource(),
         logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.store = store
@@ -80,18 +81,14 @@ public struct PipelineHarness: Sendable {
         self.api = api
         self.transport = transport
         self.secret = Self.testSecret
-        let context =
-            if let ownership {
-                PipelineContext(
-                    store: self.jobStore,
-                    time: SystemTimeSource(),
-                    policy: policy,
-                    ownership: ownership,
-                    logger: logger
-                )
-            } else {
-                PipelineContext(store: self.jobStore, time: SystemTimeSource(), policy: policy, logger: logger)
-            }
+        let context = PipelineContext(
+            store: self.jobStore,
+            time: time,
+            policy: policy,
+            ownership: ownership
+                ?? Ownership(registration: InstanceRegistration(id: InstanceID("local"), leaseDuration: nil)),
+            logger: logger
+        )
         self.pipeline = Pipeline(
             context: context,
             spool: spool,

@@ -16,7 +16,8 @@ struct ReloadTests {
         requests: Int,
         generations: Int,
         level: String,
-        perSecond: Double = 1000
+        perSecond: Double = 1000,
+        baseURL: String = "http://127.0.0.1:9"
     ) -> String {
         """
         spool:
@@ -24,7 +25,7 @@ struct ReloadTests {
         state:
           directory: \(root)/state
         api:
-          base_url: http://127.0.0.1:9
+          base_url: \(baseURL)
           max_concurrent_requests: \(requests)
           max_in_flight_generations: \(generations)
           max_requests_per_second: \(perSecond)
@@ -75,6 +76,38 @@ struct ReloadTests {
             #expect(await daemon.reload() == false)
             #expect(daemon.pipeline.requestSlots.available == 5, "a bad configuration keeps the running one")
             #expect(notifier.sent.last?.first == .ready, "systemd is told the reload is over either way")
+            try await daemon.shutdown()
+        }
+    }
+
+    @Test func httpVideoLinksFollowTheBaseURLInUseNotAReloadedOne() async throws {
+        try await withTemporaryDirectory { root in
+            let path = root + "/videospool.yaml"
+            try write(Self.config(root: root, spool: "spool", requests: 2, generations: 3, level: "info"), to: path)
+            let (settings, credentials) = try await SettingsLoader.load(path: path, environment: Self.variables)
+            let daemon = try Daemon.make(
+                settings: settings,
+                credentials: credentials,
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+                environment: Daemon.Environment(
+                    logSettings: LogSettings(level: settings.logLevel),
+                    notifier: RecordingNotifier(),
+                    configPath: path,
+                    variables: Self.variables
+                )
+            )
+            #expect(daemon.pipeline.context.policy.acceptsHTTPVideoURLs, "api.base_url is http")
+            let https = Self.config(
+                root: root,
+                spool: "spool",
+                requests: 2,
+                generations: 3,
+                level: "info",
+                baseURL: "https://api.example.com"
+            )
+            try write(https, to: path)
+            #expect(await daemon.reload())
+            #expect(daemon.pipeline.context.policy.acceptsHTTPVideoURLs, "the daemon still talks to the http API")
             try await daemon.shutdown()
         }
     }

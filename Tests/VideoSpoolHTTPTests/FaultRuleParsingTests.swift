@@ -10,6 +10,11 @@ struct FaultRuleParsingTests {
         ("submit:drop*1", FaultRule(endpoint: .submit, fault: .dropConnection, remaining: 1)),
         ("poll:malformed", FaultRule(endpoint: .poll, fault: .malformedJSON)),
         ("poll:report=error", FaultRule(endpoint: .poll, fault: .reportStatus("error"))),
+        ("poll:video-url=javascript:alert(1)", FaultRule(endpoint: .poll, fault: .reportVideoURL("javascript:alert(1)"))),
+        (
+            "poll:video-url=https://x.test/a,b.mp4*2",
+            FaultRule(endpoint: .poll, fault: .reportVideoURL("https://x.test/a,b.mp4"), remaining: 2)
+        ),
         ("submit:accept-then-fail=504", FaultRule(endpoint: .submit, fault: .acceptThenFail(504))),
         ("any:concurrency-limit=5", FaultRule(endpoint: .any, fault: .concurrencyLimit(5, retryAfterSeconds: nil))),
         ("any:rate-limit=20,retry-after=1", FaultRule(endpoint: .any, fault: .rateLimit(perSecond: 20, retryAfterSeconds: 1))),

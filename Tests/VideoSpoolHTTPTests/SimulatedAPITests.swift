@@ -328,6 +328,16 @@ struct SimulatedAPITests {
         #expect(try polledStatus(api, id).status == "completed")
     }
 
+    @Test func reportVideoURLCompletesAPollWithThatURL() throws {
+        let api = simulatedAPI()
+        let id = try submitted(api)
+        api.setFaults([FaultRule(endpoint: .poll, fault: .reportVideoURL("file:///etc/passwd"), remaining: 1)])
+        let reported = try polledStatus(api, id)
+        #expect(reported.status == "completed")
+        #expect(reported.videoURL == "file:///etc/passwd")
+        #expect(try polledStatus(api, id).videoURL != "file:///etc/passwd", "the rule is used up")
+    }
+
     @Test func acceptThenFailCreatesTheGenerationButAnswersTheError() throws {
         let api = simulatedAPI(faults: [FaultRule(endpoint: .submit, fault: .acceptThenFail(500), remaining: 1)])
         let reply = try #require(JSONReply(api.submit(authorization: Self.bearer, body: body())))

@@ -81,7 +81,10 @@ extension Daemon {
             maximumConcurrency: settings.maximumConcurrentRequests
         )
         pipeline.generationSlots.setLimit(settings.maximumInFlightGenerations)
-        pipeline.context.updatePolicy(settings.pipelinePolicy)
+        var policy = settings.pipelinePolicy
+        // api.base_url needs a restart, so whether http video links count follows the URL in use.
+        policy.acceptsHTTPVideoURLs = old.pipelinePolicy.acceptsHTTPVideoURLs
+        pipeline.context.updatePolicy(policy)
         pipeline.deliveries.updateSigner(WebhookSigner(secret: credentials.webhookSecret))
         pipeline.deliveries.setMaximumConcurrentAttempts(settings.maximumConcurrentDeliveries)
         transport.update(settings.transportConfiguration)

@@ -82,6 +82,8 @@ public struct DaemonSettings: Sendable {
             jitter: 0.1
         )
         policy.webhookRetries = WebhookRetrySchedule(delays: webhookRetryScheduleSeconds.map { .seconds(double: $0) })
+        // An API reached over plain http (a local simulator) may hand out http video links.
+        policy.acceptsHTTPVideoURLs = apiBaseURL.lowercased().hasPrefix("http://")
         return policy
     }
 

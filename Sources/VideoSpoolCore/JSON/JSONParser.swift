@@ -44,6 +44,14 @@ private struct Reader {
                 message: "the file starts with a UTF-8 byte order mark; save it as UTF-8 without BOM"
             )
         }
+        if bytes.count >= 2, (bytes[0] == 0xFF && bytes[1] == 0xFE) || (bytes[0] == 0xFE && bytes[1] == 0xFF) {
+            // Not JSON at all (RFC 8259 requires UTF-8), however much more of it is written.
+            throw JSONParseError(
+                code: .syntax,
+                offset: 0,
+                message: "the file starts with a UTF-16 byte order mark; save it as UTF-8 without BOM"
+            )
+        }
         skipWhitespace()
         if position == bytes.count {
             throw JSONParseError(code: .empty, offset: position, message: "the file contains only whitespace")
@@ -232,6 +240,12 @@ private struct Reader {
         var hasEscapes = false
         while true {
             guard position < bytes.count else {
+                // Bytes that can never become UTF-8, however the string goes on, are the first
+                // problem; only an incomplete last character may still be being written.
+                scalars.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<position]))
+                if !Self.isUTF8Prefix(scalars) {
+                    throw JSONParseError(code: .invalidUTF8, offset: open, message: "a string is not valid UTF-8")
+                }
                 throw JSONParseError(code: .truncated, offset: open, message: "a string is never closed (truncated?)")
             }
             let byte = bytes[position]
@@ -271,6 +285,57 @@ private struct Reader {
         return string
     }
 
+    /// Whether `bytes` is valid UTF-8, or becomes it when more bytes follow (only its last
+    /// character is incomplete).
+    static func isUTF8Prefix(_ bytes: [UInt8]) -> Bool {
+        var iterator = bytes.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        var position = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded):
+                position += encoded.count
+            case .error(let length):
+                // An error that reaches the end may be a character cut short; any other is not.
+                guard position + length == bytes.count else { return false }
+                return isIncompleteSequence(bytes[position...])
+            case .emptyInput:
+                return true
+            }
+        }
+    }
+
+    /// Whether `tail` (1 to 3 bytes) is the start of a well-formed UTF-8 sequence (Unicode
+    /// Table 3-7), missing only its last bytes.
+    static func isIncompleteSequence(_ tail: ArraySlice<UInt8>) -> Bool {
+        guard let lead = tail.first else { return false }
+        let length: Int
+        var second: ClosedRange<UInt8> = 0x80...0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0:
+            length = 3
+            second = 0xA0...0xBF
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED:
+            length = 3
+            second = 0x80...0x9F
+        case 0xF0:
+            length = 4
+            second = 0x90...0xBF
+        case 0xF1...0xF3: length = 4
+        case 0xF4:
+            length = 4
+            second = 0x80...0x8F
+        default: return false
+        }
+        guard tail.count < length else { return false }
+        for (index, byte) in tail.dropFirst().enumerated() {
+            guard (index == 0 ? second : 0x80...0xBF).contains(byte) else { return false }
+        }
+        return true
+    }
+
     func decodeUTF8(_ bytes: ArraySlice<UInt8>, offset: Int) throws(JSONParseError) -> String {
         guard let string = String(validating: bytes, as: UTF8.self) else {
             throw JSONParseError(code: .invalidUTF8, offset: offset, message: "a string is not valid UTF-8")
@@ -296,6 +361,11 @@ private struct Reader {
         case UInt8(ascii: "u"):
             var scalar = try parseHex4()
             if (0xD800...0xDBFF).contains(scalar) {
+                // The file ends inside the pair: it may still be being written.
+                if position == bytes.count || (position + 1 == bytes.count && bytes[position] == UInt8(ascii: "\\")) {
+                    position = bytes.count
+                    throw unexpected("in a \\u escape")
+                }
                 guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
                     bytes[position + 1] == UInt8(ascii: "u")
                 else {

@@ -22,6 +22,9 @@ public struct JobFailure: Sendable, Hashable {
         public static let submissionOutcomeUnknown: Code = "submission_outcome_unknown"
         /// The API reported `completed` without a video URL.
         public static let missingVideoURL: Code = "missing_video_url"
+        /// The API reported `completed` with a video URL that is not an absolute `https` URL (or
+        /// `http` when `api.base_url` is http): `file:`, `javascript:`, relative, no host, user info.
+        public static let invalidVideoURL: Code = "invalid_video_url"
         /// The API kept answering 404 for the generation id.
         public static let generationNotFound: Code = "generation_not_found"
         /// The job waited longer than `api.queue_lifetime_seconds` without being submitted.
@@ -34,9 +37,22 @@ public struct JobFailure: Sendable, Hashable {
 
     public var code: Code
     public var message: String
+    /// For the log only, never stored, sent or written: a value too untrusted for a webhook or
+    /// an outcome file (the rejected video URL). Not part of equality.
+    public var logDetail: String?
 
-    public init(code: Code, message: String) {
+    public init(code: Code, message: String, logDetail: String? = nil) {
         self.code = code
         self.message = message
+        self.logDetail = logDetail
+    }
+
+    public static func == (lhs: JobFailure, rhs: JobFailure) -> Bool {
+        lhs.code == rhs.code && lhs.message == rhs.message
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(message)
     }
 }

@@ -16,8 +16,12 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
         public let message: String
     }
 
-    public init(parsing text: String) throws(ParseError) {
-        guard text.utf8.count <= 2048 else { throw ParseError(message: "is longer than 2048 characters") }
+    /// - Parameter maximumLength: the longest text taken, in UTF-8 bytes (callback URLs: 2048;
+    ///   video URLs, which may carry a long signature: more).
+    public init(parsing text: String, maximumLength: Int = 2048) throws(ParseError) {
+        guard text.utf8.count <= maximumLength else {
+            throw ParseError(message: "is longer than \(maximumLength) characters")
+        }
         guard let schemeEnd = text.firstRange(of: "://") else {  // stdlib search, not Foundation bridging
             // `javascript:…`, `mailto:…`, `file:/…`: name the scheme rather than just "not a URL".
             if let colon = text.firstIndex(of: ":"), text.first?.isLetter == true,

@@ -21,6 +21,9 @@ public struct PipelinePolicy: Sendable, Hashable {
     /// Consecutive 404 answers to polls before the generation is declared lost.
     public var notFoundLimit: Int
     public var webhookRetries: WebhookRetrySchedule
+    /// Whether an `http` video URL counts as a video (only when `api.base_url` is http itself,
+    /// as in a test against a local simulator); `https` always does.
+    public var acceptsHTTPVideoURLs: Bool
 
     public init(
         submitBackoff: Backoff = Backoff(),
@@ -29,7 +32,8 @@ public struct PipelinePolicy: Sendable, Hashable {
         authenticationPause: Backoff = Backoff(initial: .seconds(30), maximum: .seconds(600), jitter: 0.1),
         queueLifetime: Duration = .seconds(86400),
         notFoundLimit: Int = 3,
-        webhookRetries: WebhookRetrySchedule = WebhookRetrySchedule()
+        webhookRetries: WebhookRetrySchedule = WebhookRetrySchedule(),
+        acceptsHTTPVideoURLs: Bool = false
     ) {
         self.submitBackoff = submitBackoff
         self.poll = poll
@@ -38,5 +42,6 @@ public struct PipelinePolicy: Sendable, Hashable {
         self.queueLifetime = queueLifetime
         self.notFoundLimit = notFoundLimit
         self.webhookRetries = webhookRetries
+        self.acceptsHTTPVideoURLs = acceptsHTTPVideoURLs
     }
 }

@@ -1,4 +1,7 @@
 /// The spool tree callers write into: `incoming/`, `rejected/`, `done/`, `failed/`.
+///
+/// Names of entries in `incoming/` are in the escaped form of ``SpoolFileName``: an entry whose name
+/// is not UTF-8 is listed, read, moved and reported under a text that decodes to its exact bytes.
 public protocol SpoolDirectory: Sendable {
     /// Creates the directories if needed and checks they are usable.
     func prepare() throws
@@ -16,6 +19,8 @@ public protocol SpoolDirectory: Sendable {
     func remove(_ name: String) async throws
 
     /// Moves a file to `rejected/` with `<name>.error.json` beside it; returns the name used there.
+    /// Names that would exceed the file system's limit are shortened with
+    /// ``SpoolFileName/fitting(_:suffix:limit:)``.
     @discardableResult
     func reject(_ name: String, errorDocument: [UInt8]) async throws -> String
 
@@ -29,6 +34,14 @@ public protocol SpoolDirectory: Sendable {
     /// Deletes `done/<job_id>.json` and `failed/<job_id>.json` (retention, or a job sent round
     /// again). A file already gone is not an error.
     func removeOutcome(jobID: JobID) async throws
+}
+
+/// An error a ``SpoolDirectory`` throws that says whether trying again later can help.
+public protocol SpoolDirectoryError: Error {
+    /// `true` when waiting cannot make the operation succeed (the file system refuses the name,
+    /// an invalid argument, a move across file systems): the caller reports it once and stops
+    /// trying, instead of retrying forever.
+    var isPermanent: Bool { get }
 }
 
 /// A hint that `incoming/` changed. Hints can be lost, so the runtime also rescans periodically.

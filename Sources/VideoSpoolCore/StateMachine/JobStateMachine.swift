@@ -261,6 +261,19 @@ public struct JobStateMachine: Sendable {
                     message: "the API reported the generation completed but gave no video URL"
                 )
             }
+            if let problem = policy.videoURLProblem(url) {
+                // Billed all the same: the usage goes out with the failure.
+                job.usage = status.usage
+                job.upstreamStatus = status.status
+                return fail(
+                    &job,
+                    now: now,
+                    code: .invalidVideoURL,
+                    message: "the API reported the generation completed, but its video URL \(problem); "
+                        + "it was not passed on (the daemon's log has it)",
+                    logDetail: Self.quotedForLog(url)
+                )
+            }
             job.phase = .completed
             job.upstreamStatus = status.status
             job.videoURL = url
@@ -350,12 +363,29 @@ public struct JobStateMachine: Sendable {
 
     // MARK: - Ending
 
-    private func fail(_ job: inout Job, now: Timestamp, code: JobFailure.Code, message: String) -> Action {
+    private func fail(
+        _ job: inout Job,
+        now: Timestamp,
+        code: JobFailure.Code,
+        message: String,
+        logDetail: String? = nil
+    ) -> Action {
         job.phase = .failed
-        job.failure = JobFailure(code: code, message: message)
+        job.failure = JobFailure(code: code, message: message, logDetail: logDetail)
         job.finishedAt = now
         job.nextActionAt = nil
         return .finish
+    }
+}
+
+extension JobStateMachine {
+    /// An untrusted value as one quoted, escaped line (control characters and quotes escaped),
+    /// cut to 2,048 characters: safe in a log line however hostile the value.
+    static func quotedForLog(_ value: String) -> String {
+        let limit = 2048
+        let cut = value.count > limit
+        let quoted = String(value.prefix(limit)).debugDescription
+        return cut ? quoted + "… (\(value.utf8.count) bytes)" : quoted
     }
 }
 

@@ -12,8 +12,8 @@ public import VideoSpoolCore
 public final class SpoolIntake: Service, Sendable {
     public struct Configuration: Sendable {
         public var maximumRequestBytes: Int
-        /// How long a file that is not (yet) valid JSON, or still has a second link, may be still
-        /// being written: it is looked at again after this, then rejected.
+        /// How long a file whose JSON looks cut short (or empty), or that still has a second link,
+        /// may be still being written: it is looked at again after this, then rejected.
         public var settleTime: Duration
         public var rescanInterval: Duration
         /// Callback URLs for requests that name none (`webhooks.default_urls`).
@@ -48,8 +48,9 @@ public final class SpoolIntake: Service, Sendable {
         /// Files to look at again later (maybe still being written), by due time.
         var deferred: [String: Timestamp] = [:]
         /// Files that could not be moved out of `incoming/` (disk full, permissions): left alone
-        /// until the time given, then looked at again.
-        var stuck: [String: Timestamp] = [:]
+        /// until the time given, then looked at again; `nil` when the error was permanent (left
+        /// alone until the file is gone from a scan, or the next start).
+        var stuck: [String: Timestamp?] = [:]
         /// Committed files not yet removed (from the store, at start-up).
         var unsettled: [String: (jobID: JobID, source: SourceFile)] = [:]
         var validator: RequestValidator
@@ -188,7 +189,12 @@ public final class SpoolIntake: Service, Sendable {
                 state.deferred[name] = nil
                 if seen.insert(name).inserted { names.append(name) }
             }
-            for name in candidates where state.deferred[name] == nil && (state.stuck[name].map { $0 <= now } ?? true) {
+            if rescan {
+                // A file that is gone may come back under the same name: look at it afresh then.
+                let present = Set(candidates)
+                state.stuck = state.stuck.filter { present.contains($0.key) }
+            }
+            for name in candidates where state.deferred[name] == nil && Self.isDue(state.stuck[name], now: now) {
                 if Self.isRequestName(name), seen.insert(name).inserted { names.append(name) }
             }
             return names
@@ -197,6 +203,15 @@ public final class SpoolIntake: Service, Sendable {
 
     /// How long a file that could not be moved is left alone.
     static let stuckRetryDelay = Duration.seconds(30)
+
+    /// Whether a file is to be looked at: never stuck, or stuck until a time that has come.
+    private static func isDue(_ stuck: Timestamp??, now: Timestamp) -> Bool {
+        switch stuck {
+        case nil: true
+        case .some(nil): false
+        case .some(.some(let until)): until <= now
+        }
+    }
 
     /// Callers publish `*.json`; names starting with `.` are writers' temporary files.
     static func isRequestName(_ name: String) -> Bool {
@@ -277,9 +292,14 @@ public final class SpoolIntake: Service, Sendable {
         try await finish(batch)
     }
 
-    /// Writers that do not use rename may be caught mid-write: the JSON is cut short.
+    /// Writers that do not use rename may be caught mid-write: the file is empty, or the JSON ends
+    /// while a value is open. Anything else (an invalid token, a UTF-16 byte order mark, invalid
+    /// UTF-8, a NUL byte) cannot become a request however the file goes on, so it is rejected at once.
     private static func mayBeIncomplete(_ request: RejectedRequest) -> Bool {
-        request.issues.contains { ["truncated_json", "invalid_json", "empty_file"].contains($0.code.description) }
+        request.issues.contains {
+            $0.code.description == JSONParseError.Code.truncated.description
+                || $0.code.description == JSONParseError.Code.empty.description
+        }
     }
 
     private func postpone(_ name: String, until due: Timestamp) {
@@ -435,12 +455,15 @@ public final class SpoolIntake: Service, Sendable {
             )
         }
         for rejection in batch.rejected {
+            var rejectedAs: String?
             let moved = await move(rejection.name) {
-                try await self.spool.reject(rejection.name, errorDocument: rejection.errorDocument)
+                rejectedAs = try await self.spool.reject(rejection.name, errorDocument: rejection.errorDocument)
             }
             if moved, let record = rejection.record { settled.append(.sourceSettled(record.job.id)) }
             var logger = context.logger
             logger[metadataKey: "spool.file"] = "\(rejection.name)"
+            // The name in rejected/ differs when an earlier rejection had taken it.
+            if let rejectedAs { logger[metadataKey: "rejected.file"] = "\(rejectedAs)" }
             if let id = rejection.request.requestedJobID ?? rejection.record?.job.id {
                 logger[metadataKey: "job.id"] = "\(id)"
             }
@@ -472,12 +495,26 @@ public final class SpoolIntake: Service, Sendable {
         }
     }
 
-    /// Runs a move out of `incoming/`; on failure the file is left alone until the next start.
+    /// Runs a move out of `incoming/`. On failure the file is left alone: for
+    /// ``stuckRetryDelay`` when the error may pass (disk full, permissions), and until it is gone
+    /// from a scan or the next start when it cannot (``SpoolDirectoryError/isPermanent``), so a
+    /// permanent error is logged once, not every round.
     private func move(_ name: String, _ operation: () async throws -> Void) async -> Bool {
         do {
             try await operation()
             return true
         } catch {
+            if (error as? any SpoolDirectoryError)?.isPermanent == true {
+                state.withLock { $0.stuck[name] = .some(nil) }
+                context.logger.error(
+                    """
+                    Could not move a request file out of incoming/, and trying again cannot help; \
+                    it stays there until it is moved by hand or the daemon restarts
+                    """,
+                    metadata: ["event": "request.stuck", "spool.file": "\(name)", "error": "\(error)"]
+                )
+                return false
+            }
             let retry = context.time.now() + Self.stuckRetryDelay
             state.withLock { $0.stuck[name] = retry }
             context.logger.error(
