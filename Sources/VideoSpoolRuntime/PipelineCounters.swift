@@ -26,6 +26,8 @@ public final class PipelineCounters: Sendable {
         /// The API request limits, while 429s keep them below the configuration.
         public var apiLimits: APIRateLimiter.Status?
 
+        public init() {}
+
         /// Something that keeps the daemon from working as usual.
         public struct Condition: Sendable, Hashable, CustomStringConvertible {
             /// Every condition there is, most severe first: the order of the status line.

@@ -72,6 +72,9 @@ public final class SimulatedAPI: Sendable {
 
     public var statistics: Statistics { state.withLock { $0.statistics } }
 
+    /// How long each request takes before it is answered (``SimulatorConfiguration/latency``).
+    public var latency: Duration { state.withLock { $0.configuration.latency } }
+
     /// When a poll first told the daemon this generation was `completed`.
     public func completionSeen(_ generationID: String) -> ContinuousClock.Instant? {
         state.withLock { $0.completionSeen[generationID] }

@@ -66,12 +66,16 @@ struct RefusalBurstTests {
             try await simulator.withRunningServer { port in
                 let rig = Self.rig(root: root, simulator: simulator, port: port)
                 let count = 20
+                // Waiting before the start, so that the first scan queues all of them at once and
+                // eight POSTs are on the wire when the first refusal comes back.
+                let incoming = root + "/spool/incoming"
+                try FileManager.default.createDirectory(atPath: incoming, withIntermediateDirectories: true)
+                for index in 0..<count {
+                    let request = FaultRig.request(prompt: "burst \(index)", jobID: "burst-\(index)", callbacks: [rig.hook("/webhooks/burst")])
+                    try DaemonIntegrationTests.drop(request, as: "burst-\(index).json", into: incoming)
+                }
                 let events = StampedRecording(simulator.api.subscribe())
-                try await rig.run { daemon in
-                    for index in 0..<count {
-                        let request = FaultRig.request(prompt: "burst \(index)", jobID: "burst-\(index)", callbacks: [rig.hook("/webhooks/burst")])
-                        try FaultRig.drop(request, jobID: "burst-\(index)", into: daemon)
-                    }
+                try await rig.run { _ in
                     _ = try await FaultRig.within(60, "\(count) webhooks after the burst") {
                         try await simulator.receiver.subscribe().collect(count)
                     }
@@ -87,6 +91,7 @@ struct RefusalBurstTests {
                     "refusal burst: submissions resumed \(burst.resumeDelay) s after the API accepted the key again "
                         + "(\(burst.refusedAtOnce) refused at once, \(burst.refusedLater) refused probe(s))"
                 )
+                #expect(burst.refusedAtOnce >= 8, "the requests in flight when the key was refused")
                 #expect(burst.resumeDelay >= 0, "nothing was accepted inside the window")
                 #expect(burst.resumeDelay <= Self.allowedResumeDelay, "resumed \(burst.resumeDelay) s after the window")
                 #expect(burst.refusedLater == 1, "one probe per pause: the one at about 2 s was refused, the next accepted")
@@ -103,28 +108,30 @@ struct RefusalBurstTests {
     @Test func pollsResumeWithinPauseSecondsOfTheAPIAcceptingTheKeyAgain() async throws {
         try await withTemporaryDirectory { root in
             let simulator = FaultRig.simulator()
+            // A real API's answer time, so that polls overlap: several are on the wire when the key
+            // is refused.
+            simulator.api.updateConfiguration { $0.latency = .milliseconds(100) }
             try await simulator.withRunningServer { port in
                 let rig = Self.rig(root: root, simulator: simulator, port: port)
                 let count = 20
+                // Generations that never finish, polled every 0.2 s for as long as the test runs;
+                // waiting before the start, so that they are submitted, and polled, together.
+                let incoming = root + "/spool/incoming"
+                try FileManager.default.createDirectory(atPath: incoming, withIntermediateDirectories: true)
+                for index in 0..<count {
+                    let request = FaultRig.request(prompt: "polled \(index) [sim:never]", jobID: "polled-\(index)", callbacks: [rig.hook("/webhooks/polled")])
+                    try DaemonIntegrationTests.drop(request, as: "polled-\(index).json", into: incoming)
+                }
                 let events = StampedRecording(simulator.api.subscribe())
                 try await rig.run { daemon in
-                    // Generations that never finish: polled every 0.2 s for as long as the test runs.
-                    for index in 0..<count {
-                        let request = FaultRig.request(prompt: "polled \(index) [sim:never]", jobID: "polled-\(index)", callbacks: [rig.hook("/webhooks/polled")])
-                        try FaultRig.drop(request, jobID: "polled-\(index)", into: daemon)
-                    }
                     _ = try await FaultRig.within(30, "\(count) submissions") {
                         try await simulator.api.subscribe().collect(count) {
                             if case .accepted = $0 { return true }
                             return false
                         }
                     }
-                    _ = try await FaultRig.within(30, "polls") {
-                        try await simulator.api.subscribe().collect(count) {
-                            if case .polled = $0 { return true }
-                            return false
-                        }
-                    }
+                    // Before their first polls (0.2 s after submission), which then meet the refusal
+                    // together.
                     simulator.api.setFaults([FaultRule(endpoint: .poll, fault: .status(401), window: Self.window)])
                     _ = try await FaultRig.within(60, "polls to resume after the burst") {
                         try await rig.log.subscribe().collect(1) { $0.message == "Polling resumed" }
@@ -140,6 +147,7 @@ struct RefusalBurstTests {
                     "refusal burst: polls resumed \(burst.resumeDelay) s after the API accepted the key again "
                         + "(\(burst.refusedAtOnce) refused at once, \(burst.refusedLater) refused probe(s))"
                 )
+                #expect(burst.refusedAtOnce >= 4, "polls in flight when the key was refused")
                 #expect(burst.resumeDelay >= 0, "nothing was polled inside the window")
                 #expect(burst.resumeDelay <= Self.allowedResumeDelay, "resumed \(burst.resumeDelay) s after the window")
                 #expect(burst.refusedLater == 1, "one probe per pause: the one at about 2 s was refused, the next accepted")

@@ -119,7 +119,7 @@ struct ResourceLimitTests {
     }
 
     /// A notify datagram and when the test received it.
-    struct Notification: Sendable {
+    struct NotifyDatagram: Sendable {
         let text: String
         let at: ContinuousClock.Instant
 
@@ -149,9 +149,9 @@ struct ResourceLimitTests {
                         environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000"]
                     )
                     // Every datagram, stamped as it arrives, for the test to await and measure.
-                    let notifications = ReplayingBroadcast<Notification>()
+                    let notifications = ReplayingBroadcast<NotifyDatagram>()
                     let reader = Task {
-                        for await text in notify.datagrams { notifications.append(Notification(text: text, at: .now)) }
+                        for await text in notify.datagrams { notifications.append(NotifyDatagram(text: text, at: .now)) }
                     }
                     defer { reader.cancel() }
                     _ = try await FaultRig.within(30, "READY=1") {
@@ -162,7 +162,7 @@ struct ResourceLimitTests {
 
                     // Fill the state file system to the last byte; requests keep arriving.
                     let filler = root + "/state/filler"
-                    FileManager.default.createFile(atPath: filler, contents: nil)
+                    _ = FileManager.default.createFile(atPath: filler, contents: nil)
                     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: filler))
                     let block = Data(count: 64 * 1024)
                     while (try? handle.write(contentsOf: block)) != nil {}

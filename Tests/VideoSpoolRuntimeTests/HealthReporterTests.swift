@@ -158,7 +158,7 @@ struct HealthReporterTests {
         )
         let group = ServiceGroup(services: [reporter], logger: Self.silent)
         try await group.run {
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
+            await withTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { await call.run(.intake, on: heartbeats) }
                 defer { call.finish() }
                 var fedWhileWaiting = 0
@@ -219,7 +219,7 @@ struct HealthReporterTests {
         )
         let group = ServiceGroup(services: [reporter], logger: Self.silent)
         try await group.run {
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
+            await withTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { await call.run(.intake, on: heartbeats) }
                 defer { call.finish() }
                 var fed = 0

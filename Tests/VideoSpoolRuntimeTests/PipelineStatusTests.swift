@@ -52,7 +52,7 @@ struct PipelineStatusTests {
     }
 
     /// Any two conditions together appear in severity order, and after the counts.
-    @Test(arguments: Snapshot.Condition.Kind.allCases, Snapshot.Condition.Kind.allCases)
+    @Test(arguments: PipelineCounters.Snapshot.Condition.Kind.allCases, PipelineCounters.Snapshot.Condition.Kind.allCases)
     func anyTwoConditionsAppearInSeverityOrder(first: Snapshot.Condition.Kind, second: Snapshot.Condition.Kind) throws {
         var snapshot = Self.counts()
         Self.set(first, on: &snapshot)
