@@ -75,7 +75,9 @@ public final class PipelineCounters: Sendable {
             if let apiLimits {
                 var limits: [String] = []
                 if apiLimits.concurrencyLimit < apiLimits.maximumConcurrency {
-                    limits.append("concurrency \(apiLimits.concurrencyLimit) of \(apiLimits.maximumConcurrency) after 429s")
+                    limits.append(
+                        "concurrency \(apiLimits.concurrencyLimit) of \(apiLimits.maximumConcurrency) after 429s"
+                    )
                 }
                 if let heldUntil = apiLimits.heldUntil { limits.append("requests held until \(heldUntil)") }
                 if !limits.isEmpty { conditions.append(Condition(.apiLimited, limits.joined(separator: ", "))) }

@@ -96,7 +96,10 @@ extension FaultRule {
             fault = .status(code, retryAfterSeconds: settings["retry-after"].flatMap(Int.init))
             if let seconds = settings["for"] {
                 guard let value = Double(seconds), value > 0, count == nil else {
-                    throw FaultSyntaxError(text: text, reason: "for needs positive seconds and no *COUNT, e.g. status=401,for=5")
+                    throw FaultSyntaxError(
+                        text: text,
+                        reason: "for needs positive seconds and no *COUNT, e.g. status=401,for=5"
+                    )
                 }
                 window = .milliseconds(Int64(value * 1000))
             }
