@@ -28,9 +28,17 @@ public final class InMemoryJobStore: JobStore, Sendable {
         (.available, [])
     )
 
+    /// One element each time a commit starts to wait for an unavailable store.
+    private let waits = ReplayingBroadcast<Void>()
+
     public init() {}
 
     public var availability: StoreAvailability { outage.withLock { $0.availability } }
+
+    /// Every commit that has waited for the store so far, then every new one, as it starts to wait.
+    public func waitingCommits() -> AsyncStream<Void> {
+        waits.subscribe()
+    }
 
     /// Makes commits wait (`.unavailable`) or lets the waiting ones through (`.available`), as a
     /// real store does while its disk is full.
@@ -51,7 +59,11 @@ public final class InMemoryJobStore: JobStore, Sendable {
                 outage.waiters.append(continuation)
                 return false
             }
-            if available { continuation.resume() }
+            if available {
+                continuation.resume()
+            } else {
+                waits.append(())
+            }
         }
     }
 
