@@ -72,6 +72,9 @@ public final class SimulatedAPI: Sendable {
 
     public var statistics: Statistics { state.withLock { $0.statistics } }
 
+    /// How long each request takes before it is answered (``SimulatorConfiguration/latency``).
+    public var latency: Duration { state.withLock { $0.configuration.latency } }
+
     /// When a poll first told the daemon this generation was `completed`.
     public func completionSeen(_ generationID: String) -> ContinuousClock.Instant? {
         state.withLock { $0.completionSeen[generationID] }
@@ -189,7 +192,8 @@ public final class SimulatedAPI: Sendable {
             return state.configuration
         }
         if let denial = authenticate(authorization, configuration: configuration) { return denial }
-        let fault = state.withLock { Self.takeFault(for: .submit, from: &$0) }
+        let now = clock.now
+        let fault = state.withLock { Self.takeFault(for: .submit, from: &$0, now: now) }
         if case .echoKey(let status)? = fault?.fault {
             return errorReply(status, "Invalid request for credentials '\(authorization ?? "")'")
         }
@@ -211,7 +215,8 @@ public final class SimulatedAPI: Sendable {
             return state.configuration
         }
         if let denial = authenticate(authorization, configuration: configuration) { return denial }
-        let fault = state.withLock { Self.takeFault(for: .poll, from: &$0) }
+        let now = clock.now
+        let fault = state.withLock { Self.takeFault(for: .poll, from: &$0, now: now) }
         guard let generationID, !generationID.isEmpty else {
             return errorReply(400, "Body validation error! generation_id is required")
         }
@@ -413,14 +418,25 @@ public final class SimulatedAPI: Sendable {
         )
     }
 
-    private static func takeFault(for endpoint: FaultRule.Endpoint, from state: inout State) -> FaultRule? {
+    private static func takeFault(
+        for endpoint: FaultRule.Endpoint,
+        from state: inout State,
+        now: ContinuousClock.Instant
+    ) -> FaultRule? {
         guard
             let index = state.configuration.faults.firstIndex(where: {
                 ($0.endpoint == endpoint || $0.endpoint == .any) && !$0.fault.isStandingLimit
             })
         else { return nil }
         let rule = state.configuration.faults[index]
-        if let remaining = rule.remaining {
+        if let window = rule.window {
+            let start = rule.windowStart ?? now
+            if now - start > window {
+                state.configuration.faults.remove(at: index)
+                return takeFault(for: endpoint, from: &state, now: now)
+            }
+            state.configuration.faults[index].windowStart = start
+        } else if let remaining = rule.remaining {
             if remaining <= 1 {
                 state.configuration.faults.remove(at: index)
             } else {

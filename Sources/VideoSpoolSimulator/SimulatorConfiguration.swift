@@ -17,6 +17,9 @@ public struct SimulatorConfiguration: Sendable {
     public var faults: [FaultRule]
     /// Secret the webhook receiver verifies signatures with (`whsec_…`), if any.
     public var webhookSecret: WebhookSecret?
+    /// How long every API request takes before it is answered, as over a real network (requests
+    /// then overlap, as a real API's do). The answer is decided when the time is up.
+    public var latency: Duration
 
     public init(
         apiKey: String = "sim-test-key",
@@ -26,7 +29,8 @@ public struct SimulatorConfiguration: Sendable {
         errorRate: Double = 0,
         videoBaseURL: String = "https://cdn.simulator.invalid/generations",
         faults: [FaultRule] = [],
-        webhookSecret: WebhookSecret? = nil
+        webhookSecret: WebhookSecret? = nil,
+        latency: Duration = .zero
     ) {
         self.apiKey = apiKey
         self.exhaustedKeys = exhaustedKeys
@@ -36,6 +40,7 @@ public struct SimulatorConfiguration: Sendable {
         self.videoBaseURL = videoBaseURL
         self.faults = faults
         self.webhookSecret = webhookSecret
+        self.latency = latency
     }
 }
 

@@ -37,9 +37,11 @@ struct Simulate: AsyncParsableCommand {
             discussion: """
                 ENDPOINT is submit, poll or any. FAULT is status=CODE[,retry-after=SECONDS], delay=SECONDS, \
                 drop, malformed, report=STATUS, video-url=URL (a completed poll answer with that video.url) or \
-                accept-then-fail=CODE. Without *COUNT it applies to every \
-                matching request. The standing limits concurrency-limit=N and rate-limit=PER_SECOND (each \
-                optionally ,retry-after=SECONDS) answer 429 to requests beyond N at once or PER_SECOND in one \
+                accept-then-fail=CODE. Without *COUNT it applies to every matching request; \
+                status=CODE,for=SECONDS applies to every matching request for that long from the first one \
+                (a key refused for a while: any:status=401,for=5). The standing limits concurrency-limit=N and \
+                rate-limit=PER_SECOND (each optionally ,retry-after=SECONDS) answer 429 to requests beyond N at \
+                once or PER_SECOND in one \
                 second, as a real API key's limits would. Examples: submit:status=429,retry-after=5*3  \
                 poll:report=error  any:delay=40  any:concurrency-limit=5
                 """,

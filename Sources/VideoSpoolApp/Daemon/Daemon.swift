@@ -146,6 +146,7 @@ public struct Daemon: Sendable {
             time: environment.time,
             configuration: .init(watchdogTimeout: environment.watchdogTimeout),
             logger: logger,
+            storeAvailability: { store.availability },
             status: { pipeline.status.description }
         )
         return Daemon(

@@ -4,6 +4,10 @@
 /// The port is small on purpose: SQLite is the embedded default, and a shared backend (PostgreSQL
 /// for several hosts) can be added behind it without touching the pipeline.
 public protocol JobStore: Sendable {
+    /// Whether commits go through now or are waiting for the store to come back (a full disk, a
+    /// database that is down). Cheap: read by the health reporter several times a second.
+    var availability: StoreAvailability { get }
+
     /// Everything the runtime needs to resume after a restart.
     func recover() async throws -> RecoveredState
 
