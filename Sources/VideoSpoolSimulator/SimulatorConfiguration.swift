@@ -9,6 +9,13 @@ public struct SimulatorConfiguration: Sendable {
     /// Time a generation spends `queued` before `generating`.
     public var queuedTime: Duration
     public var generationTime: GenerationTimeModel
+    /// Generation times of particular models, in place of ``generationTime`` (a fast tier is faster).
+    public var generationTimes: [String: GenerationTimeModel]
+    /// The models the simulated API accepts; requests for others get a 400, as upstream.
+    public var models: ModelCatalog
+    /// Accepts any model, with the generic checks only (the real API serves far more models than
+    /// the daemon has built in).
+    public var acceptsUnlistedModels: Bool
     /// Fraction of generations that end with `status: error`.
     public var errorRate: Double
     /// Base of the video URLs handed out.
@@ -23,6 +30,9 @@ public struct SimulatorConfiguration: Sendable {
         exhaustedKeys: Set<String> = [],
         queuedTime: Duration = .milliseconds(200),
         generationTime: GenerationTimeModel = .fixed(.seconds(2)),
+        generationTimes: [String: GenerationTimeModel] = [:],
+        models: ModelCatalog = .builtIn,
+        acceptsUnlistedModels: Bool = false,
         errorRate: Double = 0,
         videoBaseURL: String = "https://cdn.simulator.invalid/generations",
         faults: [FaultRule] = [],
@@ -32,10 +42,18 @@ public struct SimulatorConfiguration: Sendable {
         self.exhaustedKeys = exhaustedKeys
         self.queuedTime = queuedTime
         self.generationTime = generationTime
+        self.generationTimes = generationTimes
+        self.models = models
+        self.acceptsUnlistedModels = acceptsUnlistedModels
         self.errorRate = errorRate
         self.videoBaseURL = videoBaseURL
         self.faults = faults
         self.webhookSecret = webhookSecret
+    }
+
+    /// How long a generation of `model` takes.
+    public func generationTime(for model: String) -> GenerationTimeModel {
+        generationTimes[model] ?? generationTime
     }
 }
 
