@@ -267,7 +267,9 @@ public final class SimulatedAPI: Sendable {
                 state.withLock { $0.statistics.rejectedBodies += 1 }
                 return errorReply(400, "Body validation error! Unrecognized key: '\(leaked)'")
             }
-            if let duration = raw["duration"], duration.numberValue == nil {
+            // A listed model's duration is an integer, and the daemon must send it as one. Of a model
+            // without a definition nothing is known, so its body is taken as sent.
+            if request.isListed, let duration = raw["duration"], duration.numberValue == nil {
                 state.withLock { $0.statistics.rejectedBodies += 1 }
                 return errorReply(400, "Body validation error! Expected number, received string at 'duration'")
             }
