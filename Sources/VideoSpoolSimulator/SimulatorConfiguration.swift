@@ -55,6 +55,39 @@ public struct SimulatorConfiguration: Sendable {
     public func generationTime(for model: String) -> GenerationTimeModel {
         generationTimes[model] ?? generationTime
     }
+
+    /// Applies one `--generation-seconds` value: `5`, `seedance`, or `MODEL=SECONDS` for one model.
+    ///
+    /// - Throws: ``GenerationTimeError`` naming the value when it is neither.
+    public mutating func setGenerationSeconds(_ value: String) throws(GenerationTimeError) {
+        var model: String?
+        var seconds = Substring(value)
+        if let equals = value.lastIndex(of: "=") {
+            model = String(value[..<equals])
+            seconds = value[value.index(after: equals)...]
+            guard model?.isEmpty == false else {
+                throw GenerationTimeError(message: "'\(value)' names no model before '='")
+            }
+        }
+        let time: GenerationTimeModel
+        if seconds == "seedance" {
+            time = .seedance(scale: 1)
+        } else if let number = Double(seconds), number.isFinite, number >= 0 {
+            time = .fixed(.seconds(double: number))
+        } else {
+            throw GenerationTimeError(
+                message: "must be a number of seconds or 'seedance', optionally after MODEL= (got '\(value)')"
+            )
+        }
+        if let model { generationTimes[model] = time } else { generationTime = time }
+    }
+}
+
+/// A `--generation-seconds` value that is not one.
+public struct GenerationTimeError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+
+    public var description: String { "--generation-seconds \(message)" }
 }
 
 /// How long generations take.

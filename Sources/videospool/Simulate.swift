@@ -74,11 +74,9 @@ struct Simulate: AsyncParsableCommand {
         guard parts.count == 2, let port = Int(parts[1]) else {
             throw ValidationError("--listen must be host:port")
         }
-        var generationTime = GenerationTimeModel.fixed(.seconds(5))
-        var generationTimes: [String: GenerationTimeModel] = [:]
+        var times = SimulatorConfiguration(generationTime: .fixed(.seconds(5)))
         for value in generationSeconds {
-            let (model, time) = try Self.generationTime(value)
-            if let model { generationTimes[model] = time } else { generationTime = time }
+            do { try times.setGenerationSeconds(value) } catch { throw ValidationError(error.description) }
         }
         var models = ModelCatalog.builtIn
         if let modelsDirectory {
@@ -96,8 +94,8 @@ struct Simulate: AsyncParsableCommand {
         let simulator = Simulator(
             configuration: SimulatorConfiguration(
                 apiKey: apiKey,
-                generationTime: generationTime,
-                generationTimes: generationTimes,
+                generationTime: times.generationTime,
+                generationTimes: times.generationTimes,
                 models: models,
                 acceptsUnlistedModels: allowUnlisted,
                 errorRate: errorRate,
@@ -109,21 +107,5 @@ struct Simulate: AsyncParsableCommand {
             // Unbuffered: scripts wait for this line to learn the port.
             FileHandle.standardOutput.write(Data("simulator listening on http://\(parts[0]):\(bound)\n".utf8))
         }
-    }
-
-    /// `5`, `seedance`, `bytedance/seedance-2-0-fast=60`.
-    static func generationTime(_ value: String) throws -> (model: String?, time: GenerationTimeModel) {
-        var model: String?
-        var seconds = Substring(value)
-        if let equals = value.lastIndex(of: "=") {
-            model = String(value[..<equals])
-            seconds = value[value.index(after: equals)...]
-            if model?.isEmpty == true { throw ValidationError("--generation-seconds '\(value)' names no model before '='") }
-        }
-        if seconds == "seedance" { return (model, .seedance(scale: 1)) }
-        guard let number = Double(seconds), number.isFinite, number >= 0 else {
-            throw ValidationError("--generation-seconds must be a number of seconds or 'seedance', optionally after MODEL= (got '\(value)')")
-        }
-        return (model, .fixed(.seconds(double: number)))
     }
 }

@@ -108,6 +108,20 @@ struct SimulatedAPITests {
         #expect(api.generations.map(\.readyAfter) == [.zero, .seconds(3600)])
     }
 
+    @Test func generationSecondsAreReadForAllModelsOrOne() throws {
+        var configuration = SimulatorConfiguration()
+        try configuration.setGenerationSeconds("seedance")
+        try configuration.setGenerationSeconds("bytedance/seedance-2-0-fast=90")
+        try configuration.setGenerationSeconds("acme/x=1.5")
+        #expect(configuration.generationTime == .seedance(scale: 1))
+        #expect(configuration.generationTime(for: "bytedance/seedance-2-0-fast") == .fixed(.seconds(90)))
+        #expect(configuration.generationTime(for: "acme/x") == .fixed(.seconds(double: 1.5)))
+        #expect(configuration.generationTime(for: "bytedance/seedance-2-0") == .seedance(scale: 1))
+        for bad in ["soon", "=5", "acme/x=", "acme/x=-1", "nan"] {
+            #expect(throws: GenerationTimeError.self, "\(bad)") { try configuration.setGenerationSeconds(bad) }
+        }
+    }
+
     @Test func modelsBeyondTheBuiltInOnesAreAcceptedOnlyWhenConfigured() throws {
         let text = Array(#"{"model":"acme/video-1","prompt":"x","anything":[1]}"#.utf8)
         let strict = simulatedAPI()
