@@ -162,6 +162,21 @@ struct ModelsCommandTests {
         }
     }
 
+    @Test func aDefinitionThatIsNotARegularFileOrTooLargeIsRefusedUnread() async throws {
+        try await withTemporaryDirectory { root in
+            let (config, directory) = try Self.configure(root: root)
+            let fifo = directory + "/pipe.json"
+            #expect(mkfifo(fifo, 0o600) == 0)
+            var error = await #expect(throws: ConfigurationError.self) { try await SettingsLoader.loadSettings(path: config) }
+            #expect(error?.message == "\(fifo): is not a regular file")
+            try FileManager.default.removeItem(atPath: fifo)
+            let large = directory + "/large.json"
+            try write(#"{"model": "acme/large", "description": "\#(String(repeating: "x", count: ModelDirectory.maximumFileBytes))"}"#, to: large)
+            error = await #expect(throws: ConfigurationError.self) { try await SettingsLoader.loadSettings(path: config) }
+            #expect(error?.message.hasPrefix("\(large): is larger than") == true, "\(String(describing: error))")
+        }
+    }
+
     @Test func twoFilesDefiningOneModelAreABrokenDirectory() async throws {
         try await withTemporaryDirectory { root in
             let (config, directory) = try Self.configure(root: root)

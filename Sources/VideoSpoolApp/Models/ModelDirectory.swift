@@ -1,6 +1,10 @@
 import Foundation
 public import VideoSpoolCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Reads operator model definitions: every `*.json` in a directory (`models.directory`), in name
 /// order, on top of the built-in models. Names starting with `.` are skipped (editor and lock
 /// files). One broken file fails the whole load, naming the file and the problem, so a start-up
@@ -45,19 +49,26 @@ public enum ModelDirectory {
         return catalog
     }
 
-    /// One definition file.
+    /// One definition file, read up to the size cap (a symlink is followed, as for any file here).
     static func read(_ path: String) throws(ModelDefinitionError) -> ModelSchema {
+        // A FIFO or a device would block the read or never end.
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw ModelDefinitionError(path: "", "cannot be read: \(String(cString: strerror(errno)))")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw ModelDefinitionError(path: "", "is not a regular file")
+        }
         let data: Data
         do {
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            if let size = attributes[.size] as? Int, size > maximumFileBytes {
-                throw ModelDefinitionError(path: "", "is \(size) bytes; a definition may be at most \(maximumFileBytes)")
-            }
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch let error as ModelDefinitionError {
-            throw error
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            data = try handle.read(upToCount: maximumFileBytes + 1) ?? Data()
         } catch {
             throw ModelDefinitionError(path: "", "cannot be read: \(error.localizedDescription)")
+        }
+        guard data.count <= maximumFileBytes else {
+            throw ModelDefinitionError(path: "", "is larger than \(maximumFileBytes) bytes; a definition is a few kilobytes")
         }
         return try ModelSchema(definition: Array(data))
     }
