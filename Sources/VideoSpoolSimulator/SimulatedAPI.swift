@@ -262,7 +262,11 @@ public final class SimulatedAPI: Sendable {
 
     private func accept(_ bytes: [UInt8], configuration: SimulatorConfiguration) -> Reply {
         let body: JSONObject
-        switch RequestValidator().validate(bytes) {
+        let model: String
+        let validator = RequestValidator(
+            options: .init(models: configuration.models, allowUnlistedModels: configuration.acceptsUnlistedModels)
+        )
+        switch validator.validate(bytes) {
         case .invalid(let rejected):
             state.withLock { $0.statistics.rejectedBodies += 1 }
             return errorReply(400, "Body validation error! " + rejected.issues.map(\.description).joined(separator: "; "))
@@ -275,15 +279,18 @@ public final class SimulatedAPI: Sendable {
                 state.withLock { $0.statistics.rejectedBodies += 1 }
                 return errorReply(400, "Body validation error! Unrecognized key: '\(leaked)'")
             }
-            if let duration = raw["duration"], duration.numberValue == nil {
+            // A listed model's duration is an integer, and the daemon must send it as one. Of a model
+            // without a definition nothing is known, so its body is taken as sent.
+            if request.isListed, let duration = raw["duration"], duration.numberValue == nil {
                 state.withLock { $0.statistics.rejectedBodies += 1 }
                 return errorReply(400, "Body validation error! Expected number, received string at 'duration'")
             }
             body = request.upstreamBody
+            model = request.model
         }
         let generation = state.withLock { state -> Generation in
             let prompt = body["prompt"]?.stringValue ?? ""
-            var readyAfter = configuration.generationTime.sample(using: &state.random)
+            var readyAfter = configuration.generationTime(for: model).sample(using: &state.random)
             if let seconds = Self.tag("seconds", in: prompt).flatMap(Double.init) { readyAfter = .seconds(double: seconds) }
             var ending: Generation.Ending = .completed
             if prompt.contains("[sim:error]") || Double.random(in: 0..<1, using: &state.random) < configuration.errorRate {

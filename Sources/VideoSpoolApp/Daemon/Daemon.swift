@@ -200,6 +200,7 @@ public struct Daemon: Sendable {
                 "event": "daemon.started", "spool": "\(settings.spoolDirectory)", "api": "\(settings.apiBaseURL)",
                 "jobs.active": "\(recovered.activeJobs.count)",
                 "deliveries.pending": "\(recovered.pendingDeliveries.count)",
+                "models": "\(settings.modelSummary)",
             ]
         )
         do {
