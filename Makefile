@@ -22,7 +22,7 @@ DEBIAN_PACKAGES := libsqlite3-dev libsystemd-dev python3 python3-pip debootstrap
 PYTHON_PACKAGES := standardwebhooks==1.1.0 jsonschema==4.26.0
 PYTHON_LIB := $(CURDIR)/.cache/python
 
-.PHONY: all deps debian-packages python-packages build release install test test-swift test-systemd bench demo clean
+.PHONY: all deps debian-packages python-packages build release install test test-swift test-systemd bench demo models clean
 
 all: build
 
@@ -68,6 +68,8 @@ install: release
 		$(DESTDIR)$(FISH_COMPLETION_DIR)
 	install -m 0644 man/videospool.8 $(DESTDIR)$(MAN_DIR)/videospool.8
 	install -m 0644 etc/videospool/request.schema.json $(DESTDIR)$(CONFIG_DIR)/request.schema.json
+	install -d $(DESTDIR)$(CONFIG_DIR)/schemas $(DESTDIR)$(CONFIG_DIR)/models.d
+	install -m 0644 etc/videospool/schemas/*.schema.json $(DESTDIR)$(CONFIG_DIR)/schemas/
 	.build/release/videospool --generate-completion-script bash > .build/videospool.bash
 	.build/release/videospool --generate-completion-script zsh > .build/_videospool
 	.build/release/videospool --generate-completion-script fish > .build/videospool.fish
@@ -93,6 +95,13 @@ bench: release
 
 demo: build
 	./.build/debug/videospool demo
+
+# After editing models/*.json: embeds them in the binary (a generated Swift file) and regenerates
+# the editors' JSON Schemas in etc/videospool/. ModelFilesTests fails until this has been run.
+models:
+	python3 scripts/embed-builtin-models.py
+	$(SWIFT) build --product videospool
+	./.build/debug/videospool models schema --built-in --output etc/videospool
 
 clean:
 	rm -rf .build .cache

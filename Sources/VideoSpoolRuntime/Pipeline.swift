@@ -127,6 +127,8 @@ public struct Pipeline: Sendable {
         snapshot.generating = polling.generatingCount
         snapshot.delivering = deliveries.deliveringJobs
         snapshot.submissionsPaused = queue.pausedReason
+        snapshot.pollingPaused = polling.pausedReason
+        snapshot.storeUnavailable = context.store.availability.reason
         var limits = rateLimiter.status
         if let heldUntil = limits.heldUntil, heldUntil <= context.time.now() { limits.heldUntil = nil }
         if limits.concurrencyLimit < limits.maximumConcurrency || limits.heldUntil != nil {

@@ -58,6 +58,13 @@ public struct PipelineContext: Sendable {
         await wake.wait(until: heartbeats.wakeDeadline(deadline, now: now), time: time)
     }
 
+    /// Commits on behalf of `loop`, from the loop's own task: while the store cannot be written
+    /// the loop waits here on purpose, and the watchdog counts it as alive for as long as the store
+    /// says so (``Heartbeats/waitingForStore(_:time:_:)``).
+    func commit(_ changes: [StoreChange], for loop: Heartbeats.Loop) async throws {
+        try await heartbeats.waitingForStore(loop, time: time) { try await store.commit(changes) }
+    }
+
     /// A logger carrying one job's metadata, for everything done on its behalf.
     func logger(for job: Job) -> Logger {
         var logger = self.logger

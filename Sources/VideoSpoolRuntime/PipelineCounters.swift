@@ -2,6 +2,13 @@ import Synchronization
 
 /// Live counts for status lines and the demo: how many jobs are where.
 public final class PipelineCounters: Sendable {
+    /// Where every job stands, and what keeps the daemon from working as usual: the one shape of
+    /// `STATUS=` (and the demo's progress lines). The counts come first, always in the same order;
+    /// then the conditions in force, most severe first (``Condition/Kind``), each as
+    /// "what: why", separated by "; ":
+    ///
+    ///     3 queued, 12 generating, 1 delivering, 240 done, 2 failed, 0 rejected; store unavailable:
+    ///     disk full; submissions paused: HTTP 401 (…); API limited: concurrency 2 of 8 after 429s
     public struct Snapshot: Sendable, Hashable, CustomStringConvertible {
         public var queued = 0
         public var submitting = 0
@@ -10,22 +17,80 @@ public final class PipelineCounters: Sendable {
         public var completed = 0
         public var failed = 0
         public var rejected = 0
+        /// Why the job store cannot be written, while commits wait for it.
+        public var storeUnavailable: String?
         /// Why submissions are paused, if they are.
         public var submissionsPaused: String?
+        /// Why polls are paused, if they are.
+        public var pollingPaused: String?
         /// The API request limits, while 429s keep them below the configuration.
         public var apiLimits: APIRateLimiter.Status?
 
-        public var description: String {
-            var text = "\(queued) queued, \(submitting + generating) generating, \(delivering) delivering, "
-                + "\(completed) done, \(failed) failed, \(rejected) rejected"
-            if let submissionsPaused { text += "; submissions paused: \(submissionsPaused)" }
-            if let apiLimits {
-                if apiLimits.concurrencyLimit < apiLimits.maximumConcurrency {
-                    text += "; API concurrency \(apiLimits.concurrencyLimit) of \(apiLimits.maximumConcurrency) after 429s"
+        public init() {}
+
+        /// Something that keeps the daemon from working as usual.
+        public struct Condition: Sendable, Hashable, CustomStringConvertible {
+            /// Every condition there is, most severe first: the order of the status line.
+            public enum Kind: Int, Sendable, Hashable, Comparable, CaseIterable {
+                /// Nothing durable can change, so every job waits.
+                case storeUnavailable
+                /// No job is sent to the API.
+                case submissionsPaused
+                /// No generation is polled, so none is seen to finish.
+                case pollingPaused
+                /// Requests go out, more slowly than configured.
+                case apiLimited
+
+                public static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
+
+                /// How the status line names it.
+                public var label: String {
+                    switch self {
+                    case .storeUnavailable: "store unavailable"
+                    case .submissionsPaused: "submissions paused"
+                    case .pollingPaused: "polling paused"
+                    case .apiLimited: "API limited"
+                    }
                 }
-                if let heldUntil = apiLimits.heldUntil { text += "; API requests held until \(heldUntil)" }
             }
-            return text
+
+            public let kind: Kind
+            /// Why, in a few words.
+            public let detail: String
+
+            public init(_ kind: Kind, _ detail: String) {
+                self.kind = kind
+                self.detail = detail
+            }
+
+            public var description: String { "\(kind.label): \(detail)" }
+        }
+
+        /// The conditions in force, most severe first.
+        public var conditions: [Condition] {
+            var conditions: [Condition] = []
+            if let storeUnavailable { conditions.append(Condition(.storeUnavailable, storeUnavailable)) }
+            if let submissionsPaused { conditions.append(Condition(.submissionsPaused, submissionsPaused)) }
+            if let pollingPaused { conditions.append(Condition(.pollingPaused, pollingPaused)) }
+            if let apiLimits {
+                var limits: [String] = []
+                if apiLimits.concurrencyLimit < apiLimits.maximumConcurrency {
+                    limits.append(
+                        "concurrency \(apiLimits.concurrencyLimit) of \(apiLimits.maximumConcurrency) after 429s"
+                    )
+                }
+                if let heldUntil = apiLimits.heldUntil { limits.append("requests held until \(heldUntil)") }
+                if !limits.isEmpty { conditions.append(Condition(.apiLimited, limits.joined(separator: ", "))) }
+            }
+            // Stable: two conditions of one kind keep the order they were found in.
+            return conditions.enumerated().sorted { ($0.element.kind, $0.offset) < ($1.element.kind, $1.offset) }
+                .map(\.element)
+        }
+
+        public var description: String {
+            let counts = "\(queued) queued, \(submitting + generating) generating, \(delivering) delivering, "
+                + "\(completed) done, \(failed) failed, \(rejected) rejected"
+            return ([counts] + conditions.map(\.description)).joined(separator: "; ")
         }
     }
 

@@ -46,22 +46,29 @@ public struct FaultRule: Sendable, Hashable {
     public var fault: Fault
     /// How many matching requests it applies to (for a limit: how many it refuses); `nil` for all.
     public var remaining: Int?
+    /// Applies to every matching request for this long, from the first one it matches (an API that
+    /// refuses the key for a few seconds); then it is gone. Overrides `remaining`.
+    public var window: Duration?
+    /// When the window opened (the simulator sets it on the first match).
+    public var windowStart: ContinuousClock.Instant?
 
-    public init(endpoint: Endpoint, fault: Fault, remaining: Int? = nil) {
+    public init(endpoint: Endpoint, fault: Fault, remaining: Int? = nil, window: Duration? = nil) {
         self.endpoint = endpoint
         self.fault = fault
         self.remaining = remaining
+        self.window = window
     }
 }
 
 extension FaultRule {
     /// Parses the `videospool simulate --fault` syntax: `ENDPOINT:FAULT[*COUNT]`, where ENDPOINT is
-    /// `submit`, `poll` or `any` and FAULT is one of `status=CODE` (optionally `,retry-after=SECONDS`),
+    /// `submit`, `poll` or `any` and FAULT is one of `status=CODE` (optionally `,retry-after=SECONDS`;
+    /// `,for=SECONDS` answers every matching request so for that long from the first one, no COUNT),
     /// `delay=SECONDS`, `drop`, `malformed`, `report=STATUS`, `video-url=URL` (the rest of the text, commas
     /// included), `accept-then-fail=CODE`, and the standing
     /// limits `concurrency-limit=N` and `rate-limit=PER_SECOND` (both optionally `,retry-after=SECONDS`).
-    /// Examples: `submit:status=429,retry-after=5*3`, `poll:report=error`, `any:delay=40`,
-    /// `any:concurrency-limit=5`.
+    /// Examples: `submit:status=429,retry-after=5*3`, `any:status=401,for=5`, `poll:report=error`,
+    /// `any:delay=40`, `any:concurrency-limit=5`.
     public init(parsing text: String) throws(FaultSyntaxError) {
         var body = Substring(text)
         var count: Int?
@@ -90,12 +97,22 @@ extension FaultRule {
             settings[pair[0]] = pair.count == 2 ? pair[1] : ""
         }
         let fault: Fault
+        var window: Duration?
         switch kind {
         case "status":
             guard let code = settings["status"].flatMap(Int.init) else {
                 throw FaultSyntaxError(text: text, reason: "status needs a code, e.g. status=503")
             }
             fault = .status(code, retryAfterSeconds: settings["retry-after"].flatMap(Int.init))
+            if let seconds = settings["for"] {
+                guard let value = Double(seconds), value > 0, count == nil else {
+                    throw FaultSyntaxError(
+                        text: text,
+                        reason: "for needs positive seconds and no *COUNT, e.g. status=401,for=5"
+                    )
+                }
+                window = .milliseconds(Int64(value * 1000))
+            }
         case "delay":
             guard let seconds = settings["delay"].flatMap(Double.init) else {
                 throw FaultSyntaxError(text: text, reason: "delay needs seconds, e.g. delay=40")
@@ -124,7 +141,7 @@ extension FaultRule {
         default:
             throw FaultSyntaxError(text: text, reason: "unknown fault '\(kind)'")
         }
-        self.init(endpoint: endpoint, fault: fault, remaining: count)
+        self.init(endpoint: endpoint, fault: fault, remaining: count, window: window)
     }
 }
 

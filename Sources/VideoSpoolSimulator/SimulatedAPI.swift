@@ -72,6 +72,9 @@ public final class SimulatedAPI: Sendable {
 
     public var statistics: Statistics { state.withLock { $0.statistics } }
 
+    /// How long each request takes before it is answered (``SimulatorConfiguration/latency``).
+    public var latency: Duration { state.withLock { $0.configuration.latency } }
+
     /// When a poll first told the daemon this generation was `completed`.
     public func completionSeen(_ generationID: String) -> ContinuousClock.Instant? {
         state.withLock { $0.completionSeen[generationID] }
@@ -189,7 +192,8 @@ public final class SimulatedAPI: Sendable {
             return state.configuration
         }
         if let denial = authenticate(authorization, configuration: configuration) { return denial }
-        let fault = state.withLock { Self.takeFault(for: .submit, from: &$0) }
+        let now = clock.now
+        let fault = state.withLock { Self.takeFault(for: .submit, from: &$0, now: now) }
         if case .echoKey(let status)? = fault?.fault {
             return errorReply(status, "Invalid request for credentials '\(authorization ?? "")'")
         }
@@ -211,7 +215,8 @@ public final class SimulatedAPI: Sendable {
             return state.configuration
         }
         if let denial = authenticate(authorization, configuration: configuration) { return denial }
-        let fault = state.withLock { Self.takeFault(for: .poll, from: &$0) }
+        let now = clock.now
+        let fault = state.withLock { Self.takeFault(for: .poll, from: &$0, now: now) }
         guard let generationID, !generationID.isEmpty else {
             return errorReply(400, "Body validation error! generation_id is required")
         }
@@ -257,7 +262,11 @@ public final class SimulatedAPI: Sendable {
 
     private func accept(_ bytes: [UInt8], configuration: SimulatorConfiguration) -> Reply {
         let body: JSONObject
-        switch RequestValidator().validate(bytes) {
+        let model: String
+        let validator = RequestValidator(
+            options: .init(models: configuration.models, allowUnlistedModels: configuration.acceptsUnlistedModels)
+        )
+        switch validator.validate(bytes) {
         case .invalid(let rejected):
             state.withLock { $0.statistics.rejectedBodies += 1 }
             return errorReply(400, "Body validation error! " + rejected.issues.map(\.description).joined(separator: "; "))
@@ -270,15 +279,18 @@ public final class SimulatedAPI: Sendable {
                 state.withLock { $0.statistics.rejectedBodies += 1 }
                 return errorReply(400, "Body validation error! Unrecognized key: '\(leaked)'")
             }
-            if let duration = raw["duration"], duration.numberValue == nil {
+            // A listed model's duration is an integer, and the daemon must send it as one. Of a model
+            // without a definition nothing is known, so its body is taken as sent.
+            if request.isListed, let duration = raw["duration"], duration.numberValue == nil {
                 state.withLock { $0.statistics.rejectedBodies += 1 }
                 return errorReply(400, "Body validation error! Expected number, received string at 'duration'")
             }
             body = request.upstreamBody
+            model = request.model
         }
         let generation = state.withLock { state -> Generation in
             let prompt = body["prompt"]?.stringValue ?? ""
-            var readyAfter = configuration.generationTime.sample(using: &state.random)
+            var readyAfter = configuration.generationTime(for: model).sample(using: &state.random)
             if let seconds = Self.tag("seconds", in: prompt).flatMap(Double.init) { readyAfter = .seconds(double: seconds) }
             var ending: Generation.Ending = .completed
             if prompt.contains("[sim:error]") || Double.random(in: 0..<1, using: &state.random) < configuration.errorRate {
@@ -413,14 +425,25 @@ public final class SimulatedAPI: Sendable {
         )
     }
 
-    private static func takeFault(for endpoint: FaultRule.Endpoint, from state: inout State) -> FaultRule? {
+    private static func takeFault(
+        for endpoint: FaultRule.Endpoint,
+        from state: inout State,
+        now: ContinuousClock.Instant
+    ) -> FaultRule? {
         guard
             let index = state.configuration.faults.firstIndex(where: {
                 ($0.endpoint == endpoint || $0.endpoint == .any) && !$0.fault.isStandingLimit
             })
         else { return nil }
         let rule = state.configuration.faults[index]
-        if let remaining = rule.remaining {
+        if let window = rule.window {
+            let start = rule.windowStart ?? now
+            if now - start > window {
+                state.configuration.faults.remove(at: index)
+                return takeFault(for: endpoint, from: &state, now: now)
+            }
+            state.configuration.faults[index].windowStart = start
+        } else if let remaining = rule.remaining {
             if remaining <= 1 {
                 state.configuration.faults.remove(at: index)
             } else {

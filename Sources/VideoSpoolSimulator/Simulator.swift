@@ -72,12 +72,14 @@ public struct Simulator: Sendable {
             let body = try await request.collectBody(upTo: 64 * 1024 * 1024)
             if let refusal = api.enter(.submit) { return try await Self.response(for: refusal) }
             defer { api.leave() }
+            try await Self.wait(api.latency)
             let reply = api.submit(authorization: request.headers[.authorization], body: Array(buffer: body))
             return try await Self.response(for: reply)
         }
         router.get("/v2/video/generations") { request, _ -> Response in
             if let refusal = api.enter(.poll) { return try await Self.response(for: refusal) }
             defer { api.leave() }
+            try await Self.wait(api.latency)
             let reply = api.poll(
                 authorization: request.headers[.authorization],
                 generationID: request.uri.queryParameters.get("generation_id")
@@ -128,6 +130,11 @@ public struct Simulator: Sendable {
             return Self.json(200, document)
         }
         return router
+    }
+
+    /// The simulated network's time for one request.
+    private static func wait(_ latency: Duration) async throws {
+        if latency > .zero { try await Task.sleep(for: latency) }
     }
 
     private static func response(for reply: SimulatedAPI.Reply) async throws -> Response {

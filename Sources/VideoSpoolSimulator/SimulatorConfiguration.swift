@@ -9,6 +9,13 @@ public struct SimulatorConfiguration: Sendable {
     /// Time a generation spends `queued` before `generating`.
     public var queuedTime: Duration
     public var generationTime: GenerationTimeModel
+    /// Generation times of particular models, in place of ``generationTime`` (a fast tier is faster).
+    public var generationTimes: [String: GenerationTimeModel]
+    /// The models the simulated API accepts; requests for others get a 400, as upstream.
+    public var models: ModelCatalog
+    /// Accepts any model, with the generic checks only (the real API serves far more models than
+    /// the daemon has built in).
+    public var acceptsUnlistedModels: Bool
     /// Fraction of generations that end with `status: error`.
     public var errorRate: Double
     /// Base of the video URLs handed out.
@@ -17,26 +24,75 @@ public struct SimulatorConfiguration: Sendable {
     public var faults: [FaultRule]
     /// Secret the webhook receiver verifies signatures with (`whsec_…`), if any.
     public var webhookSecret: WebhookSecret?
+    /// How long every API request takes before it is answered, as over a real network (requests
+    /// then overlap, as a real API's do). The answer is decided when the time is up.
+    public var latency: Duration
 
     public init(
         apiKey: String = "sim-test-key",
         exhaustedKeys: Set<String> = [],
         queuedTime: Duration = .milliseconds(200),
         generationTime: GenerationTimeModel = .fixed(.seconds(2)),
+        generationTimes: [String: GenerationTimeModel] = [:],
+        models: ModelCatalog = .builtIn,
+        acceptsUnlistedModels: Bool = false,
         errorRate: Double = 0,
         videoBaseURL: String = "https://cdn.simulator.invalid/generations",
         faults: [FaultRule] = [],
-        webhookSecret: WebhookSecret? = nil
+        webhookSecret: WebhookSecret? = nil,
+        latency: Duration = .zero
     ) {
         self.apiKey = apiKey
         self.exhaustedKeys = exhaustedKeys
         self.queuedTime = queuedTime
         self.generationTime = generationTime
+        self.generationTimes = generationTimes
+        self.models = models
+        self.acceptsUnlistedModels = acceptsUnlistedModels
         self.errorRate = errorRate
         self.videoBaseURL = videoBaseURL
         self.faults = faults
         self.webhookSecret = webhookSecret
+        self.latency = latency
     }
+
+    /// How long a generation of `model` takes.
+    public func generationTime(for model: String) -> GenerationTimeModel {
+        generationTimes[model] ?? generationTime
+    }
+
+    /// Applies one `--generation-seconds` value: `5`, `seedance`, or `MODEL=SECONDS` for one model.
+    ///
+    /// - Throws: ``GenerationTimeError`` naming the value when it is neither.
+    public mutating func setGenerationSeconds(_ value: String) throws(GenerationTimeError) {
+        var model: String?
+        var seconds = Substring(value)
+        if let equals = value.lastIndex(of: "=") {
+            model = String(value[..<equals])
+            seconds = value[value.index(after: equals)...]
+            guard model?.isEmpty == false else {
+                throw GenerationTimeError(message: "'\(value)' names no model before '='")
+            }
+        }
+        let time: GenerationTimeModel
+        if seconds == "seedance" {
+            time = .seedance(scale: 1)
+        } else if let number = Double(seconds), number.isFinite, number >= 0 {
+            time = .fixed(.seconds(double: number))
+        } else {
+            throw GenerationTimeError(
+                message: "must be a number of seconds or 'seedance', optionally after MODEL= (got '\(value)')"
+            )
+        }
+        if let model { generationTimes[model] = time } else { generationTime = time }
+    }
+}
+
+/// A `--generation-seconds` value that is not one.
+public struct GenerationTimeError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+
+    public var description: String { "--generation-seconds \(message)" }
 }
 
 /// How long generations take.

@@ -15,6 +15,8 @@ public final class SQLiteJobStore: JobStore, Sendable {
     /// Stamps phase changes in the timeline: the time a change became durable is its time.
     private let clock: @Sendable () -> Timestamp
     private let pending = Mutex(PendingCommits())
+    /// Whether a commit is waiting for the database to become writable again.
+    private let waiting = Mutex(StoreAvailability.available)
     private let logger: Logger?
     private let readOnly: Bool
 
@@ -51,6 +53,8 @@ public final class SQLiteJobStore: JobStore, Sendable {
 
     /// The database file, for diagnostics.
     public var path: String { pool.path }
+
+    public var availability: StoreAvailability { waiting.withLock { $0 } }
 
     // MARK: - Commits
 
@@ -135,13 +139,15 @@ public final class SQLiteJobStore: JobStore, Sendable {
 
     /// Runs a write transaction; while the database cannot be written (disk full, read-only
     /// file system, I/O error, locked by another writer) it waits and tries again, saying so in the
-    /// log once, instead of failing: the pipeline stalls and resumes when the disk does. SQLite
-    /// rolls a failed transaction back, so nothing is half-written.
+    /// log once and in ``availability`` meanwhile, instead of failing: the pipeline stalls and
+    /// resumes when the disk does. SQLite rolls a failed transaction back, so nothing is half-written.
     private func writeRetryingWhileUnavailable(_ updates: @escaping @Sendable (Database) throws -> Void) async throws {
         // Opened read-only on purpose (tools reading a live store): writing is a mistake, not an outage.
         if readOnly { return try await pool.write(updates) }
         var delay = Duration.milliseconds(100)
         var failing = false
+        // However the wait ends (written, another error, cancellation), this commit waits no more.
+        defer { if failing { waiting.withLock { $0 = .available } } }
         while true {
             do {
                 try await pool.write(updates)
@@ -150,6 +156,12 @@ public final class SQLiteJobStore: JobStore, Sendable {
                 }
                 return
             } catch let error as DatabaseError where Self.unavailableCodes.contains(error.resultCode.rawValue) {
+                let reason = Self.unavailabilityReason(error.resultCode)
+                let now = clock()
+                waiting.withLock { availability in
+                    if case .unavailable(reason, _) = availability { return }
+                    availability = .unavailable(reason: reason, since: now)
+                }
                 if !failing {
                     failing = true
                     logger?.error(
@@ -163,6 +175,19 @@ public final class SQLiteJobStore: JobStore, Sendable {
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(10))
             }
+        }
+    }
+
+    /// What keeps the database from being written, in a few words for the status line.
+    private static func unavailabilityReason(_ code: ResultCode) -> String {
+        switch code.primaryResultCode {
+        case .SQLITE_FULL: "disk full"
+        case .SQLITE_READONLY: "read-only"
+        case .SQLITE_IOERR: "I/O error"
+        case .SQLITE_CANTOPEN: "cannot open the database file"
+        case .SQLITE_BUSY, .SQLITE_LOCKED: "locked by another writer"
+        case .SQLITE_PROTOCOL: "locking protocol error"
+        default: "SQLite error \(code.primaryResultCode.rawValue)"
         }
     }
 

@@ -17,6 +17,7 @@ public enum MessageID {
         "submissions.paused": "164fa419a5bd4b18ab4c1ad41badd52d",
         "submissions.resumed": "0ee8aa5b7d634097ac368769f78ea28b",
         "polling.paused": "675a9a68eabf491b8cf5016dcb0bffb4",
+        "polling.resumed": "903c5d4c47184e7eb28f79ad571c78f4",
         "store.unavailable": "df5902123f694c6bb8ae3649ba89aea2",
         "store.recovered": "2f392eda444b48e0a37cac4986c9b888",
     ]

@@ -23,8 +23,49 @@ public final class InMemoryJobStore: JobStore, Sendable {
     }
 
     private let state = Mutex(State())
+    /// Set by a test to stand for a full disk: commits wait until it is `.available` again.
+    private let outage = Mutex<(availability: StoreAvailability, waiters: [CheckedContinuation<Void, Never>])>(
+        (.available, [])
+    )
+
+    /// One element each time a commit starts to wait for an unavailable store.
+    private let waits = ReplayingBroadcast<Void>()
 
     public init() {}
+
+    public var availability: StoreAvailability { outage.withLock { $0.availability } }
+
+    /// Every commit that has waited for the store so far, then every new one, as it starts to wait.
+    public func waitingCommits() -> AsyncStream<Void> {
+        waits.subscribe()
+    }
+
+    /// Makes commits wait (`.unavailable`) or lets the waiting ones through (`.available`), as a
+    /// real store does while its disk is full.
+    public func setAvailability(_ availability: StoreAvailability) {
+        let released = outage.withLock { outage -> [CheckedContinuation<Void, Never>] in
+            outage.availability = availability
+            guard availability.isAvailable else { return [] }
+            defer { outage.waiters.removeAll() }
+            return outage.waiters
+        }
+        for waiter in released { waiter.resume() }
+    }
+
+    private func waitUntilAvailable() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let available = outage.withLock { outage -> Bool in
+                if outage.availability.isAvailable { return true }
+                outage.waiters.append(continuation)
+                return false
+            }
+            if available {
+                continuation.resume()
+            } else {
+                waits.append(())
+            }
+        }
+    }
 
     /// Number of `commit` calls so far.
     public var commitCount: Int { state.withLock { $0.commits } }
@@ -36,6 +77,7 @@ public final class InMemoryJobStore: JobStore, Sendable {
     public var allDeliveryAttempts: [DeliveryAttempt] { state.withLock { $0.attempts } }
 
     public func commit(_ changes: [StoreChange]) async throws {
+        await waitUntilAvailable()
         try commitNow(changes)
     }
 

@@ -64,6 +64,8 @@ public final class InMemorySharedStore: Sendable {
 
         private var data: InMemoryJobStore { shared.data }
 
+        public var availability: StoreAvailability { data.availability }
+
         // MARK: Writes
 
         public func commit(_ changes: [StoreChange]) async throws {

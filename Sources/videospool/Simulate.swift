@@ -21,8 +21,30 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "The API key the simulator accepts.")
     var apiKey = "sim-test-key"
 
-    @Option(help: "Seconds each generation takes; 'seedance' draws from the documented 83-253 s spread.")
-    var generationSeconds = "5"
+    @Option(
+        name: .customLong("generation-seconds"),
+        help: ArgumentHelp(
+            "Seconds each generation takes (repeatable): SECONDS, or MODEL=SECONDS for one model.",
+            discussion: """
+                SECONDS is a number or 'seedance', which draws from the documented 83-253 s spread. Without a \
+                MODEL= prefix it applies to every model without its own value; the default is 5. Example: \
+                --generation-seconds seedance --generation-seconds bytedance/seedance-2-0-fast=60
+                """,
+            valueName: "[model=]seconds"
+        )
+    )
+    var generationSeconds: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "Also accept the models defined in this directory's *.json files (as models.directory).",
+            valueName: "path"
+        )
+    )
+    var modelsDirectory: String?
+
+    @Flag(help: "Accept any model, with only the generic checks (as models.allow_unlisted).")
+    var allowUnlisted = false
 
     @Option(help: "Fraction of generations that end with status error (0-1).")
     var errorRate = 0.0
@@ -37,9 +59,11 @@ struct Simulate: AsyncParsableCommand {
             discussion: """
                 ENDPOINT is submit, poll or any. FAULT is status=CODE[,retry-after=SECONDS], delay=SECONDS, \
                 drop, malformed, report=STATUS, video-url=URL (a completed poll answer with that video.url) or \
-                accept-then-fail=CODE. Without *COUNT it applies to every \
-                matching request. The standing limits concurrency-limit=N and rate-limit=PER_SECOND (each \
-                optionally ,retry-after=SECONDS) answer 429 to requests beyond N at once or PER_SECOND in one \
+                accept-then-fail=CODE. Without *COUNT it applies to every matching request; \
+                status=CODE,for=SECONDS applies to every matching request for that long from the first one \
+                (a key refused for a while: any:status=401,for=5). The standing limits concurrency-limit=N and \
+                rate-limit=PER_SECOND (each optionally ,retry-after=SECONDS) answer 429 to requests beyond N at \
+                once or PER_SECOND in one \
                 second, as a real API key's limits would. Examples: submit:status=429,retry-after=5*3  \
                 poll:report=error  any:delay=40  any:concurrency-limit=5
                 """,
@@ -53,13 +77,13 @@ struct Simulate: AsyncParsableCommand {
         guard parts.count == 2, let port = Int(parts[1]) else {
             throw ValidationError("--listen must be host:port")
         }
-        let model: GenerationTimeModel
-        if generationSeconds == "seedance" {
-            model = .seedance(scale: 1)
-        } else if let seconds = Double(generationSeconds) {
-            model = .fixed(.seconds(double: seconds))
-        } else {
-            throw ValidationError("--generation-seconds must be a number or 'seedance'")
+        var times = SimulatorConfiguration(generationTime: .fixed(.seconds(5)))
+        for value in generationSeconds {
+            do { try times.setGenerationSeconds(value) } catch { throw ValidationError(error.description) }
+        }
+        var models = ModelCatalog.builtIn
+        if let modelsDirectory {
+            do { models = try ModelDirectory.load(modelsDirectory, required: true) } catch { throw ValidationError("\(error)") }
         }
         var secret: WebhookSecret?
         if let webhookSecret {
@@ -73,7 +97,10 @@ struct Simulate: AsyncParsableCommand {
         let simulator = Simulator(
             configuration: SimulatorConfiguration(
                 apiKey: apiKey,
-                generationTime: model,
+                generationTime: times.generationTime,
+                generationTimes: times.generationTimes,
+                models: models,
+                acceptsUnlistedModels: allowUnlisted,
                 errorRate: errorRate,
                 faults: rules,
                 webhookSecret: secret

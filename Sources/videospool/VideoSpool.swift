@@ -14,11 +14,12 @@ struct VideoSpool: AsyncParsableCommand {
             From a shell: `videospool validate FILE…` checks requests with the daemon's rules; \
             `videospool submit FILE|-` checks one and drops it into incoming/, printing its job id, and \
             with --wait follows it to its outcome. `list`, `show`, `cancel`, `retry`, `redeliver` and \
-            `prune` inspect and manage jobs, through the running daemon or the store. See videospool(8).
+            `prune` inspect and manage jobs, through the running daemon or the store; `models` lists the \
+            models requests may use. See videospool(8).
             """,
         version: Daemon.version,
         subcommands: [
-            Run.self, CheckConfig.self, Submit.self, Validate.self,
+            Run.self, CheckConfig.self, Submit.self, Validate.self, Models.self,
             List.self, Show.self, Cancel.self, Retry.self, Redeliver.self, Prune.self,
             Simulate.self, Demo.self,
         ],

@@ -138,6 +138,44 @@ struct EndToEndTests {
         #expect(text.contains("verified video.generation."))
     }
 
+    /// One job of each built-in Seedance model, each with a value only that model allows, through
+    /// the binary to the simulator: each is submitted with its own model and completes.
+    @Test func oneJobOfEachSeedanceModelCompletes() async throws {
+        try await withTemporaryDirectory { root in
+            let simulator = Self.simulator(generation: .milliseconds(100))
+            try await simulator.withRunningServer { port in
+                let config = try Self.configure(root: root, port: port)
+                let hook = "http://127.0.0.1:\(port)/webhooks/family"
+                let requests: [(model: String, members: String)] = [
+                    ("bytedance/dreamina-seedance-2-0-mini", #""provider": "FAL", "resolution": "480p""#),
+                    ("bytedance/seedance-2-0", #""resolution": "4k", "duration": "12""#),
+                    ("bytedance/seedance-2-0-fast", #""duration": 8, "image_urls": ["https://example.com/a.png"], "audio_urls": ["https://example.com/a.mp3"]"#),
+                    ("bytedance/seedance-2-5", #""duration": "30", "watermark": true"#),
+                    ("bytedance/dreamina-seedance-2-5", #""duration": 25, "provider": "bytedance""#),
+                ]
+                let daemon = try Self.start(config: config, root: root, run: 1)
+                for (index, request) in requests.enumerated() {
+                    let text = #"{"model": "\#(request.model)", "prompt": "family \#(index)", "job_id": "family-\#(index)", "callback_url": "\#(hook)", \#(request.members)}"#
+                    try Self.drop(text, as: "family-\(index).json", root: root)
+                }
+                let received = try await simulator.receiver.subscribe().collect(requests.count)
+                daemon.signal(SIGTERM)
+                #expect(await daemon.waitForExit() == 0, "log:\n\(daemon.log)")
+
+                for (index, request) in requests.enumerated() {
+                    let webhook = received.first { $0.json?["data"]?["job_id"] == .string("family-\(index)") }
+                    #expect(webhook?.json?["type"] == .string("video.generation.completed"), "\(request.model): \(String(describing: webhook?.json))")
+                    #expect(webhook?.json?["data"]?["model"] == .string(request.model))
+                    let body = try #require(simulator.api.generations.first { $0.prompt == "family \(index)" }?.body, "\(request.model)")
+                    #expect(body["model"] == .string(request.model))
+                    #expect(body["duration"].map { $0.numberValue != nil } ?? true, "duration is sent as an integer")
+                    #expect(body["callback_url"] == nil && body["job_id"] == nil)
+                }
+                #expect(simulator.api.statistics.rejectedBodies == 0)
+            }
+        }
+    }
+
     @Test func killingTheDaemonMidRunLosesNoJobAndSubmitsNoneTwice() async throws {
         try await withTemporaryDirectory { root in
             let simulator = Self.simulator(generation: .milliseconds(600))

@@ -1,17 +1,23 @@
 import Foundation
 import Testing
+import VideoSpoolApp
 import VideoSpoolCore
 
-/// `etc/videospool/request.schema.json` is for editors; the validator is the authority. These tests
-/// keep the two equal: the schema's fields, enums, ranges and counts are compared with
-/// ``ModelSchema`` and ``RequestValidator``, and an independent implementation (Python
-/// `jsonschema`) checks the bad-input corpus and valid examples against the schema.
+/// The JSON Schemas in `etc/videospool/` are for editors; the validator is the authority. These
+/// tests keep the two equal: each model's schema (`schemas/<model>.schema.json`) has its
+/// definition's fields, enums, ranges and counts, the combined `request.schema.json` selects them
+/// by `model`, and an independent implementation (Python `jsonschema`) checks the bad-input corpus,
+/// valid examples and the built-in models' table against them.
 @Suite(.timeLimit(.minutes(1)))
 struct RequestSchemaTests {
     static let path = packageRoot + "/etc/videospool/request.schema.json"
-    static let model = ModelSchema.seedance20Mini
+    static let models = ModelCatalog.builtIn.models.map(\.schema)
 
-    static func schema() throws -> JSONValue {
+    static func schemaPath(_ model: String) -> String {
+        packageRoot + "/etc/videospool/schemas/" + RequestJSONSchema.fileStem(for: model) + ".schema.json"
+    }
+
+    static func schema(at path: String = path) throws -> JSONValue {
         try JSONParser().parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
     }
 
@@ -25,28 +31,64 @@ struct RequestSchemaTests {
         return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
     }
 
-    @Test func theSchemaHasExactlyTheValidatorsFieldsRequiredKeysAndModels() throws {
-        let schema = try Self.schema()
+    /// Whether `sample` (a string) matches `schema`, for the subset the media definitions use:
+    /// `$ref` into `$defs`, `anyOf`, and string patterns.
+    static func accepts(_ schema: JSONValue, _ sample: String, root: JSONValue) throws -> Bool {
+        if let reference = schema["$ref"]?.stringValue {
+            let name = String(reference.dropFirst("#/$defs/".count))
+            let target = try #require(root["$defs"]?[name], "\(reference) is not defined")
+            return try accepts(target, sample, root: root)
+        }
+        if let alternatives = schema["anyOf"]?.arrayValue {
+            return try alternatives.contains { try accepts($0, sample, root: root) }
+        }
+        guard schema["type"] == .string("string"), let pattern = schema["pattern"]?.stringValue else { return false }
+        return try matches(pattern, sample)
+    }
+
+    @Test(arguments: RequestSchemaTests.models.map(\.model))
+    func eachModelsSchemaHasExactlyItsFieldsRequiredKeysAndModel(model: String) throws {
+        let definition = try #require(ModelCatalog.builtIn[model])
+        let schema = try Self.schema(at: Self.schemaPath(model))
         let properties = try #require(schema["properties"]?.objectValue)
-        #expect(Set(properties.keys) == Set(Self.model.fields.map(\.name) + RequestValidator.daemonKeys))
+        #expect(Set(properties.keys) == Set(definition.fields.map(\.name) + RequestValidator.daemonKeys))
         let required = Set((schema["required"]?.arrayValue ?? []).compactMap(\.stringValue))
-        #expect(required == Self.model.required)
+        #expect(required == definition.required)
         #expect(schema["additionalProperties"] == .bool(false))
-        let models = (properties["model"]?["enum"]?.arrayValue ?? []).compactMap(\.stringValue)
-        #expect(Set(models) == Set(ModelSchema.supported.keys))
+        #expect(properties["model"]?["const"] == .string(model))
         for name in required {
             #expect(properties[name]?["anyOf"] == nil, "'\(name)' is required, so null is not accepted")
         }
     }
 
-    @Test func everyFieldHasTheValidatorsEnumsRangesAndCounts() throws {
+    @Test func theCombinedSchemaSelectsEachModelsOwnSchemaByModel() throws {
         let schema = try Self.schema()
-        for field in Self.model.fields where field.name != "model" {
+        let models = (schema["properties"]?["model"]?["enum"]?.arrayValue ?? []).compactMap(\.stringValue)
+        #expect(Set(models) == Set(ModelSchema.supported.keys))
+        #expect(schema["required"] == .array([.string("model")]))
+        let branches = try #require(schema["allOf"]?.arrayValue)
+        #expect(branches.count == models.count)
+        for branch in branches {
+            let model = try #require(branch["if"]?["properties"]?["model"]?["const"]?.stringValue)
+            let own = try Self.schema(at: Self.schemaPath(model))
+            for key in ["type", "required", "additionalProperties", "properties", "allOf"] {
+                #expect(branch["then"]?[key] == own[key], "\(model): '\(key)' differs from its own schema")
+            }
+        }
+    }
+
+    @Test(arguments: RequestSchemaTests.models.map(\.model))
+    func everyFieldHasTheValidatorsEnumsRangesAndCounts(model: String) throws {
+        let definition = try #require(ModelCatalog.builtIn[model])
+        let schema = try Self.schema(at: Self.schemaPath(model))
+        for field in definition.fields where field.name != "model" {
             let property = schema["properties"]?[field.name]
             let accepted = try #require(Self.branch(property), "\(field.name)")
+            #expect(property?["default"] == field.defaultValue, "\(field.name)")
             switch field.kind {
-            case .text:
+            case .text(let nonEmpty, _, _):
                 #expect(accepted["type"] == .string("string"), "\(field.name)")
+                #expect((accepted["pattern"] == .string("\\S")) == nonEmpty, "\(field.name)")
             case .choice(let choices, let caseInsensitive):
                 if caseInsensitive {
                     let pattern = try #require(accepted["pattern"]?.stringValue)
@@ -54,15 +96,19 @@ struct RequestSchemaTests {
                         #expect(try Self.matches(pattern, choice) && Self.matches(pattern, choice.uppercased()))
                     }
                     #expect(try !Self.matches(pattern, "x" + choices[0]))
+                    for other in ["bytedance", "fal", "auto"] where !choices.contains(other) {
+                        #expect(try !Self.matches(pattern, other), "\(model): \(field.name) accepts \(other)")
+                    }
                 } else {
                     #expect(accepted["enum"]?.arrayValue?.compactMap(\.stringValue) == choices, "\(field.name)")
                 }
-            case .integer(let range, let acceptsDigitString):
+            case .integer(let rule):
+                let range = try #require(rule.minimum.flatMap { low in rule.maximum.map { low...$0 } }, "\(field.name)")
                 #expect(accepted["type"] == .string("integer"))
                 #expect(accepted["minimum"]?.numberValue?.int64Value == range.lowerBound, "\(field.name)")
                 #expect(accepted["maximum"]?.numberValue?.int64Value == range.upperBound, "\(field.name)")
                 let digitString = property?["anyOf"]?.arrayValue?.first { $0["type"] == .string("string") }
-                #expect((digitString != nil) == acceptsDigitString, "\(field.name)")
+                #expect((digitString != nil) == rule.acceptsDigitString, "\(field.name)")
                 if let pattern = digitString?["pattern"]?.stringValue {
                     for value in (range.lowerBound - 20)...(range.upperBound + 20) {
                         #expect(try Self.matches(pattern, String(value)) == (value >= 0 && range.contains(value)), "\(value)")
@@ -71,11 +117,13 @@ struct RequestSchemaTests {
             case .boolean:
                 #expect(accepted["type"] == .string("boolean"), "\(field.name)")
             case .media(let rule):
-                #expect(accepted["$ref"] == .string(Self.reference(rule, single: true)), "\(field.name)")
-            case .mediaList(let rule, let count):
+                try Self.expectMediaSchema(accepted, accepts: rule, root: schema, field: field.name)
+            case .list(.media(let rule), let count):
                 #expect(accepted["minItems"]?.numberValue?.int64Value == Int64(count.lowerBound), "\(field.name)")
                 #expect(accepted["maxItems"]?.numberValue?.int64Value == Int64(count.upperBound), "\(field.name)")
-                #expect(accepted["items"]?["$ref"] == .string(Self.reference(rule, single: false)), "\(field.name)")
+                try Self.expectMediaSchema(try #require(accepted["items"]), accepts: rule, root: schema, field: field.name)
+            default:
+                Issue.record("\(model): \(field.name) is of a kind the built-in models do not use")
             }
         }
         let callbacks = Self.branch(schema["properties"]?["callback_urls"])
@@ -86,12 +134,18 @@ struct RequestSchemaTests {
         }
     }
 
-    private static func reference(_ rule: ModelSchema.MediaRule, single: Bool) -> String {
-        switch (rule.dataType, rule.allowsAssetID) {
-        case ("image"?, _): "#/$defs/imageReference"
-        case ("audio"?, true): "#/$defs/audioReference"
-        case ("audio"?, false): "#/$defs/audioListReference"
-        default: "#/$defs/httpURL"
+    /// The reference kinds a media property's schema matches are the ones its rule accepts.
+    static func expectMediaSchema(_ schema: JSONValue, accepts rule: ModelSchema.MediaRule, root: JSONValue, field: String) throws {
+        let samples: [(String, Bool)] = [
+            ("https://e.com/a.png", rule.acceptsHTTP),
+            ("data:image/png;base64,iVBORw0KGgo=", rule.dataTypes.contains("image")),
+            ("data:audio/mpeg;base64,SUQzBAAA", rule.dataTypes.contains("audio")),
+            ("data:video/mp4;base64,AAAAIGZ0eXA=", rule.dataTypes.contains("video")),
+            ("asset://voice-1", rule.allowsAssetID),
+            ("ftp://e.com/a.png", false),
+        ]
+        for (sample, expected) in samples {
+            #expect(try accepts(schema, sample, root: root) == expected, "\(field): \(sample)")
         }
     }
 
@@ -152,6 +206,42 @@ struct RequestSchemaTests {
                     Self.beyondTheSchema.contains(expectation.code) || Self.beyondTheSchemaFiles.contains(expectation.file),
                     "the schema accepts \(expectation)"
                 )
+            }
+        }
+    }
+
+    /// The built-in models' table (ModelCase: valid and invalid requests at each limit) through each
+    /// model's own schema and through the combined one: Python's verdicts must be the table's.
+    @Test func anIndependentValidatorAgreesWithTheBuiltInModelsTable() async throws {
+        try await withTemporaryDirectory { root in
+            var checks: [JSONValue] = []
+            for (index, modelCase) in ModelCase.all.enumerated() {
+                let file = root + "/case-\(index).json"
+                try write(modelCase.request, to: file)
+                for schema in [Self.schemaPath(modelCase.model), Self.path] {
+                    checks.append(.object(JSONObject(["schema": .string(schema), "file": .string(file)])))
+                }
+            }
+            try write(JSONWriter().string(.array(checks)), to: root + "/checks.json")
+            let script = """
+                import json, sys
+                from jsonschema import Draft202012Validator
+                validators = {}
+                verdicts = []
+                for check in json.load(open(sys.argv[1])):
+                    if check["schema"] not in validators:
+                        schema = json.load(open(check["schema"]))
+                        Draft202012Validator.check_schema(schema)
+                        validators[check["schema"]] = Draft202012Validator(schema)
+                    verdicts.append(validators[check["schema"]].is_valid(json.load(open(check["file"]))))
+                print(json.dumps(verdicts))
+                """
+            let output = try Self.python(script, arguments: [root + "/checks.json"], directory: root)
+            let verdicts = try #require(try JSONParser().parse(output).arrayValue, "\(output)")
+            try #require(verdicts.count == checks.count)
+            for (index, modelCase) in ModelCase.all.enumerated() {
+                #expect(verdicts[2 * index] == .bool(modelCase.isValid), "\(modelCase.model) schema: \(modelCase.name)")
+                #expect(verdicts[2 * index + 1] == .bool(modelCase.isValid), "request.schema.json: \(modelCase.testDescription)")
             }
         }
     }

@@ -118,6 +118,110 @@ struct ResourceLimitTests {
         }
     }
 
+    /// A notify datagram and when the test received it.
+    struct NotifyDatagram: Sendable {
+        let text: String
+        let at: ContinuousClock.Instant
+
+        var isWatchdog: Bool { text.split(separator: "\n").contains("WATCHDOG=1") }
+        var status: String? {
+            text.split(separator: "\n").first { $0.hasPrefix("STATUS=") }.map { String($0.dropFirst("STATUS=".count)) }
+        }
+    }
+
+    /// The issue's full disk under the watchdog: with the state directory full for more than three
+    /// watchdog periods, `WATCHDOG=1` keeps coming at its usual pace (a daemon that waits for the
+    /// store on purpose is alive), and `STATUS=` says why nothing moves.
+    @Test(.enabled(if: isRoot, "mounting a small file system needs root"))
+    func aFullDiskKeepsTheWatchdogFedAndTheStatusSaysTheStoreIsUnavailable() async throws {
+        try await withTemporaryDirectory { root in
+            try await Self.withSmallFileSystem(root + "/state", megabytes: 4) {
+                let simulator = EndToEndTests.simulator(generation: .milliseconds(50))
+                try await simulator.withRunningServer { port in
+                    let config = try EndToEndTests.configure(root: root, port: port)
+                    let hook = "http://127.0.0.1:\(port)/webhooks/watchdog"
+                    let notify = try NotifySocket(path: root + "/notify")
+                    defer { notify.close() }
+                    let watchdog = Duration.seconds(2)
+                    let daemon = try DaemonProcess(
+                        arguments: ["run", "--config", config],
+                        logPath: root + "/daemon.log",
+                        environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000"]
+                    )
+                    // Every datagram, stamped as it arrives, for the test to await and measure.
+                    let notifications = ReplayingBroadcast<NotifyDatagram>()
+                    let reader = Task {
+                        for await text in notify.datagrams { notifications.append(NotifyDatagram(text: text, at: .now)) }
+                    }
+                    defer { reader.cancel() }
+                    _ = try await FaultRig.within(30, "READY=1") {
+                        try await notifications.subscribe().collect(1) { $0.text.contains("READY=1") }
+                    }
+                    try EndToEndTests.drop(EndToEndTests.request(tag: "before-full", hook: hook), as: "a.json", root: root)
+                    _ = try await FaultRig.within(30, "the first webhook") { try await simulator.receiver.subscribe().collect(1) }
+
+                    // Fill the state file system to the last byte; requests keep arriving.
+                    let filler = root + "/state/filler"
+                    _ = FileManager.default.createFile(atPath: filler, contents: nil)
+                    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: filler))
+                    let block = Data(count: 64 * 1024)
+                    while (try? handle.write(contentsOf: block)) != nil {}
+                    try? handle.close()
+                    for index in 0..<3 {
+                        try EndToEndTests.drop(EndToEndTests.request(tag: "while-full-\(index)", hook: hook), as: "full-\(index).json", root: root)
+                    }
+                    let unavailable = try await FaultRig.within(30, "STATUS= saying the store is unavailable") {
+                        try #require(
+                            try await notifications.subscribe().collect(1) {
+                                $0.status?.contains("store unavailable: disk full") == true
+                            }.first
+                        )
+                    }
+                    // Hold the disk full for more than three watchdog periods, as long as pings come.
+                    let hold = watchdog * 7 / 2
+                    _ = try await FaultRig.within(60, "WATCHDOG=1 \(hold) into the outage") {
+                        try await notifications.subscribe().collect(1) { $0.isWatchdog && $0.at - unavailable.at >= hold }
+                    }
+                    #expect(!daemon.log.contains("The job store is writable again"), "the store stayed unavailable all along")
+                    let held = notifications.history
+                    try FileManager.default.removeItem(atPath: filler)
+
+                    // The pings during the outage, and the last one before it.
+                    let pings = held.filter(\.isWatchdog)
+                    let firstDuring = try #require(pings.firstIndex { $0.at >= unavailable.at })
+                    let measured = pings[max(firstDuring - 1, 0)...]
+                    let gaps = zip(measured.dropFirst(), measured).map { ($0.at - $1.at).secondsDouble }
+                    let longest = gaps.max() ?? .infinity
+                    let statuses = held.filter { $0.at >= unavailable.at }.compactMap(\.status)
+                    print(
+                        "full disk under the watchdog: \(measured.count) WATCHDOG=1 over "
+                            + "\(((measured.last?.at ?? unavailable.at) - unavailable.at).secondsDouble) s of outage, "
+                            + "longest gap \(longest) s (WATCHDOG_USEC=2 s); STATUS=\(unavailable.status ?? "")"
+                    )
+                    #expect(measured.count >= 4, "pinged all through the outage")
+                    #expect(longest < watchdog.secondsDouble, "a gap of \(longest) s would have let systemd abort the daemon")
+                    #expect(statuses.allSatisfy { $0.contains("store unavailable: disk full") }, "\(statuses)")
+                    let shape = #/^\d+ queued, \d+ generating, \d+ delivering, \d+ done, \d+ failed, \d+ rejected; store unavailable: disk full$/#
+                    #expect(
+                        unavailable.status?.wholeMatch(of: shape) != nil,
+                        "the counts, then the condition: \(unavailable.status ?? "")"
+                    )
+
+                    // Space returns: the status says so and every request is served.
+                    _ = try await FaultRig.within(60, "STATUS= without the condition") {
+                        try await notifications.subscribe().collect(1) {
+                            $0.at > unavailable.at && $0.status.map { !$0.contains("store unavailable") } == true
+                        }
+                    }
+                    let received = try await FaultRig.within(60, "every webhook") { try await simulator.receiver.subscribe().collect(4) }
+                    daemon.signal(SIGTERM)
+                    #expect(await daemon.waitForExit() == 0, "it kept running: \(daemon.log.suffix(2000))")
+                    #expect(Set(received.compactMap { $0.json?["data"]?["job_id"]?.stringValue }).count == 4)
+                }
+            }
+        }
+    }
+
     /// Whether this machine can loop-mount an ext4 image (root, loop devices, mkfs.ext4).
     static var canLoopMount: Bool {
         isRoot && FileManager.default.fileExists(atPath: "/dev/loop-control")

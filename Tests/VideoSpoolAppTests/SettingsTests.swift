@@ -127,6 +127,39 @@ struct SettingsTests {
         }
     }
 
+    @Test(arguments: [
+        ("models:\n  directory: models.d\n", "models.directory", "absolute path"),
+        ("models:\n  allow_unlisted: maybe\n", "models.allow_unlisted", "true or false"),
+        ("models:\n  allow_unlisted_models: true\n", "models.allow_unlisted_models", "did you mean 'models.allow_unlisted'?"),
+    ])
+    func aBadModelsSettingIsAnErrorNamingItsKey(yaml: String, key: String, message: String) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/videospool.yaml"
+            try write(yaml, to: path)
+            let error = await #expect(throws: ConfigurationError.self) { try await SettingsLoader.loadSettings(path: path) }
+            #expect(error?.key == key)
+            #expect(error?.description.contains(message) == true, "\(error?.description ?? "-")")
+        }
+    }
+
+    @Test func theModelsSettingsReachTheValidator() async throws {
+        try await withTemporaryDirectory { directory in
+            try FileManager.default.createDirectory(atPath: directory + "/models.d", withIntermediateDirectories: true)
+            try write(
+                #"{"model": "acme/x", "required": ["model", "prompt"], "properties": {"prompt": {"type": "string"}}}"#,
+                to: directory + "/models.d/acme.json"
+            )
+            let path = directory + "/videospool.yaml"
+            try write("models:\n  directory: \(directory)/models.d\n  allow_unlisted: true\n", to: path)
+            let settings = try await SettingsLoader.loadSettings(path: path)
+            #expect(settings.allowUnlistedModels)
+            #expect(settings.models.entry(for: "acme/x")?.source == .file(directory + "/models.d/acme.json"))
+            #expect(settings.models.count == ModelCatalog.builtIn.count + 1)
+            #expect(settings.summary.contains("models.directory: \(directory)/models.d (5 built-in, 1 from files)"))
+            #expect(DaemonSettings().allowUnlistedModels == false)
+        }
+    }
+
     @Test func invalidYAMLIsAnError() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/videospool.yaml"

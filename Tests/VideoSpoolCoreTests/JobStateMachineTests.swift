@@ -22,8 +22,7 @@ private let completed = """
 private func delay(of action: JobStateMachine.Action, from start: Timestamp = now) -> Duration? {
     switch action {
     case .enqueue(let at), .poll(let at): at - start
-    case .pauseSubmissions(let until, _), .pausePolling(let until, _): until - start
-    case .finish: nil
+    case .pauseSubmissions, .pausePolling, .finish: nil
     }
 }
 
@@ -219,44 +218,26 @@ struct JobStateMachineTests {
         #expect(job.failure?.message.contains("image_url is unreachable") == true)
     }
 
+    /// How long the pause lasts is ``AuthenticationPause``'s business (`AuthenticationPauseTests`).
     @Test(arguments: [401, 403, 301, 302, 307, 308])
     func anAuthenticationFailureOrRedirectPausesSubmissionsAndRequeuesTheJob(statusCode: Int) {
-        for seed in jitterSeeds.prefix(50) {
-            var random = SplitMix64(seed: seed)
-            var job = submittingJob()
-            let action = machine.submissionFinished(
-                &job,
-                exchange: response(statusCode, #"{"message":"nope"}"#),
-                now: now,
-                using: &random
-            )
-            guard case .pauseSubmissions(let until, let reason) = action else {
-                Issue.record("expected .pauseSubmissions, got \(action)")
-                return
-            }
-            #expect(job.phase == .queued)
-            #expect(job.nextActionAt == nil)
-            #expect(job.failure == nil)
-            #expect((27.0...33.0).contains(seconds(until - now)), "30 s ± 10 %")
-            #expect(reason.contains("HTTP \(statusCode)"))
-            #expect(reason.contains("nope"))
-        }
-    }
-
-    @Test func repeatedAuthenticationPausesDouble() {
-        var random = SplitMix64(seed: 42)
+        var random = SplitMix64(seed: 7)
         var job = submittingJob()
-        let action = machine.submissionFinished(&job, exchange: response(401), now: now, pauseCount: 2, using: &random)
-        #expect((108.0...132.0).contains(seconds(delay(of: action))), "30 s × 2² ± 10 %")
-        var longJob = submittingJob()
-        let capped = machine.submissionFinished(
-            &longJob,
-            exchange: response(403),
+        let action = machine.submissionFinished(
+            &job,
+            exchange: response(statusCode, #"{"message":"nope"}"#),
             now: now,
-            pauseCount: 20,
             using: &random
         )
-        #expect(seconds(delay(of: capped)) <= 660, "capped at 600 s + 10 %")
+        guard case .pauseSubmissions(let reason) = action else {
+            Issue.record("expected .pauseSubmissions, got \(action)")
+            return
+        }
+        #expect(job.phase == .queued)
+        #expect(job.nextActionAt == nil)
+        #expect(job.failure == nil)
+        #expect(reason.contains("HTTP \(statusCode)"))
+        #expect(reason.contains("nope"))
     }
 
     static let ambiguousSubmissions: [APIExchange] = [
@@ -636,15 +617,14 @@ struct JobStateMachineTests {
     func anAuthenticationFailureOrRedirectPausesPolling(statusCode: Int) {
         var random = SplitMix64(seed: 12)
         var job = generatingJob()
+        let before = job
         let pollTime = now + .seconds(60)
         let action = machine.pollFinished(&job, exchange: response(statusCode), now: pollTime, using: &random)
-        guard case .pausePolling(let until, let reason) = action else {
+        guard case .pausePolling(let reason) = action else {
             Issue.record("expected .pausePolling, got \(action)")
             return
         }
-        #expect((27.0...33.0).contains(seconds(until - pollTime)))
-        #expect(job.nextActionAt == until)
-        #expect(job.phase == .generating)
+        #expect(job == before, "a refused poll tells nothing about the generation")
         #expect(reason.contains(statusCode == 401 ? "API key" : statusCode == 403 ? "credits" : "api.base_url"))
     }
 

@@ -18,6 +18,8 @@ struct FaultRuleParsingTests {
         ("submit:accept-then-fail=504", FaultRule(endpoint: .submit, fault: .acceptThenFail(504))),
         ("any:concurrency-limit=5", FaultRule(endpoint: .any, fault: .concurrencyLimit(5, retryAfterSeconds: nil))),
         ("any:rate-limit=20,retry-after=1", FaultRule(endpoint: .any, fault: .rateLimit(perSecond: 20, retryAfterSeconds: 1))),
+        ("any:status=401,for=5", FaultRule(endpoint: .any, fault: .status(401, retryAfterSeconds: nil), window: .seconds(5))),
+        ("poll:status=403,for=0.5", FaultRule(endpoint: .poll, fault: .status(403, retryAfterSeconds: nil), window: .milliseconds(500))),
     ])
     func faultsParse(text: String, rule: FaultRule) throws {
         #expect(try FaultRule(parsing: text) == rule)
@@ -25,7 +27,8 @@ struct FaultRuleParsingTests {
 
     @Test(arguments: [
         "submit", "nowhere:drop", "submit:status", "submit:status=x", "submit:drop*0", "poll:melt", "poll:report=",
-        "any:concurrency-limit=0", "any:rate-limit=lots",
+        "any:concurrency-limit=0", "any:rate-limit=lots", "any:status=401,for=0", "any:status=401,for=soon",
+        "any:status=401,for=5*2",
     ])
     func malformedFaultsAreRefusedWithAReason(text: String) {
         let error = #expect(throws: FaultSyntaxError.self) { try FaultRule(parsing: text) }

@@ -76,6 +76,60 @@ struct SimulatedAPITests {
         #expect(api.generations.isEmpty)
     }
 
+    // MARK: - Models
+
+    @Test(arguments: ModelCatalog.builtIn.models.map(\.schema.model))
+    func everyBuiltInModelIsAccepted(model: String) throws {
+        let api = simulatedAPI()
+        let text = #"{"model":"\#(model)","prompt":"x","duration":8,"resolution":"720p"}"#
+        let reply = try #require(JSONReply(api.submit(authorization: Self.bearer, body: Array(text.utf8))))
+        #expect(reply.status == 200, "\(reply.body)")
+        #expect(api.generations.first?.body["model"] == .string(model))
+    }
+
+    @Test func generationTimesAreConfigurablePerModel() throws {
+        let api = SimulatedAPI(
+            configuration: SimulatorConfiguration(
+                apiKey: simulatorKey,
+                queuedTime: .zero,
+                generationTime: .fixed(.seconds(3600)),
+                generationTimes: ["bytedance/seedance-2-0-fast": .fixed(.zero)]
+            )
+        )
+        func submit(_ model: String) throws -> String {
+            let text = #"{"model":"\#(model)","prompt":"x"}"#
+            let reply = try #require(JSONReply(api.submit(authorization: Self.bearer, body: Array(text.utf8))))
+            return try #require(reply.body["id"]?.stringValue, "\(reply.body)")
+        }
+        let fast = try submit("bytedance/seedance-2-0-fast")
+        let mini = try submit(seedanceModel)
+        #expect(try polledStatus(api, fast).status == "completed")
+        #expect(try polledStatus(api, mini).status == "generating")
+        #expect(api.generations.map(\.readyAfter) == [.zero, .seconds(3600)])
+    }
+
+    @Test func generationSecondsAreReadForAllModelsOrOne() throws {
+        var configuration = SimulatorConfiguration()
+        try configuration.setGenerationSeconds("seedance")
+        try configuration.setGenerationSeconds("bytedance/seedance-2-0-fast=90")
+        try configuration.setGenerationSeconds("acme/x=1.5")
+        #expect(configuration.generationTime == .seedance(scale: 1))
+        #expect(configuration.generationTime(for: "bytedance/seedance-2-0-fast") == .fixed(.seconds(90)))
+        #expect(configuration.generationTime(for: "acme/x") == .fixed(.seconds(double: 1.5)))
+        #expect(configuration.generationTime(for: "bytedance/seedance-2-0") == .seedance(scale: 1))
+        for bad in ["soon", "=5", "acme/x=", "acme/x=-1", "nan"] {
+            #expect(throws: GenerationTimeError.self, "\(bad)") { try configuration.setGenerationSeconds(bad) }
+        }
+    }
+
+    @Test func modelsBeyondTheBuiltInOnesAreAcceptedOnlyWhenConfigured() throws {
+        let text = Array(#"{"model":"acme/video-1","prompt":"x","anything":[1]}"#.utf8)
+        let strict = simulatedAPI()
+        #expect(try #require(JSONReply(strict.submit(authorization: Self.bearer, body: text))).status == 400)
+        let open = SimulatedAPI(configuration: SimulatorConfiguration(apiKey: simulatorKey, acceptsUnlistedModels: true))
+        #expect(try #require(JSONReply(open.submit(authorization: Self.bearer, body: text))).status == 200)
+    }
+
     // MARK: - Validation
 
     @Test func aValidSubmissionIsQueuedAndRecorded() throws {

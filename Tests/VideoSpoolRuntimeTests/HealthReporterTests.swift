@@ -82,6 +82,173 @@ struct HealthReporterTests {
         }
     }
 
+    // MARK: - Waiting for the store
+
+    /// A loop held in a store call until the test lets it go.
+    private final class StoreCall: Sendable {
+        private let release: AsyncStream<Void>.Continuation
+        private let releases: AsyncStream<Void>
+        private let entry: AsyncStream<Void>.Continuation
+        /// Yields once the loop is inside the call.
+        let entered: AsyncStream<Void>
+        private let inside = Atomic<Bool>(false)
+
+        init() {
+            (releases, release) = AsyncStream.makeStream(of: Void.self)
+            (entered, entry) = AsyncStream.makeStream(of: Void.self)
+        }
+
+        var isInside: Bool { inside.load(ordering: .acquiring) }
+
+        func run(_ loop: Heartbeats.Loop, on heartbeats: Heartbeats) async {
+            await heartbeats.waitingForStore(loop, time: SystemTimeSource()) {
+                inside.store(true, ordering: .releasing)
+                entry.yield()
+                for await _ in releases {}
+            }
+        }
+
+        func finish() {
+            release.finish()
+        }
+    }
+
+    @Test func aLoopWaitingInAStoreCallIsAliveOnlyWhileTheStoreSaysItIsUnavailable() async throws {
+        let heartbeats = Heartbeats(interval: nil)
+        let now = SystemTimeSource().now()
+        for loop in Heartbeats.Loop.allCases where loop != .intake { heartbeats.beat(loop, at: now) }
+        let call = StoreCall()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await call.run(.intake, on: heartbeats) }
+            defer { call.finish() }
+            _ = try await call.entered.collect(1)
+            // The intake has never beaten: stale, unless it waits for an unavailable store.
+            #expect(heartbeats.stale(now: now, maximumAge: .seconds(1), storeUnavailable: true) == [])
+            #expect(heartbeats.stale(now: now, maximumAge: .seconds(1), storeUnavailable: false) == [.intake])
+            // Loops not in a store call get no such excuse.
+            let later = now + .seconds(5)
+            #expect(
+                heartbeats.stale(now: later, maximumAge: .seconds(1), storeUnavailable: true)
+                    == [.submission, .polling, .delivery, .outcomes]
+            )
+        }
+        // Out of the store call, the loop has beaten: it is moving again.
+        #expect(heartbeats.stale(now: SystemTimeSource().now(), maximumAge: .seconds(1), among: [.intake]) == [])
+    }
+
+    /// A full disk: the intake waits in a commit for as long as it lasts, and the watchdog is fed
+    /// all along; a loop wedged elsewhere meanwhile still stops the pings.
+    @Test func theWatchdogIsFedThroughAStoreOutageButNotThroughAWedgedLoop() async throws {
+        let startup = StartupProgress()
+        startup.ready()
+        let notifier = RecordingNotifier()
+        let heartbeats = Heartbeats(interval: .milliseconds(25))
+        let time = SystemTimeSource()
+        let ticks = Atomic<Int>(0)
+        let call = StoreCall()
+        let reporter = HealthReporter(
+            notifier: notifier,
+            heartbeats: heartbeats,
+            startup: startup,
+            time: time,
+            configuration: .init(watchdogTimeout: .milliseconds(200), statusInterval: .milliseconds(50)),
+            logger: Self.silent,
+            storeAvailability: { .unavailable(reason: "disk full", since: Timestamp(millisecondsSinceEpoch: 0)) },
+            status: { "tick \(ticks.add(1, ordering: .relaxed).newValue)" }
+        )
+        let group = ServiceGroup(services: [reporter], logger: Self.silent)
+        try await group.run {
+            await withTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { await call.run(.intake, on: heartbeats) }
+                defer { call.finish() }
+                var fedWhileWaiting = 0
+                var unfedInARow = 0
+                var starved = 0
+                var wedged = false
+                var outageStart: Timestamp?
+                for await datagram in notifier.datagrams where !datagram.contains(.ready) {
+                    // Every loop beats but the intake once it is in its commit (stale after 100 ms),
+                    // and polling once the watchdog has been fed ten times during the outage.
+                    let inside = call.isInside
+                    for loop in Heartbeats.Loop.allCases where !(inside && loop == .intake) && !(wedged && loop == .polling) {
+                        heartbeats.beat(loop, at: time.now())
+                    }
+                    guard inside else { continue }
+                    let start = outageStart ?? time.now()
+                    outageStart = start
+                    if datagram.contains(.watchdog) {
+                        #expect(starved == 0, "fed again after a loop stopped")
+                        fedWhileWaiting += 1
+                        unfedInARow = 0
+                        if fedWhileWaiting == 10 {
+                            #expect(time.now() - start > .milliseconds(100), "the intake was stale by then")
+                            wedged = true
+                        }
+                    } else if wedged {
+                        starved += 1
+                        if starved == 3 { break }
+                    } else {
+                        // A late tick on a loaded machine may miss (the test's beats are late too);
+                        // forty in a row, two seconds at least, is no hiccup.
+                        unfedInARow += 1
+                        if unfedInARow == 40 {
+                            Issue.record("not fed while the intake waited for an unavailable store")
+                            break
+                        }
+                    }
+                }
+                #expect(fedWhileWaiting >= 10, "fed all through the outage")
+                #expect(starved == 3)
+            }
+        }
+    }
+
+    @Test func aLoopStuckInAStoreCallWhileTheStoreIsAvailableStopsThePings() async throws {
+        let startup = StartupProgress()
+        startup.ready()
+        let notifier = RecordingNotifier()
+        let heartbeats = Heartbeats(interval: .milliseconds(25))
+        let time = SystemTimeSource()
+        let ticks = Atomic<Int>(0)
+        let call = StoreCall()
+        let reporter = HealthReporter(
+            notifier: notifier,
+            heartbeats: heartbeats,
+            startup: startup,
+            time: time,
+            configuration: .init(watchdogTimeout: .milliseconds(200), statusInterval: .milliseconds(50)),
+            logger: Self.silent,
+            storeAvailability: { .available },
+            status: { "tick \(ticks.add(1, ordering: .relaxed).newValue)" }
+        )
+        let group = ServiceGroup(services: [reporter], logger: Self.silent)
+        try await group.run {
+            await withTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { await call.run(.intake, on: heartbeats) }
+                defer { call.finish() }
+                var fed = 0
+                var starved = 0
+                for await datagram in notifier.datagrams where !datagram.contains(.ready) {
+                    let inside = call.isInside
+                    for loop in Heartbeats.Loop.allCases where !(inside && loop == .intake) {
+                        heartbeats.beat(loop, at: time.now())
+                    }
+                    guard inside else { continue }
+                    if datagram.contains(.watchdog) {
+                        // At most the ticks while the intake's last beat was still fresh.
+                        fed += 1
+                        #expect(fed <= 3, "a store call is no excuse while the store is available")
+                        if fed > 3 { break }
+                    } else {
+                        starved += 1
+                        if starved == 3 { break }
+                    }
+                }
+                #expect(starved == 3)
+            }
+        }
+    }
+
     @Test func readyCarriesAStatusAndAnUnchangedStatusIsNotResent() async throws {
         let startup = StartupProgress()
         startup.ready()

@@ -3,7 +3,8 @@
 # toolchain inside), installs the release build with `make install DESTDIR=…`, and checks through
 # systemctl and journalctl inside it: readiness, STATUS=, a request dropped into the spool reaching
 # the simulator on the host's loopback and its webhook coming back, journal fields and MESSAGE_IDs,
-# reload, the watchdog restarting a frozen daemon, a clean stop, `systemd-analyze verify` and
+# reload, the watchdog restarting a frozen daemon, a clean stop, a full state directory that must
+# not starve the watchdog, `systemd-analyze verify` and
 # `systemd-analyze security`. If this machine cannot boot a container, it says so loudly and skips.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -199,6 +200,43 @@ echo "Result=$result ExecMainStatus=$status"
 [ "$status" = 0 ] || fail "the daemon exited with $status on stop"
 inside journalctl -u videospool -o json --no-pager MESSAGE_ID=0974439d24174b4f8aea3206bacfac0c | grep -q MESSAGE \
     || fail "no 'stopped' entry in the journal"
+
+step "a full state directory: the watchdog stays fed and StatusText says why"
+# A 4 MB tmpfs over the state directory, mounted before the start (the service's private mount
+# namespace is made from the container's then), filled to the last byte while requests arrive and
+# held full for more than three WatchdogSec periods (4 s in the drop-in above). The daemon waits
+# for the store on purpose, so it must keep pinging: no watchdog abort, no restart.
+inside mount -t tmpfs -o size=4m tmpfs /var/lib/videospool
+inside systemctl start videospool
+restarts=$(inside systemctl show -P NRestarts videospool)
+full_pid=$(inside systemctl show -P MainPID videospool)
+verified_count() { statistics | python3 -c 'import json,sys; print(json.load(sys.stdin)["webhooks_verified"])'; }
+hooks_before=$(verified_count)
+inside sh -c 'dd if=/dev/zero of=/var/lib/videospool/filler bs=64k >/dev/null 2>&1; true'
+for i in 1 2 3; do
+    inside su alice -s /bin/sh -c "umask 027; cd /var/spool/videospool/incoming && \
+        printf '%s' '{\"model\":\"bytedance/dreamina-seedance-2-0-mini\",\"prompt\":\"while full $i\",\"job_id\":\"while-full-$i\",\"callback_url\":\"http://127.0.0.1:$port/webhooks/full\"}' > .full-$i.tmp && \
+        mv .full-$i.tmp full-$i.json"
+done
+store_unavailable() { nsenter -t "$leader" -a systemctl show -P StatusText videospool | grep -q "store unavailable"; }
+wait_for 60 "StatusText to say the store is unavailable" store_unavailable
+echo "StatusText: $(inside systemctl show -P StatusText videospool)"
+hold_until=$((SECONDS + 3 * 4 + 4))
+while [ $SECONDS -lt $hold_until ]; do
+    [ "$(inside systemctl show -P NRestarts videospool)" = "$restarts" ] \
+        || { keep=1; fail "the daemon was restarted while the disk was full (watchdog?): $(inside journalctl -u videospool --no-pager | tail -5)"; }
+    [ "$(inside systemctl show -P MainPID videospool)" = "$full_pid" ] || { keep=1; fail "the daemon was replaced while the disk was full"; }
+    store_unavailable || { keep=1; fail "StatusText stopped saying the store is unavailable while the disk was full: $(inside systemctl show -P StatusText videospool)"; }
+    sleep 0.5
+done
+echo "held full for $((3 * 4 + 4)) s (WatchdogSec=4s): still pid $full_pid, NRestarts $restarts"
+inside rm -f /var/lib/videospool/filler
+served() { [ "$(verified_count)" -ge $((hooks_before + 3)) ] && ! store_unavailable; }
+wait_for 60 "the requests to be served once space returned" served
+echo "StatusText: $(inside systemctl show -P StatusText videospool)"
+inside systemctl stop videospool
+[ "$(inside systemctl show -P ExecMainStatus videospool)" = 0 ] || fail "the daemon exited with $(inside systemctl show -P ExecMainStatus videospool) after the full disk"
+inside umount /var/lib/videospool
 
 step "time to READY with 10,000 pending request files"
 inside su alice -s /bin/sh -c "umask 027; cd /var/spool/videospool/incoming && i=0; while [ \$i -lt 10000 ]; do \

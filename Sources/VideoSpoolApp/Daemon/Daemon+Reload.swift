@@ -50,6 +50,7 @@ extension Daemon {
                 metadata: [
                     "event": "daemon.reloaded",
                     "restart.required": "\(pending.isEmpty ? "none" : pending.joined(separator: ","))",
+                    "models": "\(settings.modelSummary)",
                 ]
             )
             return true
@@ -126,6 +127,8 @@ extension DaemonSettings {
     }
 
     var requestValidator: RequestValidator {
-        RequestValidator(options: .init(addressPolicy: addressPolicy))
+        RequestValidator(
+            options: .init(addressPolicy: addressPolicy, models: models, allowUnlistedModels: allowUnlistedModels)
+        )
     }
 }

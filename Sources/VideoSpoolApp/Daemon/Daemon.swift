@@ -146,6 +146,7 @@ public struct Daemon: Sendable {
             time: environment.time,
             configuration: .init(watchdogTimeout: environment.watchdogTimeout),
             logger: logger,
+            storeAvailability: { store.availability },
             status: { pipeline.status.description }
         )
         return Daemon(
@@ -199,6 +200,7 @@ public struct Daemon: Sendable {
                 "event": "daemon.started", "spool": "\(settings.spoolDirectory)", "api": "\(settings.apiBaseURL)",
                 "jobs.active": "\(recovered.activeJobs.count)",
                 "deliveries.pending": "\(recovered.pendingDeliveries.count)",
+                "models": "\(settings.modelSummary)",
             ]
         )
         do {

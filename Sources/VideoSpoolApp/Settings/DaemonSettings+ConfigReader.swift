@@ -99,6 +99,9 @@ extension DaemonSettings {
             in: 1...4096
         )
 
+        modelsDirectory = try reader.path("models.directory", default: modelsDirectory)
+        allowUnlistedModels = try reader.bool("models.allow_unlisted", default: allowUnlistedModels)
+
         let level = try reader.string("log.level", default: logLevel.rawValue).lowercased()
         guard let parsedLevel = Logger.Level(rawValue: level) else {
             let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")

@@ -42,10 +42,20 @@ public struct DaemonSettings: Sendable {
     public var allowedNetworks: [CIDR] = []
     public var maximumConcurrentDeliveries = 64
 
+    // models.*
+    /// Operator model definitions (`*.json`); see docs/models.md.
+    public var modelsDirectory = DaemonSettings.defaultModelsDirectory
+    /// Lets requests for models without a definition through, with only the generic checks.
+    public var allowUnlistedModels = false
+    /// The built-in models plus those loaded from ``modelsDirectory`` (by ``SettingsLoader``).
+    public var models = ModelCatalog.builtIn
+
     // log.*
     public var logLevel = Logger.Level.info
 
     public init() {}
+
+    public static let defaultModelsDirectory = "/etc/videospool/models.d"
 
     /// Every key the configuration file may contain, for spotting typos.
     public static let knownKeys: [String] = [
@@ -61,6 +71,7 @@ public struct DaemonSettings: Sendable {
         "webhooks.secret_file", "webhooks.default_urls", "webhooks.timeout_seconds",
         "webhooks.retry_schedule_seconds", "webhooks.allow_private_networks", "webhooks.allowed_networks",
         "webhooks.max_concurrent_deliveries",
+        "models.directory", "models.allow_unlisted",
         "log.level",
     ]
 
@@ -93,6 +104,13 @@ public struct DaemonSettings: Sendable {
 }
 
 extension DaemonSettings {
+    /// "5 built-in, 2 from files".
+    public var modelSummary: String {
+        let fromFiles = models.models.filter { $0.source != .builtIn }.count
+        let builtIn = models.count - fromFiles
+        return "\(builtIn) built-in, \(fromFiles) from files"
+    }
+
     /// One line per setting, for `check-config`; no secrets (only where they come from).
     public var summary: [String] {
         [
@@ -112,6 +130,8 @@ extension DaemonSettings {
             "webhooks.default_urls: \(defaultCallbackURLs.count) URL(s)",
             "webhooks.retry_schedule_seconds: \(webhookRetryScheduleSeconds.map { String(Int($0)) }.joined(separator: ", "))",
             "webhooks.allow_private_networks: \(allowPrivateNetworks)",
+            "models.directory: \(modelsDirectory) (\(modelSummary))",
+            "models.allow_unlisted: \(allowUnlistedModels)",
             "log.level: \(logLevel.rawValue)",
         ]
     }

@@ -21,7 +21,19 @@ public enum SettingsLoader {
         return (settings, credentials)
     }
 
+    /// Loads settings as ``load(path:environment:)`` does, without credentials: the file, then the
+    /// model definitions in `models.directory`.
     public static func loadSettings(path explicitPath: String?) async throws(ConfigurationError) -> DaemonSettings {
+        var settings = try await loadFile(path: explicitPath)
+        // The default directory need not exist; one the operator names must.
+        settings.models = try ModelDirectory.load(
+            settings.modelsDirectory,
+            required: settings.modelsDirectory != DaemonSettings.defaultModelsDirectory
+        )
+        return settings
+    }
+
+    private static func loadFile(path explicitPath: String?) async throws(ConfigurationError) -> DaemonSettings {
         let path = explicitPath ?? defaultPath
         guard FileManager.default.fileExists(atPath: path) else {
             if explicitPath == nil { return DaemonSettings() }

@@ -14,7 +14,8 @@ public struct PipelinePolicy: Sendable, Hashable {
     public var submitBackoff: Backoff
     public var poll: PollSchedule
     public var ambiguousSubmission: AmbiguousSubmissionPolicy
-    /// How long all submissions pause after a 401 or 403 before one is tried again (doubling).
+    /// How long all submissions (or polls) pause after a 401, 403 or 3xx before one probe is sent;
+    /// doubled each time the probe is refused (``AuthenticationPause``).
     public var authenticationPause: Backoff
     /// A job not submitted within this time after acceptance fails with `queue_expired`.
     public var queueLifetime: Duration

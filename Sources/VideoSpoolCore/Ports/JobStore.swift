@@ -5,6 +5,10 @@
 /// several daemons that hand jobs to each other (see WorkOwnership.swift). The pipeline runs the
 /// same code on both.
 public protocol JobStore: Sendable {
+    /// Whether commits go through now or are waiting for the store to come back (a full disk, a
+    /// database that is down). Cheap: read by the health reporter several times a second.
+    var availability: StoreAvailability { get }
+
     /// Everything the runtime needs to resume after a restart.
     func recover() async throws -> RecoveredState
 

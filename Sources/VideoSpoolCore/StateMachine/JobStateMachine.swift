@@ -7,12 +7,14 @@ public struct JobStateMachine: Sendable {
     public enum Action: Sendable, Hashable {
         /// Put the job (back) in the submission queue, to be sent no earlier than `at`.
         case enqueue(at: Timestamp)
-        /// Stop all submissions until `until` (401/403); the job goes back to the queue's front.
-        case pauseSubmissions(until: Timestamp, reason: String)
+        /// The API refused the key, the account or the address (401, 403, 3xx): the job goes back to
+        /// the queue's front, and ``AuthenticationPause`` decides whether and how long submissions pause.
+        case pauseSubmissions(reason: String)
         /// Poll the generation at `at`.
         case poll(at: Timestamp)
-        /// Stop all polls until `until` (401/403); this job is polled again at `until`.
-        case pausePolling(until: Timestamp, reason: String)
+        /// The API refused the status request (401, 403, 3xx): the job is polled again when
+        /// ``AuthenticationPause`` lets polls through.
+        case pausePolling(reason: String)
         /// The job reached a terminal phase: record its webhook event and write its outcome.
         case finish
     }
@@ -44,7 +46,6 @@ public struct JobStateMachine: Sendable {
         _ job: inout Job,
         exchange: APIExchange,
         now: Timestamp,
-        pauseCount: Int = 0,
         using random: inout some RandomNumberGenerator
     ) -> Action {
         precondition(job.phase == .submitting, "Invalid state: submission finished for \(job.phase) job \(job.id)")
@@ -75,8 +76,7 @@ public struct JobStateMachine: Sendable {
                 // api.base_url needs fixing. Keep the job queued and stop submitting until then.
                 requeue(&job)
                 job.nextActionAt = nil
-                let pause = policy.authenticationPause.delay(forRetry: pauseCount + 1, using: &random)
-                return .pauseSubmissions(until: now + pause, reason: pauseReason(response))
+                return .pauseSubmissions(reason: pauseReason(response))
             case 408, 425, 429, 502, 503:
                 let retryAfter = response.retryAfter?.delay(from: now)
                 return retrySubmission(
@@ -163,7 +163,6 @@ public struct JobStateMachine: Sendable {
         _ job: inout Job,
         exchange: APIExchange,
         now: Timestamp,
-        pauseCount: Int = 0,
         using random: inout some RandomNumberGenerator
     ) -> Action {
         precondition(job.phase == .generating, "Invalid state: poll finished for \(job.phase) job \(job.id)")
@@ -181,9 +180,7 @@ public struct JobStateMachine: Sendable {
                 job.consecutiveNotFound = 0
                 return apply(status, to: &job, now: now, using: &random)
             case 300..<400, 401, 403:
-                let pause = policy.authenticationPause.delay(forRetry: pauseCount + 1, using: &random)
-                job.nextActionAt = now + pause
-                return .pausePolling(until: now + pause, reason: pauseReason(response))
+                return .pausePolling(reason: pauseReason(response))
             case 404:
                 job.consecutiveNotFound += 1
                 if job.consecutiveNotFound >= policy.notFoundLimit {

@@ -1,8 +1,17 @@
 /// Checks one media reference: an http(s) URL, a base64 `data:` URI, or an upstream asset id.
 enum MediaReference {
-    static func check(_ text: String, rule: ModelSchema.MediaRule, field: String) -> ValidationIssue? {
+    /// - Parameter model: names the model whose limits these are in messages about what is accepted.
+    static func check(_ text: String, rule: ModelSchema.MediaRule, field: String, model: String? = nil) -> ValidationIssue? {
         let lower = text.prefix(16).lowercased()
+        let forModel = model.map { " for \($0)" } ?? ""
         if lower.hasPrefix("http://") || lower.hasPrefix("https://") {
+            guard rule.acceptsHTTP else {
+                return ValidationIssue(
+                    field: field,
+                    code: .unsupportedScheme,
+                    message: "'\(field)' does not take http(s) URLs\(forModel); \(accepted(rule))"
+                )
+            }
             do {
                 _ = try HTTPURL(parsing: text)
                 return nil
@@ -11,14 +20,16 @@ enum MediaReference {
             }
         }
         if lower.hasPrefix("data:") {
-            guard let dataType = rule.dataType else {
+            guard !rule.dataTypes.isEmpty else {
                 return ValidationIssue(
                     field: field,
                     code: .unsupportedScheme,
-                    message: "'\(field)' must be a public http(s) URL; base64 data is not accepted here"
+                    message: rule.acceptsHTTP && !rule.allowsAssetID
+                        ? "'\(field)' must be a public http(s) URL; base64 data is not accepted here\(forModel)"
+                        : "'\(field)' does not take base64 data\(forModel); \(accepted(rule))"
                 )
             }
-            return checkDataURI(text, dataType: dataType, field: field)
+            return checkDataURI(text, dataTypes: rule.dataTypes, field: field, forModel: forModel)
         }
         if rule.allowsAssetID, lower.hasPrefix("asset://") {
             let id = text.dropFirst("asset://".count)
@@ -35,39 +46,59 @@ enum MediaReference {
             return ValidationIssue(
                 field: field,
                 code: .unsupportedScheme,
-                message: "'\(field)' uses the scheme '\(clip(scheme, limit: 20))'; \(accepted(rule))"
+                message: "'\(field)' uses the scheme '\(clip(scheme, limit: 20))'; \(accepted(rule))\(forModel)"
             )
         }
-        if rule.dataType != nil, text.count >= 64, isBase64(text[...]) {
+        if let dataType = rule.dataTypes.first, text.count >= 64, isBase64(text[...]) {
             return ValidationIssue(
                 field: field,
                 code: .invalidURL,
                 message: "'\(field)' looks like bare base64; wrap it in a data URI "
-                    + "(data:\(rule.dataType!)/<format>;base64,<data>)"
+                    + "(data:\(dataType == "*" ? "<type>" : dataType)/<format>;base64,<data>)"
             )
         }
-        return ValidationIssue(field: field, code: .invalidURL, message: "'\(field)' is not a valid reference; \(accepted(rule))")
+        return ValidationIssue(
+            field: field,
+            code: .invalidURL,
+            message: "'\(field)' is not a valid reference; \(accepted(rule))\(forModel)"
+        )
     }
 
     private static func accepted(_ rule: ModelSchema.MediaRule) -> String {
-        var forms = ["an http(s) URL"]
-        if let type = rule.dataType { forms.append("a base64 data:\(type)/… URI") }
+        var forms: [String] = []
+        if rule.acceptsHTTP { forms.append("an http(s) URL") }
+        if !rule.dataTypes.isEmpty { forms.append("a base64 \(dataForms(rule.dataTypes)) URI") }
         if rule.allowsAssetID { forms.append("an asset:// id") }
         return "expected " + forms.joined(separator: " or ")
     }
 
-    private static func checkDataURI(_ text: String, dataType: String, field: String) -> ValidationIssue? {
+    /// `data:image/…`, `data:image/… or data:video/…`, `data:…`.
+    private static func dataForms(_ types: [String]) -> String {
+        types.map { $0 == "*" ? "data:…" : "data:\($0)/…" }.joined(separator: " or ")
+    }
+
+    private static func checkDataURI(_ text: String, dataTypes: [String], field: String, forModel: String) -> ValidationIssue? {
         guard let comma = text.firstIndex(of: ",") else {
             return ValidationIssue(field: field, code: .invalidBase64, message: "'\(field)' is a data URI without data")
         }
         let header = text[text.index(text.startIndex, offsetBy: 5)..<comma].lowercased()
         let parameters = header.split(separator: ";")
-        guard let mediaType = parameters.first, mediaType.hasPrefix("\(dataType)/"), mediaType.count > dataType.count + 1
-        else {
+        let accepted = parameters.first.map { mediaType in
+            dataTypes.contains { type in
+                if type == "*" {
+                    // Any type, but a type/subtype it must be.
+                    guard let slash = mediaType.firstIndex(of: "/") else { return false }
+                    return slash != mediaType.startIndex && mediaType.index(after: slash) != mediaType.endIndex
+                }
+                return mediaType.hasPrefix("\(type)/") && mediaType.count > type.count + 1
+            }
+        }
+        guard accepted == true else {
             return ValidationIssue(
                 field: field,
                 code: .invalidValue,
-                message: "'\(field)' must be a data:\(dataType)/… URI (got data:\(clip(String(header), limit: 30)))"
+                message: "'\(field)' must be a \(dataForms(dataTypes)) URI\(forModel) "
+                    + "(got data:\(clip(String(header), limit: 30)))"
             )
         }
         guard parameters.last == "base64" else {

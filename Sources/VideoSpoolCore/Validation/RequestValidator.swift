@@ -8,18 +8,24 @@ public struct RequestValidator: Sendable {
         public var addressPolicy: AddressPolicy
         public var maximumMetadataBytes: Int
         public var maximumCallbackURLs: Int
-        public var schemas: [String: ModelSchema]
+        /// The models requests are checked against.
+        public var models: ModelCatalog
+        /// Lets a request for a model without a definition through, with only the generic checks
+        /// (`models.allow_unlisted`).
+        public var allowUnlistedModels: Bool
 
         public init(
             addressPolicy: AddressPolicy = AddressPolicy(),
             maximumMetadataBytes: Int = 16 * 1024,
             maximumCallbackURLs: Int = 10,
-            schemas: [String: ModelSchema] = ModelSchema.supported
+            models: ModelCatalog = .builtIn,
+            allowUnlistedModels: Bool = false
         ) {
             self.addressPolicy = addressPolicy
             self.maximumMetadataBytes = maximumMetadataBytes
             self.maximumCallbackURLs = maximumCallbackURLs
-            self.schemas = schemas
+            self.models = models
+            self.allowUnlistedModels = allowUnlistedModels
         }
     }
 
@@ -59,33 +65,33 @@ public struct RequestValidator: Sendable {
 
         var model: String?
         var schema: ModelSchema?
+        var unlisted = false
         switch object["model"] {
         case nil, .null?:
             issues.append(ValidationIssue(field: "model", code: .missingField, message: "'model' is required"))
         case .string(let name)?:
             model = name
-            schema = options.schemas[name]
+            schema = options.models[name]
             if schema == nil {
-                let supported = options.schemas.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")
-                issues.append(
-                    ValidationIssue(
-                        field: "model",
-                        code: .unsupportedModel,
-                        message: "model '\(name)' is not supported; supported: \(supported)"
-                    )
-                )
+                if options.allowUnlistedModels, !name.allSatisfy(\.isWhitespace) {
+                    unlisted = true
+                } else {
+                    issues.append(unsupportedModel(name))
+                }
             }
         case let other?:
-            issues.append(wrongType("model", expected: "a string", got: other))
+            issues.append(FieldChecker(model: "").wrongType("model", expected: "a string", got: other))
         }
 
         var body = JSONObject()
         var parameters = GenerationParameters()
         if let schema {
             body = validateFields(object, schema: schema, parameters: &parameters, issues: &issues)
+        } else if unlisted {
+            body = validateUnlisted(object, parameters: &parameters, issues: &issues)
         } else {
             // Without a schema, still point out keys nobody knows.
-            let known = ModelSchema.supported.values.flatMap { $0.fields.map(\.name) } + Self.daemonKeys
+            let known = options.models.fieldNames + Self.daemonKeys
             for key in object.keys where !known.contains(key) && !Self.daemonKeys.contains(key) {
                 issues.append(unknownField(key, known: known))
             }
@@ -109,7 +115,8 @@ public struct RequestValidator: Sendable {
                 callbackURLs: daemon.callbackURLs,
                 metadata: daemon.metadata,
                 requestedJobID: daemon.jobID,
-                parameters: parameters
+                parameters: parameters,
+                isListed: !unlisted
             )
         )
     }
@@ -123,11 +130,12 @@ public struct RequestValidator: Sendable {
         issues: inout [ValidationIssue]
     ) -> JSONObject {
         var body = JSONObject()
+        let checker = FieldChecker(model: schema.model)
         let knownNames = schema.fields.map(\.name) + Self.daemonKeys
         for (key, value) in object {
             if Self.daemonKeys.contains(key) { continue }
             guard let field = schema.field(named: key) else {
-                issues.append(unknownField(key, known: knownNames))
+                issues.append(unknownField(key, known: knownNames, model: schema.model))
                 continue
             }
             if case .null = value {
@@ -136,158 +144,69 @@ public struct RequestValidator: Sendable {
                 }
                 continue
             }
-            if let normalized = validate(value, field: field, issues: &issues) {
+            if let normalized = checker.check(value, kind: field.kind, path: key, issues: &issues) {
                 body[key] = normalized
             }
         }
         for name in schema.required.sorted() where object[name] == nil {
             issues.append(ValidationIssue(field: name, code: .missingField, message: "'\(name)' is required"))
         }
-        for rule in schema.rules {
-            switch rule {
-            case .requiresReference(let field, let references, let message):
-                func present(_ name: String) -> Bool { object[name] != nil && object[name] != .null }
-                if present(field), !references.contains(where: present) {
-                    issues.append(ValidationIssue(field: field, code: .audioWithoutReference, message: message))
-                }
-            }
+        func present(_ name: String) -> Bool { object[name] != nil && object[name] != .null }
+        for rule in schema.rules where rule.isBroken(present: present) {
+            issues.append(ValidationIssue(field: rule.reportedField(present: present), code: rule.code, message: rule.message))
         }
-        parameters.resolution = body["resolution"]?.stringValue
-        parameters.durationSeconds = body["duration"]?.numberValue?.int64Value.map(Int.init)
+        parameters = Self.parameters(body, fields: schema.parameterFields)
         return body
     }
 
-    private func validate(_ value: JSONValue, field: ModelSchema.Field, issues: inout [ValidationIssue]) -> JSONValue? {
-        let name = field.name
-        switch field.kind {
-        case .text(let nonEmpty):
-            guard case .string(let text) = value else {
-                issues.append(wrongType(name, expected: "a string", got: value))
-                return nil
+    /// The values that group jobs for the learned poll schedule, from the body as it will be sent.
+    static func parameters(_ body: JSONObject, fields: ModelSchema.ParameterFields) -> GenerationParameters {
+        var parameters = GenerationParameters()
+        if let name = fields.resolution {
+            switch body[name] {
+            case .string(let text)?: parameters.resolution = text
+            case .number(let number)? where number.isInteger: parameters.resolution = number.text
+            default: break
             }
-            if nonEmpty, text.allSatisfy(\.isWhitespace) {
-                issues.append(ValidationIssue(field: name, code: .emptyValue, message: "'\(name)' must not be empty"))
-                return nil
-            }
-            return value
-
-        case .choice(let choices, let caseInsensitive):
-            guard case .string(let text) = value else {
-                issues.append(wrongType(name, expected: "a string", got: value))
-                return nil
-            }
-            let match = choices.first { caseInsensitive ? $0.lowercased() == text.lowercased() : $0 == text }
-            guard let match else {
-                var message = "'\(name)' must be one of \(choices.joined(separator: ", ")) (got '\(clip(text))')"
-                if !caseInsensitive, let caseMatch = choices.first(where: { $0.lowercased() == text.lowercased() }) {
-                    message += "; values are case-sensitive: write '\(caseMatch)'"
-                }
-                issues.append(ValidationIssue(field: name, code: .invalidValue, message: message))
-                return nil
-            }
-            return .string(match)
-
-        case .integer(let range, let acceptsDigitString):
-            let integer: Int64
-            switch value {
-            case .number(let number):
-                guard number.isInteger else {
-                    issues.append(
-                        ValidationIssue(
-                            field: name,
-                            code: .wrongType,
-                            message: "'\(name)' must be a whole number (got \(number.text))"
-                        )
-                    )
-                    return nil
-                }
-                guard let parsed = number.int64Value else {
-                    issues.append(outOfRange(name, range: range, got: number.text))
-                    return nil
-                }
-                integer = parsed
-            case .string(let text) where acceptsDigitString:
-                guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
-                    let parsed = Int64(text)
-                else {
-                    issues.append(
-                        ValidationIssue(
-                            field: name,
-                            code: .wrongType,
-                            message: "'\(name)' must be a whole number such as 5 or \"5\" (got \"\(clip(text))\")"
-                        )
-                    )
-                    return nil
-                }
-                integer = parsed
-            default:
-                issues.append(wrongType(name, expected: "an integer", got: value))
-                return nil
-            }
-            guard range.contains(integer) else {
-                issues.append(outOfRange(name, range: range, got: String(integer)))
-                return nil
-            }
-            return .int(integer)
-
-        case .boolean:
-            guard case .bool = value else {
-                issues.append(wrongType(name, expected: "true or false", got: value))
-                return nil
-            }
-            return value
-
-        case .media(let rule):
-            guard case .string(let text) = value else {
-                issues.append(wrongType(name, expected: "a string (URL)", got: value))
-                return nil
-            }
-            if let issue = MediaReference.check(text, rule: rule, field: name) {
-                issues.append(issue)
-                return nil
-            }
-            return value
-
-        case .mediaList(let rule, let count):
-            guard case .array(let items) = value else {
-                issues.append(wrongType(name, expected: "an array of URLs", got: value))
-                return nil
-            }
-            if items.count < count.lowerBound {
-                issues.append(
-                    ValidationIssue(
-                        field: name,
-                        code: .tooFewItems,
-                        message: "'\(name)' must have at least \(count.lowerBound) item(s); leave it out instead"
-                    )
-                )
-                return nil
-            }
-            if items.count > count.upperBound {
-                issues.append(
-                    ValidationIssue(
-                        field: name,
-                        code: .tooManyItems,
-                        message: "'\(name)' has \(items.count) items; at most \(count.upperBound) are allowed"
-                    )
-                )
-                return nil
-            }
-            var valid = true
-            for (index, item) in items.enumerated() {
-                let path = "\(name)[\(index)]"
-                guard case .string(let text) = item else {
-                    issues.append(wrongType(path, expected: "a string (URL)", got: item))
-                    valid = false
-                    continue
-                }
-                if let issue = MediaReference.check(text, rule: rule, field: path) {
-                    issues.append(issue)
-                    valid = false
-                }
-            }
-            return valid ? value : nil
         }
+        if let name = fields.duration {
+            switch body[name] {
+            case .number(let number)?: parameters.durationSeconds = number.int64Value.flatMap { Int(exactly: $0) }
+            case .string(let text)? where !text.isEmpty && text.utf8.count <= 18 && text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }):
+                parameters.durationSeconds = Int(text)
+            default: break
+            }
+        }
+        return parameters
+    }
+
+    /// A model without a definition, let through by `models.allow_unlisted`: only what holds for
+    /// every model is checked. Fields named `…_url` must be well-formed references (http(s), a
+    /// base64 `data:` URI or `asset://`), fields named `…_urls` lists of them. The body is sent as
+    /// written, without the daemon's keys and `null` members.
+    private func validateUnlisted(
+        _ object: JSONObject,
+        parameters: inout GenerationParameters,
+        issues: inout [ValidationIssue]
+    ) -> JSONObject {
+        var body = JSONObject()
+        let checker = FieldChecker(model: object["model"]?.stringValue ?? "")
+        for (key, value) in object where !Self.daemonKeys.contains(key) {
+            if case .null = value { continue }
+            let kind: ModelSchema.Kind
+            if key.hasSuffix("_url") {
+                kind = .media(.anyReference)
+            } else if key.hasSuffix("_urls") {
+                kind = .list(.media(.anyReference), count: 0...Int(Int32.max))
+            } else {
+                kind = .any
+            }
+            if checker.check(value, kind: kind, path: key, issues: &issues) != nil {
+                body[key] = value
+            }
+        }
+        parameters = Self.parameters(body, fields: ModelSchema.ParameterFields(resolution: "resolution", duration: "duration"))
+        return body
     }
 
     // MARK: - Daemon keys
@@ -412,7 +331,16 @@ public struct RequestValidator: Sendable {
 
     // MARK: - Messages
 
-    private func unknownField(_ key: String, known: [String]) -> ValidationIssue {
+    /// A key the model does not have; when other models have it, the message says this model
+    /// does not take it (`watermark` for a model without watermarks) rather than suggesting a typo.
+    private func unknownField(_ key: String, known: [String], model: String? = nil) -> ValidationIssue {
+        if let model, options.models.fieldNames.contains(key) {
+            return ValidationIssue(
+                field: key,
+                code: .unknownField,
+                message: "unknown field '\(clip(key))' for \(model); other models take it, this one does not"
+            )
+        }
         var message = "unknown field '\(clip(key))'"
         if let suggestion = FieldSuggestion.nearest(to: key, among: known) {
             message += "; did you mean '\(suggestion)'?"
@@ -420,20 +348,19 @@ public struct RequestValidator: Sendable {
         return ValidationIssue(field: key, code: .unknownField, message: message)
     }
 
-    private func wrongType(_ field: String, expected: String, got value: JSONValue) -> ValidationIssue {
-        ValidationIssue(
-            field: field,
-            code: .wrongType,
-            message: "'\(field)' must be \(expected), not \(article(value.typeName))"
-        )
+    private func unsupportedModel(_ name: String) -> ValidationIssue {
+        let ids = options.models.models.map(\.schema.model)
+        let listed = ids.prefix(12).map { "'\($0)'" }.joined(separator: ", ")
+        var message = "model '\(clip(name))' is not supported; supported: \(listed)"
+        if ids.count > 12 { message += " and \(ids.count - 12) more (videospool models lists them)" }
+        if let suggestion = FieldSuggestion.nearest(to: name, among: ids), suggestion != name {
+            message += "; did you mean '\(suggestion)'?"
+        }
+        return ValidationIssue(field: "model", code: .unsupportedModel, message: message)
     }
 
-    private func outOfRange(_ field: String, range: ClosedRange<Int64>, got: String) -> ValidationIssue {
-        ValidationIssue(
-            field: field,
-            code: .outOfRange,
-            message: "'\(field)' must be between \(range.lowerBound) and \(range.upperBound) (got \(clip(got)))"
-        )
+    private func wrongType(_ field: String, expected: String, got value: JSONValue) -> ValidationIssue {
+        FieldChecker(model: "").wrongType(field, expected: expected, got: value)
     }
 }
 

@@ -1,14 +1,18 @@
 /// A request file that passed validation, split into what goes upstream and what the daemon keeps.
 public struct ValidatedRequest: Sendable, Hashable {
     public let model: String
-    /// The exact body to POST: schema fields only, normalized (`duration` as an integer, `provider`
-    /// lowercased, `null` members dropped), in the order the file had them.
+    /// The exact body to POST: the model's fields only, normalized as its definition says
+    /// (`duration` as an integer, `provider` lowercased), `null` members dropped, in the order the
+    /// file had them.
     public let upstreamBody: JSONObject
     /// The request's own callback URLs (empty when it named none).
     public let callbackURLs: [String]
     public let metadata: JSONObject?
     public let requestedJobID: JobID?
     public let parameters: GenerationParameters
+    /// False for a model without a definition, let through by `models.allow_unlisted` with only the
+    /// generic checks.
+    public var isListed: Bool = true
 }
 
 /// A request file that failed validation, with whatever could still be used to tell its owner.

@@ -4,7 +4,8 @@ public import VideoSpoolCore
 
 /// Keeps systemd informed: `READY=1` once start-up is complete (store open, recovery done, spool
 /// watched, first scan done), `EXTEND_TIMEOUT_USEC` while a long first scan runs, a `STATUS=` line
-/// kept current without flooding, `WATCHDOG=1` only while every loop is making progress, and
+/// kept current without flooding, `WATCHDOG=1` only while every loop is making progress (or
+/// waiting on purpose for a store that says it is unavailable, see ``Heartbeats``), and
 /// `STOPPING=1` when shutdown begins. Last in the service group, so it is shut down first.
 public struct HealthReporter: Service {
     public struct Configuration: Sendable {
@@ -30,6 +31,7 @@ public struct HealthReporter: Service {
     private let heartbeats: Heartbeats
     private let startup: StartupProgress
     private let status: @Sendable () -> String
+    private let storeAvailability: @Sendable () -> StoreAvailability
     private let time: any TimeSource
     private let configuration: Configuration
     private let logger: Logger
@@ -41,6 +43,7 @@ public struct HealthReporter: Service {
         time: any TimeSource,
         configuration: Configuration,
         logger: Logger,
+        storeAvailability: @escaping @Sendable () -> StoreAvailability = { .available },
         status: @escaping @Sendable () -> String
     ) {
         self.notifier = notifier
@@ -50,6 +53,7 @@ public struct HealthReporter: Service {
         self.configuration = configuration
         self.logger = logger
         self.status = status
+        self.storeAvailability = storeAvailability
     }
 
     public func run() async throws {
@@ -74,7 +78,11 @@ public struct HealthReporter: Service {
                         lastStatus = current
                     }
                     if let timeout = configuration.watchdogTimeout {
-                        let stale = heartbeats.stale(now: time.now(), maximumAge: timeout / 2)
+                        let stale = heartbeats.stale(
+                            now: time.now(),
+                            maximumAge: timeout / 2,
+                            storeUnavailable: !storeAvailability().isAvailable
+                        )
                         if stale.isEmpty {
                             messages.append(.watchdog)
                         } else {

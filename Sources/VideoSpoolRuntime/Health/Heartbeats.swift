@@ -4,6 +4,12 @@ public import VideoSpoolCore
 /// When each service loop last went round. The watchdog is fed only while every loop is fresh,
 /// so a wedged loop stops the pings and systemd restarts the daemon (a timer alone cannot see
 /// that). Idle loops wake at `interval` just to beat.
+///
+/// A loop that commits in its own task (intake, outcomes) waits there on purpose while the store
+/// cannot be written (a full disk). It says so with ``waitingForStore(_:time:_:)``, and while the
+/// store reports that it is unavailable, such a loop counts as alive however long it waits. Only
+/// then: a loop stuck anywhere else, or in a store call while the store says it is available,
+/// still stops the pings.
 public final class Heartbeats: Sendable {
     public enum Loop: String, Sendable, CaseIterable {
         case intake, submission, polling, delivery, outcomes
@@ -11,8 +17,15 @@ public final class Heartbeats: Sendable {
         case ownership
     }
 
-    private let beats = Mutex<[Loop: Timestamp]>([:])
-    private let watched = Mutex<Set<Loop>>([.intake, .submission, .polling, .delivery, .outcomes])
+    private struct State {
+        var beats: [Loop: Timestamp] = [:]
+        /// Store calls each loop is inside right now.
+        var storeCalls: [Loop: Int] = [:]
+        /// The loops the watchdog waits for.
+        var watched: Set<Loop> = [.intake, .submission, .polling, .delivery, .outcomes]
+    }
+
+    private let state = Mutex(State())
     /// How often an idle loop must wake to beat; `nil` when nobody watches (no watchdog).
     public let interval: Duration?
 
@@ -21,24 +34,49 @@ public final class Heartbeats: Sendable {
     }
 
     public func beat(_ loop: Loop, at now: Timestamp) {
-        beats.withLock { $0[loop] = now }
+        state.withLock { $0.beats[loop] = now }
+    }
+
+    /// Runs `body`, a store call made by `loop` in its own task, marking the loop as waiting for
+    /// the store meanwhile; the loop beats when the call returns (it is moving again).
+    public func waitingForStore<Result>(
+        _ loop: Loop,
+        time: any TimeSource,
+        _ body: () async throws -> Result
+    ) async rethrows -> Result {
+        state.withLock { $0.storeCalls[loop, default: 0] += 1 }
+        defer {
+            let now = time.now()
+            state.withLock { state in
+                state.storeCalls[loop, default: 1] -= 1
+                if state.storeCalls[loop] == 0 { state.storeCalls[loop] = nil }
+                state.beats[loop] = now
+            }
+        }
+        return try await body()
     }
 
     /// Adds a loop that runs only in some configurations to the ones the watchdog waits for.
     public func watch(_ loop: Loop) {
-        watched.withLock { _ = $0.insert(loop) }
+        state.withLock { _ = $0.watched.insert(loop) }
     }
 
-    /// The watched loops that have not beaten since `now - maximumAge` (or never).
-    public func stale(now: Timestamp, maximumAge: Duration) -> [Loop] {
-        let loops = watched.withLock { watched in Loop.allCases.filter(watched.contains) }
-        return stale(now: now, maximumAge: maximumAge, among: loops)
-    }
-
-    /// The loops among `loops` that have not beaten since `now - maximumAge` (or never).
-    public func stale(now: Timestamp, maximumAge: Duration, among loops: [Loop]) -> [Loop] {
-        beats.withLock { beats in
-            loops.filter { loop in beats[loop].map { now - $0 > maximumAge } ?? true }
+    /// The loops that have not beaten since `now - maximumAge` (or never), among `loops` (by default
+    /// every watched loop).
+    ///
+    /// - Parameter storeUnavailable: whether the store says its commits are waiting; a loop
+    ///   waiting in a store call is then not stale.
+    public func stale(
+        now: Timestamp,
+        maximumAge: Duration,
+        among loops: [Loop]? = nil,
+        storeUnavailable: Bool = false
+    ) -> [Loop] {
+        state.withLock { state in
+            (loops ?? Loop.allCases.filter(state.watched.contains)).filter { loop in
+                if storeUnavailable, state.storeCalls[loop] != nil { return false }
+                return state.beats[loop].map { now - $0 > maximumAge } ?? true
+            }
         }
     }
 

@@ -253,7 +253,7 @@ public final class SpoolIntake: Service, Sendable {
                         try await settle(unsettled.jobID, unsettled.source)
                         continue
                     }
-                    try await context.store.commit([.sourceSettled(unsettled.jobID)])
+                    try await context.commit([.sourceSettled(unsettled.jobID)], for: .intake)
                 }
                 let young = now - file.modifiedAt < configuration.settleTime
                 if file.linkCount > 1 {
@@ -445,7 +445,7 @@ public final class SpoolIntake: Service, Sendable {
     /// Commits the batch, then moves its files, then records that they moved.
     private func finish(_ batch: Batch) async throws {
         guard !batch.accepted.isEmpty || !batch.rejected.isEmpty else { return }
-        if !batch.changes.isEmpty { try await context.store.commit(batch.changes) }
+        if !batch.changes.isEmpty { try await context.commit(batch.changes, for: .intake) }
         var settled: [StoreChange] = []
         for (job, name) in batch.accepted {
             if await move(name, { try await self.spool.remove(name) }) { settled.append(.sourceSettled(job.id)) }
@@ -479,7 +479,7 @@ public final class SpoolIntake: Service, Sendable {
         if !settled.isEmpty {
             do {
                 try await spool.flush()
-                try await context.store.commit(settled)
+                try await context.commit(settled, for: .intake)
             } catch let error as CancellationError {
                 throw error
             } catch {
@@ -534,7 +534,7 @@ public final class SpoolIntake: Service, Sendable {
         let present = Set(try await spool.incomingNames())
         for (name, entry) in unsettled where !present.contains(name) {
             state.withLock { _ = $0.unsettled.removeValue(forKey: name) }
-            try await context.store.commit([.sourceSettled(entry.jobID)])
+            try await context.commit([.sourceSettled(entry.jobID)], for: .intake)
         }
         // Files still present are settled by `process` when it reads them and the hash matches.
     }
@@ -548,7 +548,7 @@ public final class SpoolIntake: Service, Sendable {
         }
         if moved {
             try await spool.flush()
-            try await context.store.commit([.sourceSettled(jobID)])
+            try await context.commit([.sourceSettled(jobID)], for: .intake)
         }
         context.logger.notice(
             "Finished moving a request file committed before a restart",

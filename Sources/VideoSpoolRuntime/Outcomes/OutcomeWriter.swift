@@ -95,7 +95,7 @@ public final class OutcomeWriter: Service, Sendable {
         if !written.isEmpty {
             do {
                 try await spool.flush()
-                try await context.store.commit(written)
+                try await context.commit(written, for: .outcomes)
             } catch let error as CancellationError {
                 throw error
             } catch {

@@ -5,12 +5,13 @@ public import VideoSpoolCore
 
 /// Polls generations on their schedule with one timer for all of them. A poll that says "still
 /// running" changes nothing durable (the next start polls again anyway), so it costs no write.
+/// After a 401, 403 or 3xx, pauses all polls and probes with one until the API accepts again
+/// (``AuthenticationPause``); no generation is given up meanwhile.
 public final class PollingService: Service, Sendable {
     private struct State {
         var jobs: [JobID: Job] = [:]
         var timers = TimerQueue<JobID>()
-        var pausedUntil: Timestamp?
-        var pauseCount = 0
+        var pause = AuthenticationPause()
         var stopping = false
     }
 
@@ -50,6 +51,9 @@ public final class PollingService: Service, Sendable {
     }
 
     public var generatingCount: Int { state.withLock { $0.jobs.count } }
+
+    /// Why polls are paused, if they are.
+    public var pausedReason: String? { state.withLock { $0.pause.reason } }
 
     /// Stops polling a job (an operator canceled it) and gives back its generation slot. A job
     /// whose poll is on the wire right now is `busy`: its answer may finish it, so ask again.
@@ -111,14 +115,14 @@ public final class PollingService: Service, Sendable {
                             await context.idle(.polling, on: wake, until: until)
                             continue
                         }
-                        guard let job = takeDueJob() else {
+                        guard let taken = takeDueJob() else {
                             rateLimiter.unused()
                             requestSlots.release(notifyingListeners: false)
                             continue
                         }
                         group.addTask {
                             defer { self.requestSlots.release() }
-                            try await self.poll(job)
+                            try await self.poll(taken.job, origin: taken.origin)
                         }
                     }
                 }
@@ -139,77 +143,87 @@ public final class PollingService: Service, Sendable {
         let now = context.time.now()
         return state.withLock { state -> Step in
             if state.stopping || Task.isCancelled { return .stop }
-            if let pausedUntil = state.pausedUntil {
-                if now < pausedUntil { return .wait(until: pausedUntil) }
-                state.pausedUntil = nil
-            }
+            // Paused: wait for the pause to run out, or for the probe's answer (a wake signal).
+            if case .closed(let until) = state.pause.admission(now: now) { return .wait(until: until) }
             guard let due = state.timers.nextDue() else { return .wait(until: nil) }
             return due <= now ? .pollDue : .wait(until: due)
         }
     }
 
-    private func takeDueJob() -> Job? {
+    /// The next due job, and the origin its answer is reported to the pause with: while paused,
+    /// only the probe, once the pause has run out.
+    private func takeDueJob() -> (job: Job, origin: AuthenticationPause.Origin)? {
         let now = context.time.now()
-        return state.withLock { state -> Job? in
-            guard state.pausedUntil == nil, let id = state.timers.popDue(now: now, limit: 1).first else { return nil }
-            return state.jobs[id]
+        return state.withLock { state -> (job: Job, origin: AuthenticationPause.Origin)? in
+            let origin: AuthenticationPause.Origin
+            switch state.pause.admission(now: now) {
+            case .closed: return nil
+            case .probeDue: origin = .probe
+            case .open(let regular): origin = regular
+            }
+            guard let id = state.timers.popDue(now: now, limit: 1).first, let job = state.jobs[id] else { return nil }
+            if origin == .probe { state.pause.probeSent() }
+            return (job: job, origin: origin)
         }
     }
 
-    private func poll(_ job: Job) async throws {
+    private func poll(_ job: Job, origin: AuthenticationPause.Origin) async throws {
         var job = job
         guard let generationID = job.generationID else {
             preconditionFailure("Invalid state: generating job \(job.id) has no generation id")
         }
-        if dropIfAbandoned(job) { return }
+        if dropIfAbandoned(job) {
+            // Never sent: if it was to be the probe, the next poll probes instead.
+            if origin == .probe { state.withLock { $0.pause.probeWithdrawn(now: context.time.now()) } }
+            wake.signal()
+            return
+        }
         let sentAt = context.time.now()
         let exchange = await api.status(of: generationID, jobID: job.id)
         rateLimiter.requestFinished(exchange, sentAt: sentAt)
-        if dropIfAbandoned(job) { return }
         let now = context.time.now()
         var random = SystemRandomNumberGenerator()
-        let pauseCount = state.withLock { $0.pauseCount }
-        let action = context.machine.pollFinished(
-            &job,
-            exchange: exchange,
-            now: now,
-            pauseCount: pauseCount,
-            using: &random
-        )
+        let action = context.machine.pollFinished(&job, exchange: exchange, now: now, using: &random)
         let logger = context.logger(for: job)
+        let schedule = context.policy.authenticationPause
+        if dropIfAbandoned(job) {
+            // The job is no longer this daemon's, but what the API said of the key still counts.
+            let pauseAction = state.withLock { state in
+                if case .pausePolling(let reason) = action {
+                    return state.pause.refused(origin, reason: reason, now: now, schedule: schedule, using: &random)
+                }
+                return state.pause.accepted(origin)
+            }
+            report(pauseAction)
+            wake.signal()
+            return
+        }
         switch action {
         case .poll(let at):
             logger.debug(
                 "Generation still running",
                 metadata: ["upstream.status": "\(job.upstreamStatus ?? "-")", "poll.next": "\(at)"]
             )
-            state.withLock { state in
+            let pauseAction = state.withLock { state in
                 state.jobs[job.id] = job
                 state.timers.schedule(job.id, at: at)
-                if case .response(let response) = exchange, (200..<300).contains(response.statusCode) {
-                    state.pauseCount = 0
-                }
+                return state.pause.accepted(origin)
             }
-        case .pausePolling(let until, let reason):
-            let first = state.withLock { state -> Bool in
-                let first = state.pausedUntil == nil && state.pauseCount == 0
-                state.pausedUntil = max(state.pausedUntil ?? until, until)
-                state.pauseCount += 1
+            report(pauseAction)
+        case .pausePolling(let reason):
+            let pauseAction = state.withLock { state in
+                // Due again at once: polled when the pause lets polls through (maybe as the probe).
                 state.jobs[job.id] = job
-                state.timers.schedule(job.id, at: until)
-                return first
+                state.timers.schedule(job.id, at: now)
+                return state.pause.refused(origin, reason: reason, now: now, schedule: schedule, using: &random)
             }
-            if first {
-                context.logger.error(
-                    "Polling paused",
-                    metadata: ["event": "polling.paused", "reason": "\(reason)", "resume.at": "\(until)"]
-                )
-            }
+            report(pauseAction)
         case .finish:
-            state.withLock { state in
+            let pauseAction = state.withLock { state in
                 state.jobs[job.id] = nil
-                state.pauseCount = 0
+                return state.pause.accepted(origin)
             }
+            report(pauseAction)
             generationSlots.release()
             do {
                 try await finisher.finish(job)
@@ -220,5 +234,25 @@ public final class PollingService: Service, Sendable {
             preconditionFailure("Invalid state: poll produced \(action)")
         }
         wake.signal()
+    }
+
+    /// Logs a change of the pause.
+    private func report(_ action: AuthenticationPause.Action) {
+        switch action {
+        case .none:
+            break
+        case .pause(let until, let reason):
+            context.logger.error(
+                "Polling paused",
+                metadata: ["event": "polling.paused", "reason": "\(reason)", "resume.at": "\(until)"]
+            )
+        case .pauseAgain(let until, let reason, let failedProbes):
+            context.logger.warning(
+                "Polling still paused",
+                metadata: ["reason": "\(reason)", "resume.at": "\(until)", "probes.refused": "\(failedProbes)"]
+            )
+        case .resume:
+            context.logger.notice("Polling resumed", metadata: ["event": "polling.resumed"])
+        }
     }
 }

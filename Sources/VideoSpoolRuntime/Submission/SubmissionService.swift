@@ -6,8 +6,8 @@ public import VideoSpoolCore
 
 /// Sends queued jobs to the API, at most `generationSlots` generations in flight and at most
 /// `requestSlots` HTTP requests at once, each admitted by the `rateLimiter`. Records the intent before each POST and the generation id
-/// right after it. After a 401 or 403, pauses all submissions and probes with one job until the API
-/// accepts again; nothing is failed meanwhile.
+/// right after it. After a 401, 403 or 3xx, pauses all submissions and probes with one job until the
+/// API accepts again (``AuthenticationPause``); nothing is failed meanwhile.
 public final class SubmissionService: Service, Sendable {
     public struct Configuration: Sendable {
         /// Jobs whose intent is committed in one transaction.
@@ -21,15 +21,8 @@ public final class SubmissionService: Service, Sendable {
         var delayed = TimerQueue<JobID>()
         var delayedJobs: [JobID: Job] = [:]
         var inFlight = 0
-        var pause: Pause?
+        var pause = AuthenticationPause()
         var stopping = false
-    }
-
-    private enum Pause {
-        /// No submission until `until`; then one probe.
-        case waiting(until: Timestamp, reason: String, count: Int)
-        /// One job is out probing; the rest wait for its answer.
-        case probing(reason: String, count: Int)
     }
 
     private let context: PipelineContext
@@ -108,12 +101,7 @@ public final class SubmissionService: Service, Sendable {
     /// Jobs waiting to be submitted, and the reason submissions are paused (if they are).
     public var queueStatus: (queued: Int, submitting: Int, pausedReason: String?) {
         state.withLock { state in
-            let reason: String? =
-                switch state.pause {
-                case .waiting(_, let reason, _), .probing(let reason, _): reason
-                case nil: nil
-                }
-            return (state.ready.count + state.delayedJobs.count, state.inFlight, reason)
+            (state.ready.count + state.delayedJobs.count, state.inFlight, state.pause.reason)
         }
     }
 
@@ -127,9 +115,9 @@ public final class SubmissionService: Service, Sendable {
                         return
                     case .wait(let deadline):
                         await context.idle(.submission, on: wake, until: deadline)
-                    case .submit(let jobs):
+                    case .submit(let jobs, let origin):
                         context.heartbeats.beat(.submission, at: context.time.now())
-                        start(jobs, in: &group)
+                        start(jobs, origin: origin, in: &group)
                     }
                 }
             }
@@ -142,7 +130,8 @@ public final class SubmissionService: Service, Sendable {
     private enum Batch {
         case stop
         case wait(until: Timestamp?)
-        case submit([Job])
+        /// Send these jobs; their answers are reported to the pause with `origin`.
+        case submit([Job], origin: AuthenticationPause.Origin)
     }
 
     /// Takes the jobs that may be sent now, reserving a generation slot for each.
@@ -153,21 +142,21 @@ public final class SubmissionService: Service, Sendable {
             for id in state.delayed.popDue(now: now) {
                 if let job = state.delayedJobs.removeValue(forKey: id) { state.ready.append(job) }
             }
-            switch state.pause {
-            case .waiting(let until, let reason, let count):
-                if now < until { return .wait(until: min(until, state.delayed.nextDue() ?? until)) }
+            let origin: AuthenticationPause.Origin
+            switch state.pause.admission(now: now) {
+            case .closed(let until):
+                return .wait(until: earliest(until, state.delayed.nextDue()))
+            case .probeDue:
                 // The pause is over: one job probes. Until there is one to send, stay paused.
                 guard !state.ready.isEmpty else { return .wait(until: state.delayed.nextDue()) }
                 if case .refused(let retryAt) = takeSlots() {
                     return .wait(until: earliest(retryAt, state.delayed.nextDue()))
                 }
-                state.pause = .probing(reason: reason, count: count)
+                state.pause.probeSent()
                 state.inFlight += 1
-                return .submit([state.ready.removeFirst()])
-            case .probing:
-                return .wait(until: state.delayed.nextDue())
-            case nil:
-                break
+                return .submit([state.ready.removeFirst()], origin: .probe)
+            case .open(let regular):
+                origin = regular
             }
             // No more than can be sent right away: a job taken from the queue never waits for a
             // slot (a pause could have begun by then), and the loop never blocks (it must beat).
@@ -182,7 +171,7 @@ public final class SubmissionService: Service, Sendable {
             }
             if jobs.isEmpty { return .wait(until: earliest(retryAt, state.delayed.nextDue())) }
             state.inFlight += jobs.count
-            return .submit(jobs)
+            return .submit(jobs, origin: origin)
         }
     }
 
@@ -215,7 +204,11 @@ public final class SubmissionService: Service, Sendable {
     }
 
     /// Sends each job (its request slot and generation slot already taken).
-    private func start(_ jobs: [Job], in group: inout ThrowingDiscardingTaskGroup<any Error>) {
+    private func start(
+        _ jobs: [Job],
+        origin: AuthenticationPause.Origin,
+        in group: inout ThrowingDiscardingTaskGroup<any Error>
+    ) {
         for job in jobs {
             group.addTask {
                 defer { self.requestSlots.release() }
@@ -228,15 +221,19 @@ public final class SubmissionService: Service, Sendable {
                 // (everything it needs is already at hand): a crash from here on is an ambiguous
                 // submission, never a silent second one. Concurrent intents share a transaction.
                 guard try await self.context.commitHeld([.updateJob(job)]) else {
+                    // Another daemon holds the job now; if it was the probe, another job probes.
+                    if case .probe = origin {
+                        self.state.withLock { $0.pause.probeWithdrawn(now: self.context.time.now()) }
+                    }
                     self.dropLost()
                     return
                 }
-                try await self.submit(job, body: body)
+                try await self.submit(job, body: body, origin: origin)
             }
         }
     }
 
-    private func submit(_ job: Job, body: [UInt8]) async throws {
+    private func submit(_ job: Job, body: [UInt8], origin: AuthenticationPause.Origin) async throws {
         var job = job
         let logger = context.logger(for: job)
         logger.debug("Submitting generation", metadata: ["attempt": "\(job.submitAttempts)"])
@@ -249,18 +246,17 @@ public final class SubmissionService: Service, Sendable {
             : .notSent(reason: "this daemon's lease on the shared store is running out")
         rateLimiter.requestFinished(exchange, sentAt: sentAt)
         let now = context.time.now()
-        let pauseCount = state.withLock { state -> Int in
-            if case .probing(_, let count) = state.pause { return count }
-            return 0
-        }
         var random = SystemRandomNumberGenerator()
-        let action = context.machine.submissionFinished(
-            &job,
-            exchange: exchange,
-            now: now,
-            pauseCount: pauseCount,
-            using: &random
-        )
+        let action = context.machine.submissionFinished(&job, exchange: exchange, now: now, using: &random)
+        // The pause hears of the answer at once, so that no more is sent after a refusal.
+        let schedule = context.policy.authenticationPause
+        let pauseAction = state.withLock { state in
+            if case .pauseSubmissions(let reason) = action {
+                return state.pause.refused(origin, reason: reason, now: now, schedule: schedule, using: &random)
+            }
+            return state.pause.accepted(origin)
+        }
+        report(pauseAction)
         switch action {
         case .poll(let at):
             guard try await context.commitHeld([.updateJob(job)]) else {
@@ -278,7 +274,6 @@ public final class SubmissionService: Service, Sendable {
                 "Generation submitted",
                 metadata: ["event": "job.submitted", "attempt": "\(job.submitAttempts)"]
             )
-            resumeIfProbing(reason: nil)
             polling.track(job, pollAt: at)
         case .enqueue(let at):
             guard try await context.commitHeld([.updateJob(job)]) else {
@@ -290,18 +285,17 @@ public final class SubmissionService: Service, Sendable {
                 "Submission will be retried",
                 metadata: ["retry.at": "\(at)", "reason": "\(describe(exchange))"]
             )
-            resumeIfProbing(reason: nil)
             enqueue(job, at: at)
-        case .pauseSubmissions(let until, let reason):
+        case .pauseSubmissions:
             guard try await context.commitHeld([.updateJob(job)]) else {
                 dropLost()
                 return
             }
             generationSlots.release()
-            pause(until: until, reason: reason, front: job)
+            // First in line again: it is the next probe.
+            state.withLock { $0.ready.prepend(job) }
         case .finish:
             generationSlots.release()
-            resumeIfProbing(reason: nil)
             do {
                 try await finisher.finish(job)
             } catch is LeaseLost {
@@ -322,45 +316,27 @@ public final class SubmissionService: Service, Sendable {
         wake.signal()
     }
 
-    private func pause(until: Timestamp, reason: String, front job: Job) {
-        let first = state.withLock { state -> Bool in
-            state.ready.prepend(job)
-            let count: Int
-            let wasPaused: Bool
-            switch state.pause {
-            case .waiting(_, _, let previous), .probing(_, let previous):
-                count = previous + 1
-                wasPaused = true
-            case nil:
-                count = 1
-                wasPaused = false
-            }
-            state.pause = .waiting(until: until, reason: reason, count: count)
-            return !wasPaused
-        }
-        context.counters.update { $0.submissionsPaused = reason }
-        if first {
+    /// Logs a change of the pause and shows it in the status line.
+    private func report(_ action: AuthenticationPause.Action) {
+        switch action {
+        case .none:
+            break
+        case .pause(let until, let reason):
+            context.counters.update { $0.submissionsPaused = reason }
             context.logger.error(
                 "Submissions paused",
                 metadata: ["event": "submissions.paused", "reason": "\(reason)", "resume.at": "\(until)"]
             )
-        } else {
+        case .pauseAgain(let until, let reason, let failedProbes):
+            context.counters.update { $0.submissionsPaused = reason }
             context.logger.warning(
                 "Submissions still paused",
-                metadata: ["reason": "\(reason)", "resume.at": "\(until)"]
+                metadata: ["reason": "\(reason)", "resume.at": "\(until)", "probes.refused": "\(failedProbes)"]
             )
+        case .resume:
+            context.counters.update { $0.submissionsPaused = nil }
+            context.logger.notice("Submissions resumed", metadata: ["event": "submissions.resumed"])
         }
-    }
-
-    private func resumeIfProbing(reason: String?) {
-        let resumed = state.withLock { state -> Bool in
-            guard case .probing = state.pause else { return false }
-            state.pause = nil
-            return true
-        }
-        guard resumed else { return }
-        context.counters.update { $0.submissionsPaused = nil }
-        context.logger.notice("Submissions resumed", metadata: ["event": "submissions.resumed"])
     }
 
     private func describe(_ exchange: APIExchange) -> String {

@@ -15,6 +15,12 @@ public final class APIRateLimiter: Sendable {
         public var concurrencyLimit: Int
         public var maximumConcurrency: Int
         public var heldUntil: Timestamp?
+
+        public init(concurrencyLimit: Int, maximumConcurrency: Int, heldUntil: Timestamp? = nil) {
+            self.concurrencyLimit = concurrencyLimit
+            self.maximumConcurrency = maximumConcurrency
+            self.heldUntil = heldUntil
+        }
     }
 
     private let budget: Mutex<RequestBudget>

@@ -1,0 +1,83 @@
+import Testing
+import VideoSpoolCore
+import VideoSpoolRuntime
+
+/// The one shape of `STATUS=`: the counts, then the conditions in force, most severe first.
+struct PipelineStatusTests {
+    typealias Snapshot = PipelineCounters.Snapshot
+
+    static let heldUntil = Timestamp(secondsSinceEpoch: 1_795_598_593)
+
+    static func counts() -> Snapshot {
+        var snapshot = Snapshot()
+        snapshot.queued = 3
+        snapshot.submitting = 2
+        snapshot.generating = 10
+        snapshot.delivering = 1
+        snapshot.completed = 240
+        snapshot.failed = 2
+        return snapshot
+    }
+
+    /// Sets one condition of each kind on `snapshot`.
+    static func set(_ kind: Snapshot.Condition.Kind, on snapshot: inout Snapshot) {
+        switch kind {
+        case .storeUnavailable: snapshot.storeUnavailable = "disk full"
+        case .submissionsPaused: snapshot.submissionsPaused = "HTTP 401 (the API key was not accepted): bad key"
+        case .pollingPaused: snapshot.pollingPaused = "HTTP 403 (the account may be out of credits): top up"
+        case .apiLimited: snapshot.apiLimits = .init(concurrencyLimit: 2, maximumConcurrency: 8)
+        }
+    }
+
+    @Test func withNothingWrongTheStatusIsTheCounts() {
+        #expect(Self.counts().description == "3 queued, 12 generating, 1 delivering, 240 done, 2 failed, 0 rejected")
+        #expect(Self.counts().conditions.isEmpty)
+    }
+
+    @Test func everyConditionFollowsTheCountsMostSevereFirst() {
+        var snapshot = Self.counts()
+        // Set in the opposite order to the one they are shown in.
+        for kind in Snapshot.Condition.Kind.allCases.reversed() { Self.set(kind, on: &snapshot) }
+        #expect(
+            snapshot.description
+                == "3 queued, 12 generating, 1 delivering, 240 done, 2 failed, 0 rejected; store unavailable: disk full; "
+                + "submissions paused: HTTP 401 (the API key was not accepted): bad key; "
+                + "polling paused: HTTP 403 (the account may be out of credits): top up; "
+                + "API limited: concurrency 2 of 8 after 429s"
+        )
+    }
+
+    @Test func theSeverityOrderIsStoreThenSubmissionsThenPollingThenAPILimits() {
+        #expect(Snapshot.Condition.Kind.allCases.sorted() == [.storeUnavailable, .submissionsPaused, .pollingPaused, .apiLimited])
+    }
+
+    /// Any two conditions together appear in severity order, and after the counts.
+    @Test(arguments: PipelineCounters.Snapshot.Condition.Kind.allCases, PipelineCounters.Snapshot.Condition.Kind.allCases)
+    func anyTwoConditionsAppearInSeverityOrder(first: Snapshot.Condition.Kind, second: Snapshot.Condition.Kind) throws {
+        var snapshot = Self.counts()
+        Self.set(first, on: &snapshot)
+        Self.set(second, on: &snapshot)
+        let expected = Set([first, second]).sorted()
+        #expect(snapshot.conditions.map(\.kind) == expected)
+        let parts = snapshot.description.split(separator: "; ").map(String.init)
+        #expect(parts.first == "3 queued, 12 generating, 1 delivering, 240 done, 2 failed, 0 rejected")
+        #expect(Array(parts.dropFirst()) == snapshot.conditions.map(\.description))
+        for (part, kind) in zip(parts.dropFirst(), expected) {
+            #expect(part.hasPrefix(kind.label + ": "), "\(part)")
+        }
+    }
+
+    @Test func apiLimitsSayWhatIsLimited() {
+        var snapshot = Snapshot()
+        snapshot.apiLimits = .init(concurrencyLimit: 8, maximumConcurrency: 8, heldUntil: Self.heldUntil)
+        #expect(snapshot.conditions.map(\.description) == ["API limited: requests held until \(Self.heldUntil)"])
+        snapshot.apiLimits = .init(concurrencyLimit: 4, maximumConcurrency: 8, heldUntil: Self.heldUntil)
+        #expect(
+            snapshot.conditions.map(\.description)
+                == ["API limited: concurrency 4 of 8 after 429s, requests held until \(Self.heldUntil)"]
+        )
+        // Limits at their configured values are no condition.
+        snapshot.apiLimits = .init(concurrencyLimit: 8, maximumConcurrency: 8)
+        #expect(snapshot.conditions.isEmpty)
+    }
+}
