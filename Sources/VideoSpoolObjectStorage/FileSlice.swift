@@ -1,6 +1,6 @@
 import Crypto
 package import NIOCore
-import NIOPosix
+package import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -31,7 +31,7 @@ package final class ReadOnlyFile: Sendable {
     ) async throws(ObjectStorageError) -> Result {
         let opened: (descriptor: Int32, size: Int64)
         do {
-            opened = try await threadPool.runIfActive { () throws(ObjectStorageError) -> (Int32, Int64) in
+            opened = try await threadPool.runIfActive { () throws -> (Int32, Int64) in
                 let descriptor = open(path, O_RDONLY | O_CLOEXEC)
                 guard descriptor >= 0 else { throw failure("cannot open", path: path) }
                 var status = stat()
@@ -60,7 +60,7 @@ package final class ReadOnlyFile: Sendable {
     func read(offset: Int64, count: Int) async throws(ObjectStorageError) -> ByteBuffer {
         let (descriptor, path) = (self.descriptor, self.path)
         do {
-            return try await threadPool.runIfActive { () throws(ObjectStorageError) -> ByteBuffer in
+            return try await threadPool.runIfActive { () throws -> ByteBuffer in
                 var buffer = ByteBufferAllocator().buffer(capacity: count)
                 var done = 0
                 while done < count {
@@ -144,7 +144,7 @@ package struct FileSlice: AsyncSequence, Sendable {
         package mutating func next() async throws -> ByteBuffer? {
             let end = slice.offset + slice.length
             guard position < end else { return nil }
-            let count = Int(min(Int64(slice.chunkBytes), end - position))
+            let count = Int(Swift.min(Int64(slice.chunkBytes), end - position))
             let chunk = try await slice.file.read(offset: position, count: count)
             position += Int64(count)
             if var hash, let expected = slice.expected {

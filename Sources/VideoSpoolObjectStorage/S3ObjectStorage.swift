@@ -33,9 +33,10 @@ public final class S3ObjectStorage: Sendable {
         public var uri: String
         public var bytes: Int64
         public var etag: String?
-        /// The checksum S3 reports: the object's base64 SHA-256 for a single upload, or the
-        /// composite `base64(SHA-256 of the parts' digests)-N` for a multipart upload.
-        public var checksumSHA256: String?
+        /// The object's checksum as S3 keeps it: the base64 SHA-256 for a single upload, or the
+        /// composite `base64(SHA-256 of the parts' digests)-N` for a multipart upload. When the
+        /// storage reported one in its answer, it was this.
+        public var checksumSHA256: String
         /// 0 for a single PUT, else the number of parts.
         public var parts: Int
     }
@@ -153,6 +154,30 @@ public final class S3ObjectStorage: Sendable {
         )
     }
 
+    /// HEADs an uploaded object and checks that the storage holds what was sent: the size, and the
+    /// checksum when the storage reports one (some give a composite checksum without its `-N`).
+    ///
+    /// - Throws: ``ObjectStorageError``: `checksumMismatch` when the object differs, `invalidResponse`
+    ///   when it is missing.
+    public func confirm(_ stored: StoredObject) async throws(ObjectStorageError) {
+        guard let metadata = try await head(key: stored.key) else {
+            throw ObjectStorageError(code: .invalidResponse, "HeadObject: \(stored.uri) is missing after its upload")
+        }
+        guard metadata.bytes == stored.bytes else {
+            throw ObjectStorageError(
+                code: .checksumMismatch,
+                "HeadObject: \(stored.uri) has \(metadata.bytes) bytes, not the \(stored.bytes) sent"
+            )
+        }
+        func digest(_ checksum: String) -> Substring { checksum.split(separator: "-").first ?? "" }
+        if let reported = metadata.checksumSHA256, digest(reported) != digest(stored.checksumSHA256) {
+            throw ObjectStorageError(
+                code: .checksumMismatch,
+                "HeadObject: \(stored.uri) has the checksum \(reported), not \(stored.checksumSHA256)"
+            )
+        }
+    }
+
     /// DELETE. Deleting an object that does not exist succeeds, as it does in S3.
     public func delete(key: String) async throws(ObjectStorageError) {
         let response = try await send(S3Request(operation: "DeleteObject", method: .DELETE, key: key))
@@ -218,7 +243,7 @@ public final class S3ObjectStorage: Sendable {
             uri: objectURI(key: key),
             bytes: file.size,
             etag: response.headers.first(name: "etag"),
-            checksumSHA256: reported,
+            checksumSHA256: sha256.base64,
             parts: 0
         )
     }
@@ -346,7 +371,7 @@ public final class S3ObjectStorage: Sendable {
             uri: objectURI(key: key),
             bytes: file.size,
             etag: result.text(of: "ETag"),
-            checksumSHA256: reported,
+            checksumSHA256: composite,
             parts: parts.count
         )
     }
@@ -363,7 +388,7 @@ public final class S3ObjectStorage: Sendable {
     private func abort(key: String, uploadID: String) async {
         let request = S3Request(operation: "AbortMultipartUpload", method: .DELETE, key: key, query: [("uploadId", uploadID)])
         let outcome = await Task { () async -> ObjectStorageError? in
-            do {
+            do throws(ObjectStorageError) {
                 let response = try await send(request)
                 if response.status == 404 { return nil }
                 try response.requireSuccess("AbortMultipartUpload")

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import Synchronization
 import VideoSpoolObjectStorage
 
@@ -92,7 +93,10 @@ final class MotoServer {
         do {
             port = try await waitForPort(changes: changes, output: output)
         } catch {
-            if process.isRunning { process.terminate() }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
             throw error
         }
         let endpoint = "http://127.0.0.1:\(port)"
@@ -160,6 +164,8 @@ final class MotoServer {
         try await withHTTPClient { client in
             var request = HTTPClientRequest(url: endpoint + "/moto-api/reset-auth")
             request.method = .POST
+            // Flask reads a form-encoded body as a form, leaving the raw data empty.
+            request.headers.add(name: "Content-Type", value: "text/plain")
             request.body = .bytes(ByteBuffer(string: on ? "0" : "1000000000"))
             let response = try await client.execute(request, deadline: .now() + .seconds(30), logger: quietLogger)
             _ = try await response.body.collect(upTo: 1 << 16)
@@ -181,9 +187,11 @@ final class MotoServer {
     /// What moto printed so far (its request log), for failure messages.
     var log: String { output.text }
 
+    /// SIGKILL: the child inherits the test process's blocked signal mask, SIGTERM included, so
+    /// `terminate()` would not end it. moto keeps nothing worth a clean exit.
     func stop() {
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }

@@ -64,7 +64,13 @@ struct S3MotoTests {
                     #expect(metadata.bytes == 200_000)
                     #expect(metadata.contentType == "video/mp4")
                     #expect(metadata.serverSideEncryption == "AES256")
+                    #expect(metadata.checksumSHA256 == sha256.base64)
                     #expect(metadata.etag != nil)
+                    try await storage.confirm(stored)
+                    var tampered = stored
+                    tampered.checksumSHA256 = Self.checksum([1, 2, 3]).base64
+                    let mismatch = await #expect(throws: ObjectStorageError.self) { try await storage.confirm(tampered) }
+                    #expect(mismatch?.code == .checksumMismatch)
 
                     // moto cannot check a presigned URL's signature (with authentication on it
                     // answers 500: it looks for an Authorization header), so this GET checks that
@@ -102,9 +108,12 @@ struct S3MotoTests {
                         Array(bytes[S3Configuration.minimumPartBytes..<(2 * S3Configuration.minimumPartBytes)]),
                         Array(bytes[(2 * S3Configuration.minimumPartBytes)...]),
                     ]
-                    // moto computes the composite checksum from the parts it stored.
                     #expect(stored.checksumSHA256 == S3ObjectStorage.compositeChecksum(parts.map(Self.checksum)))
-                    #expect(try await storage.head(key: key)?.bytes == Int64(size))
+                    // moto computes the composite checksum from the parts it stored and reports it on HEAD.
+                    let metadata = try #require(try await storage.head(key: key))
+                    #expect(metadata.bytes == Int64(size))
+                    #expect(metadata.checksumSHA256.map { stored.checksumSHA256.hasPrefix($0) } == true)
+                    try await storage.confirm(stored)
                     #expect(try server.openUploads().isEmpty)
 
                     try await server.setAuthentication(false)
@@ -124,10 +133,11 @@ struct S3MotoTests {
                 // The SHA-256 the downloader computed was of other content.
                 var other = bytes
                 other[0] ^= 0xFF
+                let otherChecksum = Self.checksum(other)
                 try await withHTTPClient { client in
                     let storage = try storage(server, client: client)
                     let error = await #expect(throws: ObjectStorageError.self) {
-                        try await storage.upload(file: directory + "/big.mp4", key: "big.mp4", sha256: Self.checksum(other), contentType: "video/mp4")
+                        try await storage.upload(file: directory + "/big.mp4", key: "big.mp4", sha256: otherChecksum, contentType: "video/mp4")
                     }
                     #expect(error?.code == .checksumMismatch)
                     #expect(error?.isRetryable == false)

@@ -259,11 +259,12 @@ struct S3ObjectStorageTests {
             let bytes = try writeRandomFile(directory + "/v.mp4", count: 3 * 1024 * 1024 + 17)
             var other = bytes
             other[other.count - 1] ^= 1
+            let otherChecksum = Self.checksum(other)
             try await withLoopbackServer(router) { port in
                 try await withHTTPClient { client in
                     let storage = try Self.storage(port: port, client: client)
                     let error = await #expect(throws: ObjectStorageError.self) {
-                        try await storage.upload(file: directory + "/v.mp4", key: "v.mp4", sha256: Self.checksum(other), contentType: "video/mp4")
+                        try await storage.upload(file: directory + "/v.mp4", key: "v.mp4", sha256: otherChecksum, contentType: "video/mp4")
                     }
                     #expect(error?.code == .checksumMismatch)
                     #expect(error?.isRetryable == false)
@@ -278,7 +279,7 @@ struct S3ObjectStorageTests {
 
     @Test func anEmptyFileWithAnotherChecksumIsRefused() async throws {
         try await withTemporaryDirectory { directory in
-            FileManager.default.createFile(atPath: directory + "/empty.mp4", contents: Data())
+            _ = FileManager.default.createFile(atPath: directory + "/empty.mp4", contents: Data())
             try await withHTTPClient { client in
                 let storage = try Self.storage(port: 9, client: client)
                 let error = await #expect(throws: ObjectStorageError.self) {
@@ -318,7 +319,7 @@ struct S3ObjectStorageTests {
                 return (sizes, joined)
             }
             #expect(chunks.0.allSatisfy { $0 <= 512 * 1024 })
-            #expect(chunks.0.count == 7)
+            #expect(chunks.0.count == 6)
             #expect(chunks.1 == Array(bytes[1000...]))
         }
     }
@@ -346,8 +347,11 @@ struct S3ObjectStorageTests {
             return Response(status: .ok, headers: [.eTag: "\"e\""])
         }
         let memory = InMemoryLogHandler()
-        var logger = Logger(label: "s3", factory: { _ in memory })
-        logger.logLevel = .trace
+        let logger = {
+            var logger = Logger(label: "s3", factory: { _ in memory })
+            logger.logLevel = .trace
+            return logger
+        }()
         try await withTemporaryDirectory { directory in
             let bytes = try writeRandomFile(directory + "/v.mp4", count: 5000)
             try await withLoopbackServer(router) { port in

@@ -82,7 +82,7 @@ struct RawRequest {
 
     init(parsing text: String) throws {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)[...]
-        let requestLine = try #require(lines.popFirst())
+        guard let requestLine = lines.popFirst() else { throw RawRequestError() }
         let firstSpace = try #require(requestLine.firstIndex(of: " "))
         method = String(requestLine[..<firstSpace])
         var target = requestLine[requestLine.index(after: firstSpace)...]
@@ -108,6 +108,8 @@ struct RawRequest {
         }
         body = Array(lines.joined(separator: "\n").utf8)
     }
+
+    struct RawRequestError: Error {}
 
     /// `%XX` to bytes; `+` stays `+`.
     static func percentDecode(_ text: Substring) -> String {

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import Synchronization
 import Testing
 import VideoSpoolCore
@@ -38,9 +39,9 @@ func runPython(_ script: String, arguments: [String] = [], input: [UInt8] = []) 
         let inputPath = directory + "/stdin"
         let outputPath = directory + "/stdout"
         let errorPath = directory + "/stderr"
-        FileManager.default.createFile(atPath: inputPath, contents: Data(input))
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
-        FileManager.default.createFile(atPath: errorPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: inputPath, contents: Data(input))
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script] + arguments
