@@ -81,6 +81,15 @@ extension ObjectStorageError {
         message = "\(operation): " + String(message.prefix(500))
         let retryableCode = serviceCode.map { retryableServiceCodes.contains($0) } ?? false
         switch status {
+        case 200..<300:
+            // An error in the body of a success (CompleteMultipartUpload): S3's code tells which kind.
+            return ObjectStorageError(
+                code: retryableCode ? .serverError : .rejected,
+                message,
+                isRetryable: retryableCode,
+                status: status,
+                serviceCode: serviceCode
+            )
         case 300..<400:
             return ObjectStorageError(code: .redirected, message, isRetryable: false, status: status, serviceCode: serviceCode)
         case 429, 503:

@@ -57,13 +57,14 @@ public final class S3ObjectStorage: Sendable {
         public var expiresAt: Timestamp
     }
 
-    private struct State {
+    /// The settings one operation uses from start to end, even if a reload changes them meanwhile.
+    private struct Snapshot: Sendable {
         var configuration: S3Configuration
         var signer: SigV4Signer
         var scrubber: SecretScrubber
     }
 
-    private let state: Mutex<State>
+    private let state: Mutex<Snapshot>
     private let client: HTTPClient
     private let timeSource: any TimeSource
     private let logger: Logger
@@ -85,8 +86,8 @@ public final class S3ObjectStorage: Sendable {
         self.logger = logger
     }
 
-    private static func makeState(_ configuration: S3Configuration, _ credentials: SigV4Credentials) -> State {
-        State(
+    private static func makeState(_ configuration: S3Configuration, _ credentials: SigV4Credentials) -> Snapshot {
+        Snapshot(
             configuration: configuration,
             signer: SigV4Signer(credentials: credentials, region: configuration.region, service: "s3"),
             scrubber: SecretScrubber(secrets: credentials.secrets)
@@ -99,6 +100,8 @@ public final class S3ObjectStorage: Sendable {
     }
 
     public var configuration: S3Configuration { state.withLock { $0.configuration } }
+
+    private var snapshot: Snapshot { state.withLock { $0 } }
 
     /// The key for a job's stored file under ``S3Configuration/keyPrefix``.
     public func objectKey(jobID: String, fileName: String, date: Timestamp) throws(ObjectStorageError) -> String {
@@ -125,23 +128,24 @@ public final class S3ObjectStorage: Sendable {
         sha256: SHA256Checksum,
         contentType: String
     ) async throws(ObjectStorageError) -> StoredObject {
-        let configuration = self.configuration
+        let snapshot = self.snapshot
         return try await ReadOnlyFile.withFile(path) { file async throws(ObjectStorageError) -> StoredObject in
             // An empty body has no chunk to check on the way out: check here.
             if file.size == 0, sha256.hex != SigV4Signer.emptyPayloadHash {
                 throw ObjectStorageError(code: .checksumMismatch, "\(path) is empty, but its SHA-256 was \(sha256.hex)")
             }
-            if file.size > Int64(configuration.partBytes) {
-                return try await multipartUpload(file, key: key, sha256: sha256, contentType: contentType)
+            if file.size > Int64(snapshot.configuration.partBytes) {
+                return try await multipartUpload(file, key: key, sha256: sha256, contentType: contentType, snapshot)
             }
-            return try await putObject(file, key: key, sha256: sha256, contentType: contentType)
+            return try await putObject(file, key: key, sha256: sha256, contentType: contentType, snapshot)
         }
     }
 
     /// HEAD: the object's size, ETag, type and stored checksum, or nil when there is no such object.
     public func head(key: String) async throws(ObjectStorageError) -> ObjectMetadata? {
         let response = try await send(
-            S3Request(operation: "HeadObject", method: .HEAD, key: key, headers: [("x-amz-checksum-mode", "ENABLED")])
+            S3Request(operation: "HeadObject", method: .HEAD, key: key, headers: [("x-amz-checksum-mode", "ENABLED")]),
+            snapshot
         )
         if response.status == 404 { return nil }
         try response.requireSuccess("HeadObject")
@@ -180,7 +184,7 @@ public final class S3ObjectStorage: Sendable {
 
     /// DELETE. Deleting an object that does not exist succeeds, as it does in S3.
     public func delete(key: String) async throws(ObjectStorageError) {
-        let response = try await send(S3Request(operation: "DeleteObject", method: .DELETE, key: key))
+        let response = try await send(S3Request(operation: "DeleteObject", method: .DELETE, key: key), snapshot)
         if response.status == 404, response.serviceCode == "NoSuchKey" { return }
         try response.requireSuccess("DeleteObject")
     }
@@ -210,9 +214,10 @@ public final class S3ObjectStorage: Sendable {
         _ file: ReadOnlyFile,
         key: String,
         sha256: SHA256Checksum,
-        contentType: String
+        contentType: String,
+        _ snapshot: Snapshot
     ) async throws(ObjectStorageError) -> StoredObject {
-        let configuration = self.configuration
+        let configuration = snapshot.configuration
         var headers: [(name: String, value: String)] = [
             ("content-type", contentType),
             ("x-amz-checksum-sha256", sha256.base64),
@@ -227,7 +232,8 @@ public final class S3ObjectStorage: Sendable {
                 headers: headers,
                 body: .file(FileSlice(file: file, offset: 0, length: file.size, chunkBytes: Self.chunkBytes, expected: sha256)),
                 payloadHash: sha256.hex
-            )
+            ),
+            snapshot
         )
         try response.requireSuccess("PutObject")
         let reported = response.headers.first(name: "x-amz-checksum-sha256")
@@ -240,7 +246,7 @@ public final class S3ObjectStorage: Sendable {
         return StoredObject(
             bucket: configuration.bucket,
             key: key,
-            uri: objectURI(key: key),
+            uri: "s3://" + configuration.bucket + "/" + key,
             bytes: file.size,
             etag: response.headers.first(name: "etag"),
             checksumSHA256: sha256.base64,
@@ -260,9 +266,10 @@ public final class S3ObjectStorage: Sendable {
         _ file: ReadOnlyFile,
         key: String,
         sha256: SHA256Checksum,
-        contentType: String
+        contentType: String,
+        _ snapshot: Snapshot
     ) async throws(ObjectStorageError) -> StoredObject {
-        let configuration = self.configuration
+        let configuration = snapshot.configuration
         var createHeaders: [(name: String, value: String)] = [
             ("content-type", contentType),
             ("x-amz-checksum-algorithm", "SHA256"),
@@ -276,16 +283,17 @@ public final class S3ObjectStorage: Sendable {
                 key: key,
                 query: [("uploads", "")],
                 headers: createHeaders
-            )
+            ),
+            snapshot
         )
         try created.requireSuccess("CreateMultipartUpload")
         guard let uploadID = S3XML(created.body).text(of: "UploadId"), !uploadID.isEmpty else {
             throw ObjectStorageError(code: .invalidResponse, "CreateMultipartUpload: the answer has no UploadId")
         }
         do {
-            return try await uploadParts(file, key: key, uploadID: uploadID, sha256: sha256, configuration: configuration)
+            return try await uploadParts(file, key: key, uploadID: uploadID, sha256: sha256, snapshot)
         } catch {
-            await abort(key: key, uploadID: uploadID)
+            await abort(key: key, uploadID: uploadID, snapshot)
             throw error
         }
     }
@@ -295,8 +303,9 @@ public final class S3ObjectStorage: Sendable {
         key: String,
         uploadID: String,
         sha256: SHA256Checksum,
-        configuration: S3Configuration
+        _ snapshot: Snapshot
     ) async throws(ObjectStorageError) -> StoredObject {
+        let configuration = snapshot.configuration
         let partSize = Self.partSize(fileSize: file.size, partBytes: configuration.partBytes)
         var whole: SHA256? = SHA256()
         var parts: [(number: Int, etag: String, checksum: SHA256Checksum)] = []
@@ -318,7 +327,8 @@ public final class S3ObjectStorage: Sendable {
                         FileSlice(file: file, offset: offset, length: length, chunkBytes: Self.chunkBytes, expected: checksum)
                     ),
                     payloadHash: checksum.hex
-                )
+                ),
+                snapshot
             )
             try response.requireSuccess("UploadPart")
             guard let etag = response.headers.first(name: "etag") else {
@@ -349,13 +359,18 @@ public final class S3ObjectStorage: Sendable {
                 headers: [("content-type", "application/xml"), ("x-amz-checksum-type", "COMPOSITE")],
                 body: .bytes(body),
                 payloadHash: SHA256Checksum(bytes: Array(SHA256.hash(data: body)))!.hex
-            )
+            ),
+            snapshot
         )
         try response.requireSuccess("CompleteMultipartUpload")
         // S3 may answer 200 and still fail: the error is in the body.
         let result = S3XML(response.body)
         if result.rootIs("Error") {
-            throw ObjectStorageError.response(operation: "CompleteMultipartUpload", status: 500, body: response.body)
+            throw ObjectStorageError.response(
+                operation: "CompleteMultipartUpload",
+                status: response.status,
+                body: snapshot.scrubber.scrub(response.body)
+            )
         }
         let composite = Self.compositeChecksum(parts.map(\.checksum))
         let reported = result.text(of: "ChecksumSHA256")
@@ -368,7 +383,7 @@ public final class S3ObjectStorage: Sendable {
         return StoredObject(
             bucket: configuration.bucket,
             key: key,
-            uri: objectURI(key: key),
+            uri: "s3://" + configuration.bucket + "/" + key,
             bytes: file.size,
             etag: result.text(of: "ETag"),
             checksumSHA256: composite,
@@ -385,11 +400,11 @@ public final class S3ObjectStorage: Sendable {
 
     /// Aborts a multipart upload so that its parts stop costing storage. Runs to the end even when
     /// the caller is cancelled; a failure is logged, since the upload's own error is what is thrown.
-    private func abort(key: String, uploadID: String) async {
+    private func abort(key: String, uploadID: String, _ snapshot: Snapshot) async {
         let request = S3Request(operation: "AbortMultipartUpload", method: .DELETE, key: key, query: [("uploadId", uploadID)])
         let outcome = await Task { () async -> ObjectStorageError? in
             do throws(ObjectStorageError) {
-                let response = try await send(request)
+                let response = try await send(request, snapshot)
                 if response.status == 404 { return nil }
                 try response.requireSuccess("AbortMultipartUpload")
                 return nil
@@ -458,8 +473,8 @@ public final class S3ObjectStorage: Sendable {
 
     /// Signs and sends `request` with a deadline covering the whole exchange (one more second per
     /// MiB of body), and reads at most ``maximumResponseBytes`` of the answer.
-    private func send(_ request: S3Request) async throws(ObjectStorageError) -> S3Response {
-        let (configuration, signer, scrubber) = state.withLock { ($0.configuration, $0.signer, $0.scrubber) }
+    private func send(_ request: S3Request, _ snapshot: Snapshot) async throws(ObjectStorageError) -> S3Response {
+        let (configuration, signer, scrubber) = (snapshot.configuration, snapshot.signer, snapshot.scrubber)
         let path = configuration.encodedPath(key: request.key)
         let host = configuration.bucketHost
         let signable = SigV4Signer.Request(

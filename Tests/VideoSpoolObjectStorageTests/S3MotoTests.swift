@@ -71,6 +71,10 @@ struct S3MotoTests {
                     tampered.checksumSHA256 = Self.checksum([1, 2, 3]).base64
                     let mismatch = await #expect(throws: ObjectStorageError.self) { try await storage.confirm(tampered) }
                     #expect(mismatch?.code == .checksumMismatch)
+                    var shorter = stored
+                    shorter.bytes -= 1
+                    let sizeMismatch = await #expect(throws: ObjectStorageError.self) { try await storage.confirm(shorter) }
+                    #expect(sizeMismatch?.code == .checksumMismatch)
 
                     // moto cannot check a presigned URL's signature (with authentication on it
                     // answers 500: it looks for an Authorization header), so this GET checks that

@@ -237,6 +237,8 @@ struct S3ObjectStorageTests {
                         try await storage.upload(file: directory + "/big.mp4", key: "big.mp4", sha256: Self.checksum(bytes), contentType: "video/mp4")
                     }
                     #expect(error?.serviceCode == "InternalError")
+                    #expect(error?.code == .serverError)
+                    #expect(error?.status == 200)
                     #expect(error?.isRetryable == true)
                 }
             }
