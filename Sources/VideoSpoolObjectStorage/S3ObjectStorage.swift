@@ -475,6 +475,12 @@ public final class S3ObjectStorage: Sendable {
     /// MiB of body), and reads at most ``maximumResponseBytes`` of the answer.
     private func send(_ request: S3Request, _ snapshot: Snapshot) async throws(ObjectStorageError) -> S3Response {
         let (configuration, signer, scrubber) = (snapshot.configuration, snapshot.signer, snapshot.scrubber)
+        if let key = request.key, key.isEmpty || key.utf8.count > S3KeyTemplate.maximumKeyBytes {
+            throw ObjectStorageError(
+                code: .invalidArgument,
+                "\(request.operation): a key has 1 to \(S3KeyTemplate.maximumKeyBytes) bytes (got \(key.utf8.count))"
+            )
+        }
         let path = configuration.encodedPath(key: request.key)
         let host = configuration.bucketHost
         let signable = SigV4Signer.Request(

@@ -143,14 +143,15 @@ struct S3ObjectStorageTests {
     @Test func aHugeErrorBodyIsReadOnlyUpToTheCap() async throws {
         let router = Router()
         router.delete("**") { _, _ -> Response in
-            let padding = String(repeating: "x", count: 8 * 1024 * 1024)
+            // 32 times the cap.
+            let padding = String(repeating: "x", count: 2 * 1024 * 1024)
             return s3Error(.forbidden, code: "AccessDenied", message: "Access Denied", extra: "<Padding>\(padding)</Padding>")
         }
         try await withLoopbackServer(router) { port in
             try await withHTTPClient { client in
-                let storage = try Self.storage(port: port, client: client)
+                let storage = try Self.storage(port: port, client: client, timeout: .seconds(60))
                 let error = await #expect(throws: ObjectStorageError.self) { try await storage.delete(key: "k") }
-                #expect(error?.serviceCode == "AccessDenied")
+                #expect(error?.serviceCode == "AccessDenied", "\(error.map { "\($0)" } ?? "no error")")
                 #expect((error?.description.count ?? .max) < 1000)
             }
         }
@@ -288,6 +289,16 @@ struct S3ObjectStorageTests {
                     try await storage.upload(file: directory + "/empty.mp4", key: "e", sha256: Self.checksum([1]), contentType: "video/mp4")
                 }
                 #expect(error?.code == .checksumMismatch)
+            }
+        }
+    }
+
+    @Test func anEmptyOrOverlongKeyIsRefusedBeforeSending() async throws {
+        try await withHTTPClient { client in
+            let storage = try Self.storage(port: 9, client: client)
+            for key in ["", String(repeating: "k", count: 1025)] {
+                let error = await #expect(throws: ObjectStorageError.self) { try await storage.head(key: key) }
+                #expect(error?.code == .invalidArgument)
             }
         }
     }
