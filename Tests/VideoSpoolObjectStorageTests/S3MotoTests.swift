@@ -31,7 +31,7 @@ struct S3MotoTests {
                 serverSideEncryption: encryption,
                 presignSeconds: 3600,
                 partBytes: partBytes,
-                requestTimeout: .seconds(30)
+                requestTimeout: .seconds(120)
             ),
             credentials: credentials ?? server.credentials,
             httpClient: client,

@@ -12,9 +12,11 @@ import VideoSpoolObjectStorage
 
 /// The client's handling of what a server can do: error answers, stalls, huge bodies, a failing
 /// multipart upload, a file that changed. A Hummingbird stand-in on loopback plays the server.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct S3ObjectStorageTests {
-    static func storage(port: Int, client: HTTPClient, timeout: Duration = .seconds(10), logger: Logger = quietLogger) throws
+    /// The deadline is generous: a loaded machine is not what these tests are about (the deadline
+    /// tests set their own short one).
+    static func storage(port: Int, client: HTTPClient, timeout: Duration = .seconds(120), logger: Logger = quietLogger) throws
         -> S3ObjectStorage
     {
         S3ObjectStorage(
@@ -149,7 +151,7 @@ struct S3ObjectStorageTests {
         }
         try await withLoopbackServer(router) { port in
             try await withHTTPClient { client in
-                let storage = try Self.storage(port: port, client: client, timeout: .seconds(60))
+                let storage = try Self.storage(port: port, client: client)
                 let error = await #expect(throws: ObjectStorageError.self) { try await storage.delete(key: "k") }
                 #expect(error?.serviceCode == "AccessDenied", "\(error.map { "\($0)" } ?? "no error")")
                 #expect((error?.description.count ?? .max) < 1000)
@@ -244,7 +246,7 @@ struct S3ObjectStorageTests {
                 }
             }
             let requests = log.all
-            #expect(requests.map(\.method) == ["POST", "PUT", "PUT", "POST", "DELETE"])
+            try #require(requests.map(\.method) == ["POST", "PUT", "PUT", "POST", "DELETE"])
             #expect(requests[3].headers["x-amz-checksum-type"] == "COMPOSITE")
         }
     }

@@ -191,7 +191,7 @@ let testCredentials = SigV4Credentials(
 )
 
 /// A configuration for a stand-in on `port` (path style, short deadline).
-func loopbackConfiguration(port: Int, timeout: Duration = .seconds(10), partBytes: Int = S3Configuration.minimumPartBytes)
+func loopbackConfiguration(port: Int, timeout: Duration = .seconds(120), partBytes: Int = S3Configuration.minimumPartBytes)
     throws -> S3Configuration
 {
     S3Configuration(
