@@ -35,10 +35,24 @@ final class MotoServer {
     /// The IAM user's access key, created by `Tests/python/moto_setup.py`.
     let credentials: SigV4Credentials
     private let process: Process
+    /// Kept until the server stops, so that the reading end stays open while the reader thread reads.
+    private let pipe: Pipe
+    /// moto exits when this closes (see `start`).
+    private let stdin: Pipe
     private let output: OutputBuffer
 
-    private init(process: Process, output: OutputBuffer, port: Int, bucket: String, credentials: SigV4Credentials) {
+    private init(
+        process: Process,
+        pipe: Pipe,
+        stdin: Pipe,
+        output: OutputBuffer,
+        port: Int,
+        bucket: String,
+        credentials: SigV4Credentials
+    ) {
         self.process = process
+        self.pipe = pipe
+        self.stdin = stdin
         self.output = output
         self.port = port
         self.endpoint = "http://127.0.0.1:\(port)"
@@ -64,8 +78,18 @@ final class MotoServer {
     private static func start(bucket: String) async throws -> MotoServer {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        // Port 0: the kernel picks a free port, and werkzeug prints it.
-        process.arguments = ["python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"]
+        // moto.server's main, plus a watchdog: when the test process ends, even by a crash, its end
+        // of stdin closes and moto exits instead of staying behind. Port 0: the kernel picks a
+        // free port, and werkzeug prints it.
+        let script = """
+            import os, sys, threading
+            threading.Thread(target=lambda: (sys.stdin.buffer.read(), os._exit(0)), daemon=True).start()
+            from moto.server import main
+            main(sys.argv[1:])
+            """
+        process.arguments = ["python3", "-c", script, "-H", "127.0.0.1", "-p", "0"]
+        let stdin = Pipe()
+        process.standardInput = stdin
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONPATH"] = pythonPath
         environment["PYTHONUNBUFFERED"] = "1"
@@ -77,18 +101,23 @@ final class MotoServer {
         process.standardError = pipe
         let output = OutputBuffer()
         let (changes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        // Read everything moto prints, always: a full pipe would block it.
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                continuation.finish()
-                return
-            }
-            output.append(String(decoding: data, as: UTF8.self))
-            continuation.yield()
-        }
         try process.run()
+        // Read everything moto prints, always (a full pipe would block it), on a thread of its own
+        // with plain blocking reads that retry on EINTR: FileHandle's readabilityHandler would put
+        // a dispatch source on the descriptor, and `availableData` traps on EINTR. The thread
+        // ends at end of file, when moto is killed.
+        let descriptor = pipe.fileHandleForReading.fileDescriptor
+        Thread {
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                if count <= 0 { break }
+                output.append(String(decoding: buffer[0..<count], as: UTF8.self))
+                continuation.yield()
+            }
+            continuation.finish()
+        }.start()
         let port: Int
         do {
             port = try await waitForPort(changes: changes, output: output)
@@ -102,6 +131,8 @@ final class MotoServer {
         let endpoint = "http://127.0.0.1:\(port)"
         let partial = MotoServer(
             process: process,
+            pipe: pipe,
+            stdin: stdin,
             output: output,
             port: port,
             bucket: bucket,
@@ -115,6 +146,8 @@ final class MotoServer {
             }
             let server = MotoServer(
                 process: process,
+                pipe: pipe,
+                stdin: stdin,
                 output: output,
                 port: port,
                 bucket: bucket,
