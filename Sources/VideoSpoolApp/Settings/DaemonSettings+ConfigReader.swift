@@ -120,6 +120,9 @@ struct StrictReader {
         config.string(forKey: ConfigKey(key)) != nil || config.stringArray(forKey: ConfigKey(key)) != nil
     }
 
+    /// Whether `key` has a value (of any type).
+    func isPresent(_ key: String) -> Bool { present(key) }
+
     func string(_ key: String, default value: String) throws(ConfigurationError) -> String {
         guard present(key) else { return value }
         guard let text = config.string(forKey: ConfigKey(key)) else {
