@@ -44,19 +44,29 @@ final class ControlService: Service, Sendable {
         }
     }
 
-    /// Reads one request line, carries it out, answers with one line.
+    /// How long a connection may take to send its request line. `videospool` sends it at once, so
+    /// a connection that stays silent (a stray `nc`, a hung client) is closed soon, and a stop
+    /// never waits for one.
+    static let requestDeadline = Duration.seconds(5)
+
+    /// Reads one request line, carries it out, answers with one line. On graceful shutdown a
+    /// connection still waiting for its request is closed at once, and an operation in progress is
+    /// interrupted (a prune stops after the batch in hand and says how far it got).
     private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
-                var received = ByteBuffer()
-                for try await var chunk in inbound {
-                    received.writeBuffer(&chunk)
-                    if received.readableBytesView.contains(UInt8(ascii: "\n")) || received.readableBytes > 65536 { break }
+                let received = try await cancelWhenGracefulShutdown {
+                    try await Self.readRequest(from: inbound, within: Self.requestDeadline)
+                }
+                guard let received else {
+                    logger.debug("Control connection sent no request in time; closed")
+                    return
                 }
                 let response: ControlResponse
                 if let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(received.readableBytesView)) {
                     logger.info("Operator request", metadata: ["command": "\(request.command.rawValue)", "job.id": "\(request.jobID ?? "-")"])
-                    response = await request.perform(with: control)
+                    let control = self.control
+                    response = await cancelWhenGracefulShutdown { await request.perform(with: control) }
                 } else {
                     response = ControlResponse(ok: false, message: "not a control request")
                 }
@@ -66,6 +76,30 @@ final class ControlService: Service, Sendable {
             }
         } catch {
             logger.debug("Control connection failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The bytes up to the first newline (or 64 KiB), or `nil` when none came within `deadline`.
+    static func readRequest(
+        from inbound: NIOAsyncChannelInboundStream<ByteBuffer>,
+        within deadline: Duration
+    ) async throws -> ByteBuffer? {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask {
+                var received = ByteBuffer()
+                for try await var chunk in inbound {
+                    received.writeBuffer(&chunk)
+                    if received.readableBytesView.contains(UInt8(ascii: "\n")) || received.readableBytes > 65536 { break }
+                }
+                return received
+            }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
         }
     }
 }
