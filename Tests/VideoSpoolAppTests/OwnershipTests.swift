@@ -234,6 +234,9 @@ struct OwnershipTests {
             let simulator = EndToEndTests.simulator(generation: .milliseconds(100))
             try await simulator.withRunningServer { port in
                 let config = try EndToEndTests.configure(root: root, port: port)
+                for directory in ["/state", "/spool"] {
+                    try FileManager.default.createDirectory(atPath: root + directory, withIntermediateDirectories: true)
+                }
                 guard case .free(let lease) = try DaemonOwnership.probe(Self.claims(root)) else {
                     Issue.record("no daemon runs, so the probe should grant the lock")
                     return

@@ -190,13 +190,21 @@ public struct Daemon: Sendable {
     /// ``DaemonSettings/gracefulShutdownLimit`` as it is now (``run(gracefulShutdownSignals:)``
     /// reads it when the stop begins instead, so that a reload applies).
     public func serviceGroup(gracefulShutdownSignals signals: [UnixSignal], reloadOnSIGHUP: Bool = false) -> ServiceGroup {
-        serviceGroup(gracefulShutdownSignals: signals, reloadOnSIGHUP: reloadOnSIGHUP, limit: settings.gracefulShutdownLimit)
+        serviceGroup(
+            gracefulShutdownSignals: signals,
+            reload: reloadOnSIGHUP ? .trapWhenRunning : nil,
+            limit: settings.gracefulShutdownLimit
+        )
     }
 
-    private func serviceGroup(gracefulShutdownSignals signals: [UnixSignal], reloadOnSIGHUP: Bool, limit: Duration?) -> ServiceGroup {
+    private func serviceGroup(
+        gracefulShutdownSignals signals: [UnixSignal],
+        reload: ReloadService.Trigger?,
+        limit: Duration?
+    ) -> ServiceGroup {
         // Operator services start first so they stop last: their shutdown never holds up the pipeline's.
         var services: [any Service] = operatorServices + pipeline.services
-        if reloadOnSIGHUP { services.append(ReloadService(daemon: self)) }
+        if let reload { services.append(ReloadService(daemon: self, trigger: reload)) }
         services.append(health)
         var configuration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
@@ -217,6 +225,10 @@ public struct Daemon: Sendable {
     /// connections.
     public func run(gracefulShutdownSignals signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
         let recovered = try await recover()
+        // Trapped before the start is announced: from then on a signal is handled, never fatal
+        // (SIGHUP's default action would end the process before the reload service runs).
+        let stops = await UnixSignalsSequence(trapping: signals)
+        let reloads = await UnixSignalsSequence(trapping: .sighup)
         logger.notice(
             "videospool started",
             metadata: [
@@ -226,7 +238,7 @@ public struct Daemon: Sendable {
             ]
         )
         do {
-            try await runUntilSignalled(signals)
+            try await runUntilSignalled(stops, reloads: reloads)
         } catch {
             try? await shutdown()
             throw error
@@ -235,24 +247,22 @@ public struct Daemon: Sendable {
         logger.notice("videospool stopped", metadata: ["event": "daemon.stopped"])
     }
 
-    /// Runs the service group until one of `signals`, then stops it gracefully, cancelling what is
-    /// left after the graceful-shutdown limit in force when the signal came. (The group's own
+    /// Runs the service group until a signal of `stops`, then stops it gracefully, cancelling what
+    /// is left after the graceful-shutdown limit in force when the signal came. (The group's own
     /// limit is fixed when it is made, so a reload could not change it.)
-    private func runUntilSignalled(_ signals: [UnixSignal]) async throws {
+    private func runUntilSignalled(_ stops: UnixSignalsSequence, reloads: UnixSignalsSequence) async throws {
         enum Ending: Sendable {
             case groupFinished
             case limitReached(Duration)
         }
-        let group = serviceGroup(gracefulShutdownSignals: [], reloadOnSIGHUP: true, limit: nil)
-        // Trapped before any service runs, so a signal during start-up stops the daemon gracefully.
-        let received = await UnixSignalsSequence(trapping: signals)
+        let group = serviceGroup(gracefulShutdownSignals: [], reload: .signals(reloads), limit: nil)
         try await withThrowingTaskGroup(of: Ending.self) { tasks in
             tasks.addTask {
                 try await group.run()
                 return .groupFinished
             }
             tasks.addTask {
-                var iterator = received.makeAsyncIterator()
+                var iterator = stops.makeAsyncIterator()
                 guard let signal = await iterator.next() else { return .groupFinished }
                 let limit = settings.gracefulShutdownLimit
                 logger.debug("Stopping", metadata: ["signal": "\(signal)", "limit": "\(limit)"])
