@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Synchronization
 import Testing
 import VideoSpoolApp
 import VideoSpoolCore
@@ -58,6 +59,38 @@ struct ShutdownTests {
                 // Waiting out the idle connection would take the whole graceful-shutdown limit.
                 #expect(took < grace, "the stop took \(took), the graceful-shutdown limit is \(grace)")
                 #expect(!daemon.log.contains("Graceful shutdown took longer"), "\(daemon.log)")
+            }
+        }
+    }
+
+    /// Clients connecting while the control socket closes: an accepted connection NIO drops at that
+    /// moment must not crash the daemon (a NIOAsyncChannel dropped unexecuted traps).
+    @Test func clientsConnectingDuringAStopDoNotCrashTheDaemon() async throws {
+        try await withTemporaryDirectory { root in
+            let simulator = EndToEndTests.simulator(generation: .milliseconds(100))
+            try await simulator.withRunningServer { port in
+                let config = try EndToEndTests.configure(root: root, port: port)
+                for round in 1...3 {
+                    let daemon = try EndToEndTests.start(config: config, root: root, run: round)
+                    try await daemon.line { $0.contains("Control socket ready") }
+                    let socket = root + "/state/control.sock"
+                    // Connect and hang up as fast as possible until the daemon has gone.
+                    let connections = Mutex(0)
+                    let clients = Task.detached {
+                        while daemon.process.isRunning {
+                            if let descriptor = try? Self.connectIdle(to: socket) {
+                                close(descriptor)
+                                connections.withLock { $0 += 1 }
+                            }
+                        }
+                    }
+                    try await eventually(timeout: .seconds(30), "clients to be connecting") { connections.withLock { $0 } >= 20 }
+                    daemon.signal(SIGTERM)
+                    let status = try await withTimeout(.seconds(60), waitingFor: "the daemon to stop") { await daemon.waitForExit() }
+                    await clients.value
+                    let count = connections.withLock { $0 }
+                    #expect(status == 0, "round \(round), \(count) connections: \(daemon.logTail)")
+                }
             }
         }
     }
