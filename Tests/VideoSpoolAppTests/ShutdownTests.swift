@@ -74,20 +74,23 @@ struct ShutdownTests {
                     let daemon = try EndToEndTests.start(config: config, root: root, run: round)
                     try await daemon.line { $0.contains("Control socket ready") }
                     let socket = root + "/state/control.sock"
-                    // Connect and hang up as fast as possible until the daemon has gone.
+                    // Connect and hang up as fast as possible until the daemon has gone, on a thread of
+                    // its own (a blocking loop on the cooperative pool would stall the other tests).
                     let connections = Mutex(0)
-                    let clients = Task.detached {
+                    let (clientsDone, clientsFinished) = AsyncStream.makeStream(of: Void.self)
+                    Thread {
                         while daemon.process.isRunning {
                             if let descriptor = try? Self.connectIdle(to: socket) {
                                 close(descriptor)
                                 connections.withLock { $0 += 1 }
                             }
                         }
-                    }
+                        clientsFinished.finish()
+                    }.start()
                     try await eventually(timeout: .seconds(30), "clients to be connecting") { connections.withLock { $0 } >= 20 }
                     daemon.signal(SIGTERM)
                     let status = try await withTimeout(.seconds(60), waitingFor: "the daemon to stop") { await daemon.waitForExit() }
-                    await clients.value
+                    for await _ in clientsDone {}
                     let count = connections.withLock { $0 }
                     #expect(status == 0, "round \(round), \(count) connections: \(daemon.logTail)")
                 }
