@@ -186,7 +186,7 @@ let package = Package(
         .testTarget(name: "VideoSpoolStoreTests", dependencies: ["VideoSpoolStore", "VideoSpoolTesting"]),
         .testTarget(
             name: "VideoSpoolSystemdTests",
-            dependencies: ["VideoSpoolSystemd", "VideoSpoolCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VideoSpoolSystemd", "VideoSpoolCore", "CSystemd", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "VideoSpoolHTTPTests",
