@@ -95,6 +95,20 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Adapter: S3-compatible object storage for stored results (SigV4 signing written here,
+        // requests over AsyncHTTPClient).
+        .target(
+            name: "VideoSpoolObjectStorage",
+            dependencies: [
+                "VideoSpoolCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // A faithful stand-in for the AI/ML API video endpoints, and a verifying webhook receiver.
         .target(
             name: "VideoSpoolSimulator",
@@ -115,6 +129,7 @@ let package = Package(
                 "VideoSpoolFileSystem",
                 "VideoSpoolStore",
                 "VideoSpoolHTTP",
+                "VideoSpoolObjectStorage",
                 "VideoSpoolSimulator",
                 "VideoSpoolSystemd",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -171,7 +186,7 @@ let package = Package(
         .testTarget(name: "VideoSpoolStoreTests", dependencies: ["VideoSpoolStore", "VideoSpoolTesting"]),
         .testTarget(
             name: "VideoSpoolSystemdTests",
-            dependencies: ["VideoSpoolSystemd", "VideoSpoolCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VideoSpoolSystemd", "VideoSpoolCore", "CSystemd", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "VideoSpoolHTTPTests",
@@ -185,10 +200,27 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "VideoSpoolObjectStorageTests",
+            dependencies: [
+                "VideoSpoolCore", "VideoSpoolObjectStorage", "VideoSpoolRuntime",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                // A loopback S3 stand-in for error answers, stalls and oversized bodies.
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "VideoSpoolAppTests",
             dependencies: [
-                "VideoSpoolApp", "VideoSpoolCore", "VideoSpoolFileSystem", "VideoSpoolRuntime", "VideoSpoolSimulator",
-                "VideoSpoolStore", "VideoSpoolTesting",
+                "VideoSpoolApp", "VideoSpoolCore", "VideoSpoolFileSystem", "VideoSpoolObjectStorage", "VideoSpoolRuntime",
+                "VideoSpoolSimulator", "VideoSpoolStore", "VideoSpoolTesting",
+                // S3Settings is read from an in-memory configuration.
+                .product(name: "Configuration", package: "swift-configuration"),
                 // A stand-in webhook receiver with a multi-megabyte answer (ReceiverFaultTests).
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

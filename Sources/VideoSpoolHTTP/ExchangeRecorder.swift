@@ -66,8 +66,14 @@ final class ExchangeRecorder: HTTPClientResponseDelegate, Sendable {
         -> Recorded
     {
         do {
-            return try await client.execute(request: request, delegate: self, deadline: deadline, logger: logger)
-                .futureResult.get()
+            let task = client.execute(request: request, delegate: self, deadline: deadline, logger: logger)
+            // Cancelling the caller (a stop past its graceful limit) cancels the request; a bare
+            // `get()` would keep waiting for its deadline, past the stop's cancellation limit.
+            return try await withTaskCancellationHandler {
+                try await task.futureResult.get()
+            } onCancel: {
+                task.cancel()
+            }
         } catch is BodyCapReached {
             return state.withLock { $0.recorded }
         }

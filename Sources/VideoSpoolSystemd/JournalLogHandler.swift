@@ -1,4 +1,4 @@
-import CSystemd
+package import CSystemd
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,17 +46,28 @@ public struct JournalLogHandler: LogHandler {
     }
 
     static func send(_ fields: [String]) {
-        var buffers = fields.map { Array($0.utf8) }
-        var vectors: [iovec] = []
-        vectors.reserveCapacity(buffers.count)
-        for index in buffers.indices {
-            buffers[index].withUnsafeMutableBytes { raw in
-                vectors.append(iovec(iov_base: raw.baseAddress, iov_len: raw.count))
-            }
+        withVectors(fields) { vectors, count in _ = sd_journal_sendv(vectors, count) }
+    }
+
+    /// Lays `fields` out as one `iovec` each, in memory that stays valid for the whole of `body`
+    /// (and only for it): every field's bytes in one buffer, the vectors in another, both freed
+    /// afterwards. (Pointers from `withUnsafeBytes` are valid only inside its closure.)
+    package static func withVectors<Result>(
+        _ fields: [String],
+        _ body: (UnsafeMutablePointer<iovec>, Int32) throws -> Result
+    ) rethrows -> Result {
+        let total = fields.reduce(0) { $0 + $1.utf8.count }
+        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 1)
+        defer { bytes.deallocate() }
+        let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: max(fields.count, 1))
+        defer { vectors.deallocate() }
+        var offset = 0
+        for (index, field) in fields.enumerated() {
+            let count = field.utf8.count
+            UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<(offset + count)]).copyBytes(from: field.utf8)
+            vectors.initializeElement(at: index, to: iovec(iov_base: bytes.baseAddress! + offset, iov_len: count))
+            offset += count
         }
-        // The pointers stay valid: `buffers` is alive and not mutated until after the call.
-        withExtendedLifetime(buffers) {
-            _ = sd_journal_sendv(&vectors, Int32(vectors.count))
-        }
+        return try body(vectors.baseAddress!, Int32(fields.count))
     }
 }

@@ -119,22 +119,6 @@ public struct PipelineHarness: Sendable {
     }
 }
 
-extension AsyncSequence where Self: Sendable, Element: Sendable {
-    /// Collects elements until `count` of them satisfy `predicate`; returns those.
-    public func collect(
-        _ count: Int,
-        where predicate: @Sendable (Element) -> Bool = { _ in true }
-    ) async throws -> [Element] {
-        var found: [Element] = []
-        guard count > 0 else { return found }
-        for try await element in self where predicate(element) {
-            found.append(element)
-            if found.count >= count { break }
-        }
-        return found
-    }
-}
-
 /// Request file bytes for tests.
 public enum TestRequests {
     public static func seedance(

@@ -10,7 +10,8 @@ enum ExitStatus {
     static let noInput = ExitCode(66)
     /// The request cannot be written into the spool.
     static let cannotCreate = ExitCode(73)
-    /// `submit --wait --timeout`: no outcome yet; the job goes on.
+    /// `submit --wait --timeout`: no outcome yet; the job goes on. Operator commands: a daemon owns
+    /// the store but its control socket does not answer; nothing was changed.
     static let temporaryFailure = ExitCode(75)
     /// The configuration does not load (as `run` and `check-config`).
     static let configuration = ExitCode(78)

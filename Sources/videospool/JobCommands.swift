@@ -5,7 +5,9 @@ import VideoSpoolCore
 private let controlDiscussion = """
     With the daemon running, the request goes over its control socket (control.sock in \
     state.directory, mode 0660) so its queues and timers follow. With it stopped, the change is \
-    made in the store and takes effect at the next start. The output says which.
+    made in the store and takes effect at the next start. The output says which. Whether a daemon \
+    runs is decided by its lock (state.directory/videospool.lock): if a daemon holds it but its \
+    socket does not answer (starting or stopping), nothing is changed and the exit status is 75.
     """
 
 struct Cancel: AsyncParsableCommand {

@@ -33,6 +33,10 @@ struct OperatorOptions: ParsableArguments {
         let response: ControlResponse
         do {
             response = try await ControlClient.perform(request, settings: settings)
+        } catch let error as OwnershipError {
+            // A daemon owns the store but does not answer: nothing was changed; try again later.
+            Run.printError("\(error)")
+            throw ExitStatus.temporaryFailure
         } catch {
             Run.printError("\(error)")
             throw ExitCode.failure

@@ -33,6 +33,13 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "videospool")
         let daemon: Daemon
         do {
+            // Before the store is opened: a second daemon leaves at once; one started while an
+            // operator command writes the store waits for it a little.
+            let ownership = try await DaemonOwnership.claim(
+                DaemonOwnership.claims(for: loaded.settings),
+                commandWait: Self.commandWait,
+                logger: logger
+            )
             daemon = try Daemon.make(
                 settings: loaded.settings,
                 credentials: loaded.credentials,
@@ -43,8 +50,12 @@ struct Run: AsyncParsableCommand {
                     watchdogTimeout: SystemdNotifier.watchdogTimeout(),
                     configPath: options.config,
                     variables: environment
-                )
+                ),
+                ownership: ownership
             )
+        } catch let error as OwnershipError {
+            logger.critical("Cannot start: the directory is in use", metadata: ["error": "\(error)"])
+            throw ExitCode(OwnershipError.exitStatus)
         } catch let error as ConfigurationError {
             logger.critical("Cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(ConfigurationError.exitStatus)
@@ -56,6 +67,9 @@ struct Run: AsyncParsableCommand {
             throw ExitCode.failure
         }
     }
+
+    /// How long a starting daemon waits for operator commands that are writing the store.
+    static let commandWait = Duration.seconds(10)
 
     static func printError(_ message: String) {
         FileHandle.standardError.write(Data((message + "\n").utf8))

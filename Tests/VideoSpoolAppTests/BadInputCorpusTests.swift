@@ -454,21 +454,12 @@ final class LogTap: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         waiters.withLock { $0[id] = continuation }
         defer { _ = waiters.withLock { $0.removeValue(forKey: id) } }
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask { [self] in
-                // Checked after subscribing, so an entry logged in between is not missed.
-                if condition(entries) { return true }
-                for await _ in stream where condition(entries) { return true }
-                return false
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw CorpusError("timed out after \(timeout) waiting for \(what)")
-            }
-            _ = try await group.next()
-            group.cancelAll()
+        defer { continuation.finish() }
+        try await withTimeout(timeout, waitingFor: what) { [self] in
+            // Checked after subscribing, so an entry logged in between is not missed.
+            if condition(entries) { return }
+            for await _ in stream where condition(entries) { return }
         }
-        continuation.finish()
     }
 }
 

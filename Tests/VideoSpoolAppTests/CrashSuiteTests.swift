@@ -95,21 +95,25 @@ struct CrashSuiteTests {
 
                 // Every job's terminal event reaches every one of its callbacks.
                 let expected = (0..<Self.jobCount).reduce(0) { $0 + ($1 % 3 == 0 ? 2 : 1) }
-                var firstSeen: [String: (type: String, webhookID: String)] = [:]
-                var reached = Set<String>()
-                var repeats = 0
-                for await item in simulator.receiver.subscribe() {
-                    guard let id = item.json?["data"]?["job_id"]?.stringValue, let type = item.json?["type"]?.stringValue,
-                        let webhookID = item.webhookID
-                    else { continue }
-                    if let earlier = firstSeen[id] {
-                        #expect(earlier.webhookID == webhookID, "\(id): one event, one webhook-id, on every attempt")
-                        #expect(earlier.type == type, "\(id): one terminal outcome")
-                    } else {
-                        firstSeen[id] = (type, webhookID)
+                let received = simulator.receiver.subscribe()
+                let (firstSeen, repeats) = try await withTimeout(.seconds(240), waitingFor: "every job's webhooks") {
+                    var firstSeen: [String: (type: String, webhookID: String)] = [:]
+                    var reached = Set<String>()
+                    var repeats = 0
+                    for await item in received {
+                        guard let id = item.json?["data"]?["job_id"]?.stringValue, let type = item.json?["type"]?.stringValue,
+                            let webhookID = item.webhookID
+                        else { continue }
+                        if let earlier = firstSeen[id] {
+                            #expect(earlier.webhookID == webhookID, "\(id): one event, one webhook-id, on every attempt")
+                            #expect(earlier.type == type, "\(id): one terminal outcome")
+                        } else {
+                            firstSeen[id] = (type, webhookID)
+                        }
+                        if !reached.insert("\(id) \(item.path)").inserted { repeats += 1 }
+                        if reached.count == expected { break }
                     }
-                    if !reached.insert("\(id) \(item.path)").inserted { repeats += 1 }
-                    if reached.count == expected { break }
+                    return (firstSeen, repeats)
                 }
                 daemon.signal(SIGTERM)
                 #expect(await daemon.waitForExit() == 0)
@@ -154,18 +158,22 @@ struct CrashSuiteTests {
                 for index in 0..<count {
                     try EndToEndTests.drop(Self.request(index, hook: hook).replacingOccurrences(of: "crash", with: "term"), as: "\(index).json", root: root)
                 }
-                var api = simulator.api.subscribe().makeAsyncIterator()
-                var accepted = 0
-                while accepted < count / 2, let event = await api.next() { if case .accepted = event { accepted += 1 } }
+                _ = try await simulator.api.subscribe().collect(count / 2, within: .seconds(120)) {
+                    if case .accepted = $0 { return true } else { return false }
+                }
                 daemon.signal(SIGTERM)
                 #expect(await daemon.waitForExit() == 0, "clean exit under load")
                 daemon = try EndToEndTests.start(config: config, root: root, run: 1)
-                var finished: [String: String] = [:]
-                for await item in simulator.receiver.subscribe() {
-                    if let id = item.json?["data"]?["job_id"]?.stringValue, let type = item.json?["type"]?.stringValue {
-                        finished[id] = type
+                let received = simulator.receiver.subscribe()
+                let finished = try await withTimeout(.seconds(180), waitingFor: "every job's webhook after the restart") {
+                    var finished: [String: String] = [:]
+                    for await item in received {
+                        if let id = item.json?["data"]?["job_id"]?.stringValue, let type = item.json?["type"]?.stringValue {
+                            finished[id] = type
+                        }
+                        if finished.count == count { break }
                     }
-                    if finished.count == count { break }
+                    return finished
                 }
                 daemon.signal(SIGTERM)
                 #expect(await daemon.waitForExit() == 0)

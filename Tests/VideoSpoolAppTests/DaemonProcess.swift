@@ -1,4 +1,5 @@
 import Foundation
+import VideoSpoolTesting
 
 /// The built `videospool` binary, run as a child process.
 final class DaemonProcess: @unchecked Sendable {
@@ -77,6 +78,30 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Waits for a line of output that satisfies `predicate` and returns it. If none comes within
+    /// `timeout`, or the output ends first (the daemon exited), fails at once with the end of the
+    /// daemon's log instead of waiting for the suite's time limit.
+    @discardableResult
+    func line(
+        within timeout: Duration = .seconds(60),
+        fileID: String = #fileID,
+        line: Int = #line,
+        where predicate: @escaping @Sendable (String) -> Bool
+    ) async throws -> String {
+        do {
+            return try await lines.collect(1, within: timeout, where: predicate, fileID: fileID, line: line)[0]
+        } catch let error as TimedOut {
+            throw EndedEarly("\(error); the daemon (PID \(pid)) is still running; its log ends:\n\(logTail)")
+        } catch let error as EndedEarly {
+            throw EndedEarly("\(error): the daemon (PID \(pid)) exited; its log ends:\n\(logTail)")
+        }
+    }
+
+    /// The last lines of the log, for failure messages.
+    var logTail: String {
+        log.split(separator: "\n", omittingEmptySubsequences: false).suffix(40).joined(separator: "\n")
+    }
 
     /// Runs the binary to completion and returns its status and combined output.
     static func run(_ arguments: [String], environment: [String: String] = [:], in directory: String) async throws

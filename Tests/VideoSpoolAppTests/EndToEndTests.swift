@@ -209,17 +209,21 @@ struct EndToEndTests {
                 daemon = try Self.start(config: config, root: root, run: run)
 
                 // Every job reaches exactly one terminal event (possibly delivered more than once).
-                var terminal: [String: (type: String, webhookID: String)] = [:]
-                for await item in simulator.receiver.subscribe() {
-                    guard let id = item.json?["data"]?["job_id"]?.stringValue, let type = item.json?["type"]?.stringValue,
-                        let webhookID = item.webhookID
-                    else { continue }
-                    if let earlier = terminal[id] {
-                        #expect(earlier.webhookID == webhookID, "a job's event keeps its webhook-id across retries")
-                        #expect(earlier.type == type)
+                let received = simulator.receiver.subscribe()
+                let terminal = try await withTimeout(.seconds(120), waitingFor: "a terminal event for each of \(count) jobs") {
+                    var terminal: [String: (type: String, webhookID: String)] = [:]
+                    for await item in received {
+                        guard let id = item.json?["data"]?["job_id"]?.stringValue, let type = item.json?["type"]?.stringValue,
+                            let webhookID = item.webhookID
+                        else { continue }
+                        if let earlier = terminal[id] {
+                            #expect(earlier.webhookID == webhookID, "a job's event keeps its webhook-id across retries")
+                            #expect(earlier.type == type)
+                        }
+                        terminal[id] = (type, webhookID)
+                        if terminal.count == count { break }
                     }
-                    terminal[id] = (type, webhookID)
-                    if terminal.count == count { break }
+                    return terminal
                 }
                 daemon.signal(SIGTERM)
                 #expect(await daemon.waitForExit() == 0)

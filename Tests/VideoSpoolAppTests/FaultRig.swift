@@ -120,31 +120,13 @@ struct FaultRig: Sendable {
     /// where the test's task sees them, not inside the server.
     static let observationSlack = 0.01
 
-    struct TimedOut: Error, CustomStringConvertible {
-        let what: String
-        let seconds: Double
-        var description: String { "waited \(seconds) s for \(what)" }
-    }
-
-    /// Awaits `body`, failing with a clear message after `seconds`. A guard against a hung test
-    /// (the suite limit is minutes), not a way to wait for anything: `body` awaits the event.
+    /// Awaits `body`, failing with a clear message after `seconds` (``withTimeout(_:waitingFor:_:)``).
     static func within<Result: Sendable>(
         _ seconds: Double,
         _ what: String,
         _ body: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
-        try await withThrowingTaskGroup(of: Result?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: .seconds(seconds))
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let result = first else {
-                throw TimedOut(what: what, seconds: seconds)
-            }
-            return result
-        }
+        try await withTimeout(.seconds(seconds), waitingFor: what, body)
     }
 }
 
@@ -203,7 +185,7 @@ enum StandInServer {
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next(), port > 0 else {
                 try await tasks.waitForAll()
-                throw FaultRig.TimedOut(what: "a loopback port", seconds: 0)
+                throw EndedEarly("the stand-in server stopped before it had a loopback port")
             }
             defer { tasks.cancelAll() }
             return try await body(port)

@@ -64,9 +64,7 @@ struct OperatorCommandTests {
                     return false
                 }
                 // 1 + 5 retries of the 500 receiver, then the delivery is given up.
-                for await line in daemon.lines where line.contains("Webhook delivery given up") && line.contains("unheard") {
-                    break
-                }
+                try await daemon.line { $0.contains("Webhook delivery given up") && $0.contains("unheard") }
 
                 // list and show while the daemon runs.
                 let listed = try await Self.cli(["list", "--json"], config: config, root: root)
@@ -143,9 +141,7 @@ struct OperatorCommandTests {
                 let afterRestart = try #require(try await hooks.collect(1) { Self.jobID($0) == "ok" }.first)
                 #expect(afterRestart.webhookID == okHook.webhookID)
                 // The attempt is recorded just after the receiver answers.
-                for await line in daemon.lines where line.contains("Webhook delivered") && line.contains("job.id=ok") {
-                    break
-                }
+                try await daemon.line { $0.contains("Webhook delivered") && $0.contains("job.id=ok") }
                 daemon.signal(SIGTERM)
                 _ = await daemon.waitForExit()
 

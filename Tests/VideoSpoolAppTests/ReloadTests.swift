@@ -4,6 +4,7 @@ import Testing
 import VideoSpoolApp
 import VideoSpoolCore
 import VideoSpoolRuntime
+import VideoSpoolSimulator
 import VideoSpoolSystemd
 import VideoSpoolTesting
 
@@ -109,6 +110,50 @@ struct ReloadTests {
             #expect(await daemon.reload())
             #expect(daemon.pipeline.context.policy.acceptsHTTPVideoURLs, "the daemon still talks to the http API")
             try await daemon.shutdown()
+        }
+    }
+
+    /// `api.max_concurrent_requests` raised on reload reaches the API: the HTTP client's connection
+    /// pool, fixed when the client is made, must not hold it at the old value.
+    @Test(.timeLimit(.minutes(2)))
+    func aReloadedConcurrencyLimitReachesTheAPI() async throws {
+        try await withTemporaryDirectory { root in
+            let simulator = EndToEndTests.simulator(generation: .seconds(600), key: "reload-key")
+            try await simulator.withRunningServer { port in
+                let path = root + "/videospool.yaml"
+                @Sendable func config(requests: Int) -> String {
+                    Self.config(root: root, spool: "spool", requests: requests, generations: 32, level: "info")
+                        .replacingOccurrences(of: "http://127.0.0.1:9", with: "http://127.0.0.1:\(port)")
+                        .replacingOccurrences(of: "spool:\n", with: "spool:\n  settle_seconds: 0\n")
+                }
+                try write(config(requests: 2), to: path)
+                let (settings, credentials) = try await SettingsLoader.load(path: path, environment: Self.variables)
+                let daemon = try Daemon.make(
+                    settings: settings,
+                    credentials: credentials,
+                    logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+                    environment: Daemon.Environment(
+                        logSettings: LogSettings(level: settings.logLevel),
+                        configPath: path,
+                        variables: Self.variables
+                    )
+                )
+                try await daemon.run { daemon in
+                    try write(config(requests: 6), to: path)
+                    #expect(await daemon.reload())
+                    // Every submission takes a while, so they pile up to the limit.
+                    simulator.api.setFaults([FaultRule(endpoint: .submit, fault: .delay(.seconds(2)), remaining: 12)])
+                    for index in 0..<12 {
+                        let incoming = root + "/spool/incoming/"
+                        try write(String(decoding: TestRequests.seedance(prompt: "pool \(index)", callbackURL: nil), as: UTF8.self), to: incoming + ".r\(index).tmp")
+                        try FileManager.default.moveItem(atPath: incoming + ".r\(index).tmp", toPath: incoming + "r\(index).json")
+                    }
+                    try await eventually(timeout: .seconds(60), "six API requests at once") {
+                        simulator.api.statistics.peakConcurrency >= 6
+                    }
+                }
+                #expect(simulator.api.statistics.peakConcurrency == 6, "never more than the limit")
+            }
         }
     }
 }

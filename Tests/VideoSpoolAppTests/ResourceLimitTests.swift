@@ -46,10 +46,15 @@ struct ResourceLimitTests {
                     try body.write(toFile: "\(incoming)/.q\(index).tmp", atomically: false, encoding: .utf8)
                     rename("\(incoming)/.q\(index).tmp", "\(incoming)/q\(index).json")
                 }
-                var peakFiles = 0
-                for await datagram in notify.datagrams {
-                    peakFiles = max(peakFiles, try Self.openFiles(daemon.pid))
-                    if datagram.contains("STATUS=\(count) queued") { break }
+                let datagrams = notify.datagrams
+                let pid = daemon.pid
+                let peakFiles = try await withTimeout(.seconds(180), waitingFor: "STATUS=\(count) queued") {
+                    var peakFiles = 0
+                    for await datagram in datagrams {
+                        peakFiles = max(peakFiles, try Self.openFiles(pid))
+                        if datagram.contains("STATUS=\(count) queued") { return peakFiles }
+                    }
+                    throw EndedEarly("the notify socket closed before STATUS=\(count) queued")
                 }
                 let rss = try Self.residentMiB(daemon.pid)
                 let files = try Self.openFiles(daemon.pid)
@@ -103,7 +108,7 @@ struct ResourceLimitTests {
                     for index in 0..<3 {
                         try EndToEndTests.drop(EndToEndTests.request(tag: "while-full-\(index)", hook: hook), as: "full-\(index).json", root: root)
                     }
-                    _ = try await daemon.lines.collect(1) { $0.contains("The job store cannot be written") }
+                    try await daemon.line { $0.contains("The job store cannot be written") }
                     #expect(simulator.api.statistics.acceptedSubmissions == 1, "nothing is submitted without a durable record")
                     try FileManager.default.removeItem(atPath: filler)
                     let received = try await simulator.receiver.subscribe().collect(4)
@@ -270,7 +275,7 @@ struct ResourceLimitTests {
                 let trigger = "/sys/fs/ext4/\((device as NSString).lastPathComponent)/trigger_fs_error"
                 try "1".write(toFile: trigger, atomically: false, encoding: .utf8)
                 try EndToEndTests.drop(EndToEndTests.request(tag: "while-ro", hook: hook), as: "b.json", root: root)
-                _ = try await daemon.lines.collect(1) { $0.contains("The job store cannot be written") }
+                try await daemon.line { $0.contains("The job store cannot be written") }
                 #expect(simulator.api.statistics.acceptedSubmissions == 1, "nothing is submitted without a durable record")
                 #expect(FileManager.default.fileExists(atPath: root + "/spool/incoming/b.json"), "the request stays in incoming/")
                 // Work waiting on the store holds the stop until the shutdown grace period (about 35 s)

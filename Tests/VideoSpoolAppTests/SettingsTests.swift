@@ -114,6 +114,10 @@ struct SettingsTests {
         ("webhooks:\n  default_urls: https://x.example/\n", "webhooks.default_urls", "must be a list"),
         ("webhooks:\n  allowed_networks: [10.0.0.0/33]\n", "webhooks.allowed_networks[0]", "not a CIDR"),
         ("log:\n  level: loud\n", "log.level", "must be one of"),
+        // Stops must fit under the unit's TimeoutStopSec=60s (these loaded before issue 10).
+        ("api:\n  request_timeout_seconds: 41\n", "api.request_timeout_seconds", "between 0.1 and 40.0 seconds"),
+        ("api:\n  request_timeout_seconds: 600\n", "api.request_timeout_seconds", "between 0.1 and 40.0 seconds"),
+        ("webhooks:\n  timeout_seconds: 60\n", "webhooks.timeout_seconds", "between 0.1 and 40.0 seconds"),
     ])
     func aBadSettingIsAnErrorNamingItsKey(yaml: String, key: String, message: String) async throws {
         try await withTemporaryDirectory { directory in
@@ -158,6 +162,32 @@ struct SettingsTests {
             #expect(settings.summary.contains("models.directory: \(directory)/models.d (5 built-in, 1 from files)"))
             #expect(DaemonSettings().allowUnlistedModels == false)
         }
+    }
+
+    /// No accepted configuration lets a stop outlast the unit's TimeoutStopSec: the graceful limit
+    /// covers the longest request on the wire, and cancellation after it is bounded too.
+    @Test func everyAcceptedConfigurationStopsWithinTheUnitsStopTimeout() async throws {
+        let unit = try String(contentsOfFile: packageRoot + "/systemd/videospool.service.in", encoding: .utf8)
+        let line = try #require(unit.split(separator: "\n").first { $0.hasPrefix("TimeoutStopSec=") })
+        let stopTimeout = Duration.seconds(try #require(Int(line.dropFirst("TimeoutStopSec=".count).dropLast())))
+        #expect(line.hasSuffix("s"))
+
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/videospool.yaml"
+            let longest = DaemonSettings.maximumRequestTimeoutSeconds
+            try write("api:\n  request_timeout_seconds: \(longest)\nwebhooks:\n  timeout_seconds: \(longest)\n", to: path)
+            let settings = try await SettingsLoader.loadSettings(path: path)
+            // Every request in flight when the stop begins can finish inside the limit...
+            #expect(settings.gracefulShutdownLimit >= .seconds(double: longest) + .seconds(5))
+            // ...and the whole stop, cancellation included, ends well before systemd's SIGKILL.
+            let worstStop = settings.gracefulShutdownLimit + Daemon.cancellationLimit
+            #expect(worstStop <= stopTimeout - .seconds(10), "worst stop \(worstStop) against TimeoutStopSec \(stopTimeout)")
+        }
+        #expect(DaemonSettings().gracefulShutdownLimit == .seconds(35), "the defaults: 30 s requests + 5 s")
+        var slowWebhooks = DaemonSettings()
+        slowWebhooks.requestTimeoutSeconds = 10
+        slowWebhooks.webhookTimeoutSeconds = 25
+        #expect(slowWebhooks.gracefulShutdownLimit == .seconds(30), "a webhook attempt on the wire may finish too")
     }
 
     @Test func invalidYAMLIsAnError() async throws {

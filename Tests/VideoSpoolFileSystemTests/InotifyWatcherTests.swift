@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 import VideoSpoolCore
 import VideoSpoolFileSystem
+import VideoSpoolTesting
 
 @Suite(.timeLimit(.minutes(2)))
 struct InotifyWatcherTests {

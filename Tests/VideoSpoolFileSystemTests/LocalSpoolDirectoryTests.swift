@@ -5,6 +5,7 @@ import Foundation
 import Testing
 import VideoSpoolCore
 import VideoSpoolFileSystem
+import VideoSpoolTesting
 
 struct SpoolPreparationTests {
     static let subdirectories = ["done", "failed", "incoming", "rejected"]
@@ -417,6 +418,17 @@ struct SpoolOutcomeTests {
     @Test func flushSucceedsOnAPreparedSpool() async throws {
         try await withSpool { spool in
             try await spool.flush()
+            // And it does sync each of the four directories: without any one of them it fails,
+            // naming it (a flush that synced nothing, or skipped one, would pass silently).
+            for directory in [spool.incoming, spool.rejectedDirectory, spool.doneDirectory, spool.failedDirectory] {
+                let aside = directory + ".aside"
+                #expect(rename(directory, aside) == 0)
+                let error = await #expect(throws: SpoolFileSystemError.self) { try await spool.flush() }
+                #expect(error?.path == directory)
+                #expect(error?.operation == "open")
+                #expect(rename(aside, directory) == 0)
+                try await spool.flush()
+            }
         }
     }
 

@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 import VideoSpoolCore
 import VideoSpoolFileSystem
+import VideoSpoolTesting
 
 /// Runs `body` with a fresh directory under the system's temporary directory, removed afterwards
 /// (with whatever the test left in it: FIFOs, sockets, symlinks, directories).
@@ -117,82 +118,6 @@ func bindUnixSocket(at path: String) throws -> Int32 {
 
 // MARK: - Waiting without fixed sleeps
 
-struct TimedOut: Error, CustomStringConvertible {
-    let timeout: Duration
-    let waitingFor: String
-
-    var description: String { "timed out after \(timeout) waiting for \(waitingFor)" }
-}
-
-/// Races `body` against a timer and returns whichever finishes first. Unlike a task group, it
-/// does not wait for a body that ignores cancellation (a blocking system call), so a regression
-/// fails the test instead of hanging it. The body is cancelled when the timer wins.
-func withTimeout<Result: Sendable>(
-    _ timeout: Duration = .seconds(30),
-    waitingFor description: String,
-    _ body: @escaping @Sendable () async throws -> Result
-) async throws -> Result {
-    let race = Race<Result>()
-    return try await withCheckedThrowingContinuation { continuation in
-        race.start(continuation)
-        let work = Task {
-            do {
-                race.finish(.success(try await body()))
-            } catch {
-                race.finish(.failure(error))
-            }
-        }
-        let timer = Task {
-            try await Task.sleep(for: timeout)
-            if race.finish(.failure(TimedOut(timeout: timeout, waitingFor: description))) { work.cancel() }
-        }
-        race.onFinish { timer.cancel() }
-    }
-}
-
-/// The first of several results resumes the continuation; later ones are dropped.
-private final class Race<Value: Sendable>: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<Value, any Error>?
-        var cleanup: (@Sendable () -> Void)?
-        var finished = false
-    }
-
-    private let state = Mutex(State())
-
-    func start(_ continuation: CheckedContinuation<Value, any Error>) {
-        state.withLock { $0.continuation = continuation }
-    }
-
-    /// Runs `cleanup` once the race is decided (at once if it already is).
-    func onFinish(_ cleanup: @escaping @Sendable () -> Void) {
-        let runNow = state.withLock { state -> Bool in
-            if state.finished { return true }
-            state.cleanup = cleanup
-            return false
-        }
-        if runNow { cleanup() }
-    }
-
-    /// Returns true when this result won the race.
-    @discardableResult
-    func finish(_ result: Swift.Result<Value, any Error>) -> Bool {
-        typealias Winner = (continuation: CheckedContinuation<Value, any Error>?, cleanup: (@Sendable () -> Void)?)
-        let winner: Winner? = state.withLock { state in
-            guard !state.finished else { return nil }
-            state.finished = true
-            let taken = (state.continuation, state.cleanup)
-            state.continuation = nil
-            state.cleanup = nil
-            return taken
-        }
-        guard let winner else { return false }
-        winner.continuation?.resume(with: result)
-        winner.cleanup?()
-        return true
-    }
-}
-
 /// Iterates `stream` until a change satisfies `predicate`; returns every change seen, the match
 /// last. Throws ``TimedOut`` after `timeout`, or ``StreamEnded`` if the stream finishes first.
 @discardableResult
@@ -224,22 +149,6 @@ func allChanges(in stream: AsyncStream<SpoolChange>, timeout: Duration = .second
 struct StreamEnded: Error, CustomStringConvertible {
     let seen: [SpoolChange]
     var description: String { "the change stream finished after \(seen) without the expected change" }
-}
-
-/// Re-checks `condition` until it holds, for effects that have no event to await (a thread
-/// closing a descriptor). Each check is a poll, not a bet on timing: the deadline only bounds
-/// how long a broken implementation can keep the test waiting.
-func eventually(
-    timeout: Duration = .seconds(30),
-    _ description: String,
-    _ condition: () throws -> Bool
-) async throws {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while try !condition() {
-        guard clock.now < deadline else { throw TimedOut(timeout: timeout, waitingFor: description) }
-        try await Task.sleep(for: .milliseconds(5))
-    }
 }
 
 // MARK: - inotify bookkeeping from /proc

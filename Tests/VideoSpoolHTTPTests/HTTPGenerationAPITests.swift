@@ -6,6 +6,7 @@ import Testing
 import VideoSpoolCore
 import VideoSpoolHTTP
 import VideoSpoolSimulator
+import VideoSpoolTesting
 
 @Suite(.timeLimit(.minutes(1)))
 struct HTTPGenerationAPITests {
@@ -285,6 +286,32 @@ struct HTTPGenerationAPITests {
                     return
                 }
                 #expect(simulator.api.generations.map(\.id) == [generationID])
+            }
+        }
+    }
+
+    /// A stop past its graceful limit cancels what is still running; a request must end then, not
+    /// at its own deadline (which would outlast the stop's cancellation limit and crash the daemon).
+    @Test func cancellingTheCallerCancelsTheRequestOnTheWire() async throws {
+        // The answer is held back 12 s (the server's own shutdown waits for it); the request must end
+        // well before that.
+        let simulator = quickSimulator(faults: [FaultRule(endpoint: .submit, fault: .delay(.seconds(12)), remaining: 1)])
+        try await withHTTPClient { client in
+            try await simulator.withRunningServer { port in
+                let api = api(client, port: port, requestTimeout: .seconds(60))
+                let events = simulator.api.subscribe()
+                let request = Task { await api.submit(body: validSeedanceBody, jobID: testJobID) }
+                // On the wire: the simulator has it and holds the answer back.
+                _ = try await events.collect(1) { if case .accepted = $0 { return true } else { return false } }
+                request.cancel()
+                let exchange = try await withTimeout(.seconds(6), waitingFor: "the cancelled request to end") {
+                    await request.value
+                }
+                guard case .outcomeUnknown(let reason) = exchange else {
+                    Issue.record("a cancelled POST that was sent has an unknown outcome; got \(exchange)")
+                    return
+                }
+                #expect(reason.contains("cancelled"), "\(reason)")
             }
         }
     }

@@ -1,6 +1,7 @@
 import Testing
 import VideoSpoolCore
 import VideoSpoolRuntime
+import VideoSpoolTesting
 
 struct TimerQueueTests {
     let base = Timestamp(millisecondsSinceEpoch: 1_000_000)
@@ -92,20 +93,35 @@ struct RequestSlotsTests {
 
 struct WakeSignalTests {
     @Test(.timeLimit(.minutes(1)))
-    func aSignalBeforeTheWaitIsNotLost() async {
+    func aSignalBeforeTheWaitIsNotLost() async throws {
         let signal = WakeSignal()
         signal.signal()
         signal.signal()
-        await signal.wait()
+        #expect(signal.isPending, "a signal with nobody waiting is kept")
+        #expect(!signal.hasWaiter)
+        // Returns without another signal: the kept one wakes it.
+        try await withTimeout(.seconds(10), waitingFor: "the pending signal to end the wait") { await signal.wait() }
+        #expect(!signal.isPending, "the two signals coalesced into one wake-up")
+
+        // So the next wait really waits, until the next signal.
+        let waiter = Task { await signal.wait() }
+        try await eventually("the second wait to be waiting") { signal.hasWaiter }
+        signal.signal()
+        try await withTimeout(.seconds(10), waitingFor: "the signal to wake the second wait") { await waiter.value }
+        #expect(!signal.hasWaiter && !signal.isPending)
     }
 
     @Test(.timeLimit(.minutes(1)))
-    func aSignalWakesAWaiter() async {
+    func aSignalWakesAWaiter() async throws {
         let signal = WakeSignal()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await signal.wait() }
-            signal.signal()
-        }
+        let waiter = Task { await signal.wait() }
+        // Proven waiting before the signal, so the signal must resume it (not just be kept).
+        try await eventually("the waiter to be waiting") { signal.hasWaiter }
+        #expect(!signal.isPending)
+        signal.signal()
+        try await withTimeout(.seconds(10), waitingFor: "the signal to wake the waiter") { await waiter.value }
+        #expect(!signal.hasWaiter)
+        #expect(!signal.isPending, "a signal that woke a waiter is not kept for the next wait")
     }
 
     @Test(.timeLimit(.minutes(1)))
@@ -118,10 +134,21 @@ struct WakeSignalTests {
     }
 
     @Test(.timeLimit(.minutes(1)))
-    func cancellationEndsTheWait() async {
+    func cancellationEndsTheWait() async throws {
         let signal = WakeSignal()
         let waiter = Task { await signal.wait() }
+        try await eventually("the waiter to be waiting") { signal.hasWaiter }
         waiter.cancel()
-        await waiter.value
+        try await withTimeout(.seconds(10), waitingFor: "cancellation to end the wait") { await waiter.value }
+        #expect(!signal.hasWaiter, "the cancelled waiter is gone, so another loop may wait")
+        #expect(!signal.isPending, "cancellation is not a signal")
+
+        // A task cancelled before it waits does not wait at all.
+        let early = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            await signal.wait()
+        }
+        try await withTimeout(.seconds(10), waitingFor: "an already cancelled wait to return") { await early.value }
+        #expect(!signal.hasWaiter)
     }
 }

@@ -9,20 +9,40 @@ import VideoSpoolStore
 import Glibc
 #endif
 
-/// The operator side of the control socket: hands a request to the running daemon, or, when none
-/// listens, carries it out on the store itself (safe: the daemon is the only other writer, and it
-/// is not running).
+/// The operator side of the control socket: hands a request to the running daemon, or, when no
+/// daemon runs, carries it out on the store itself. Which of the two is decided by the daemon's
+/// lock (``DaemonOwnership``), never by whether the socket answers: a daemon that owns the store but
+/// does not answer (starting, stopping) is never written behind; and while the command writes the
+/// store it holds the lock shared, so a daemon starting meanwhile waits for it.
 public enum ControlClient {
     public static func socketPath(stateDirectory: String) -> String {
         stateDirectory + "/" + ControlService.fileName
     }
 
     /// Sends `request` to the daemon or applies it to the store; `via` says which.
+    ///
+    /// - Throws: ``OwnershipError`` (`daemonNotAnswering`) when a daemon owns the store but its
+    ///   socket does not answer; nothing is changed then.
     public static func perform(_ request: ControlRequest, settings: DaemonSettings) async throws -> ControlResponse {
-        if var response = try send(request, to: socketPath(stateDirectory: settings.stateDirectory)) {
+        let storePath = settings.stateDirectory + "/videospool.sqlite"
+        guard FileManager.default.fileExists(atPath: storePath) else {
+            throw ControlClientError("no job store at \(storePath) (has the daemon run with this state.directory?)")
+        }
+        switch try DaemonOwnership.probe(DaemonOwnership.claims(for: settings)) {
+        case .ownedByDaemon(let claim, let pid):
+            guard var response = try send(request, to: socketPath(stateDirectory: settings.stateDirectory)) else {
+                throw OwnershipError(claim: claim, reason: .daemonNotAnswering(pid: pid))
+            }
             response.via = "daemon"
             return response
+        case .free(let lease):
+            defer { lease.release() }
+            return try await performOnStore(request, settings: settings)
         }
+    }
+
+    /// Carries `request` out on the store of a stopped daemon. The caller holds the lock.
+    private static func performOnStore(_ request: ControlRequest, settings: DaemonSettings) async throws -> ControlResponse {
         let store = try SQLiteJobStore(directory: settings.stateDirectory)
         let spool = LocalSpoolDirectory(root: settings.spoolDirectory)
         var logger = Logger(label: "videospool")

@@ -50,7 +50,9 @@ public struct ControlRequest: Codable, Sendable, Hashable {
                 guard let endedBefore else { throw OperatorRefusal("prune needs ended_before_ms") }
                 result = try await control.prune(before: Timestamp(millisecondsSinceEpoch: endedBefore))
             }
-            return ControlResponse(ok: true, message: result.message, jobs: result.jobs, deliveries: result.deliveries)
+            return ControlResponse(ok: result.complete, message: result.message, jobs: result.jobs, deliveries: result.deliveries)
+        } catch is CancellationError {
+            return ControlResponse(ok: false, message: "interrupted: the daemon is stopping; run the command again when it is back")
         } catch {
             return ControlResponse(ok: false, message: "\(error)")
         }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 public import ServiceLifecycle
 import VideoSpoolRuntime
 
@@ -10,10 +11,12 @@ import VideoSpoolRuntime
 /// of each change. Who may connect is decided by file-system permissions alone.
 final class ControlService: Service, Sendable {
     static let fileName = "control.sock"
+    typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
     private let path: String
     private let control: JobControl
     private let logger: Logger
+    private let accepted = AcceptedConnections()
 
     init(path: String, control: JobControl, logger: Logger) {
         self.path = path
@@ -22,41 +25,57 @@ final class ControlService: Service, Sendable {
     }
 
     func run() async throws {
+        let accepted = self.accepted
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
+                channel.eventLoop.makeCompletedFuture { try accepted.wrap(channel) }
             }
         chmod(path, 0o660)
         logger.debug("Control socket ready", metadata: ["path": "\(path)"])
         defer { unlink(path) }
-        try await withGracefulShutdownHandler {
-            try await server.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
+        do {
+            try await withGracefulShutdownHandler {
+                try await server.executeThenClose { inbound in
+                    try await withThrowingDiscardingTaskGroup { group in
+                        for try await connection in inbound {
+                            accepted.claim(connection)
+                            group.addTask { await self.serve(connection) }
+                        }
                     }
                 }
+            } onGracefulShutdown: {
+                server.channel.close(promise: nil)
             }
-        } onGracefulShutdown: {
-            server.channel.close(promise: nil)
+        } catch {
+            await accepted.closeUnclaimed()
+            throw error
         }
+        await accepted.closeUnclaimed()
     }
 
-    /// Reads one request line, carries it out, answers with one line.
+    /// How long a connection may take to send its request line. `videospool` sends it at once, so
+    /// a connection that stays silent (a stray `nc`, a hung client) is closed soon, and a stop
+    /// never waits for one.
+    static let requestDeadline = Duration.seconds(5)
+
+    /// Reads one request line, carries it out, answers with one line. On graceful shutdown a
+    /// connection still waiting for its request is closed at once, and an operation in progress is
+    /// interrupted (a prune stops after the batch in hand and says how far it got).
     private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
-                var received = ByteBuffer()
-                for try await var chunk in inbound {
-                    received.writeBuffer(&chunk)
-                    if received.readableBytesView.contains(UInt8(ascii: "\n")) || received.readableBytes > 65536 { break }
+                let received = try await cancelWhenGracefulShutdown {
+                    try await Self.readRequest(from: inbound, within: Self.requestDeadline)
+                }
+                guard let received else {
+                    logger.debug("Control connection sent no request in time; closed")
+                    return
                 }
                 let response: ControlResponse
                 if let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(received.readableBytesView)) {
                     logger.info("Operator request", metadata: ["command": "\(request.command.rawValue)", "job.id": "\(request.jobID ?? "-")"])
-                    response = await request.perform(with: control)
+                    let control = self.control
+                    response = await cancelWhenGracefulShutdown { await request.perform(with: control) }
                 } else {
                     response = ControlResponse(ok: false, message: "not a control request")
                 }
@@ -66,6 +85,72 @@ final class ControlService: Service, Sendable {
             }
         } catch {
             logger.debug("Control connection failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The bytes up to the first newline (or 64 KiB), or `nil` when none came within `deadline`.
+    static func readRequest(
+        from inbound: NIOAsyncChannelInboundStream<ByteBuffer>,
+        within deadline: Duration
+    ) async throws -> ByteBuffer? {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask {
+                var received = ByteBuffer()
+                for try await var chunk in inbound {
+                    received.writeBuffer(&chunk)
+                    if received.readableBytesView.contains(UInt8(ascii: "\n")) || received.readableBytes > 65536 { break }
+                }
+                return received
+            }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+}
+
+/// Connections from the moment they are accepted until they are served. A connection accepted just
+/// as the server closes can be dropped by NIO before it reaches the accept loop, and a
+/// `NIOAsyncChannel` dropped without `executeThenClose` is a crash (a stop with a client connecting
+/// at that moment would end in SIGILL). So each is held here until the loop claims it; whatever is
+/// left when the server has stopped is closed properly, and nothing is accepted after that.
+private final class AcceptedConnections: Sendable {
+    private struct State {
+        var waiting: [ObjectIdentifier: ControlService.Connection] = [:]
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Runs on the connection's event loop (the child channel initializer).
+    func wrap(_ channel: any Channel) throws -> ControlService.Connection {
+        try state.withLock { state in
+            guard !state.closed else {
+                channel.close(promise: nil)
+                throw ChannelError.ioOnClosedChannel
+            }
+            let connection = try ControlService.Connection(wrappingChannelSynchronously: channel)
+            state.waiting[ObjectIdentifier(channel)] = connection
+            return connection
+        }
+    }
+
+    func claim(_ connection: ControlService.Connection) {
+        _ = state.withLock { $0.waiting.removeValue(forKey: ObjectIdentifier(connection.channel)) }
+    }
+
+    func closeUnclaimed() async {
+        let unclaimed = state.withLock { state in
+            state.closed = true
+            defer { state.waiting = [:] }
+            return Array(state.waiting.values)
+        }
+        for connection in unclaimed {
+            try? await connection.executeThenClose { _, _ in }
         }
     }
 }

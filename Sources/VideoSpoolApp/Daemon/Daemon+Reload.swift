@@ -102,10 +102,23 @@ extension Daemon {
 
 /// Reloads the configuration on SIGHUP (`systemctl reload videospool`).
 struct ReloadService: Service {
+    enum Trigger: Sendable {
+        /// SIGHUP, trapped when the service starts.
+        case trapWhenRunning
+        /// SIGHUP trapped earlier (so one that comes before the service runs is kept, not fatal).
+        case signals(UnixSignalsSequence)
+    }
+
     let daemon: Daemon
+    let trigger: Trigger
 
     func run() async throws {
-        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+        let signals: UnixSignalsSequence
+        switch trigger {
+        case .trapWhenRunning: signals = await UnixSignalsSequence(trapping: .sighup)
+        case .signals(let trapped): signals = trapped
+        }
+        for await _ in signals.cancelOnGracefulShutdown() {
             await daemon.reload()
         }
     }

@@ -30,6 +30,8 @@ public struct Daemon: Sendable {
     let notifier: any ServiceManagerNotifier
     let health: HealthReporter
     let reloading: Reloading
+    /// Held for the daemon's lifetime: no second daemon runs on the same state directory or spool.
+    let ownership: DaemonOwnership
 
     /// What the daemon needs from its surroundings besides settings.
     public struct Environment: Sendable {
@@ -59,15 +61,21 @@ public struct Daemon: Sendable {
         }
     }
 
-    /// Creates the spool tree and the store and wires every component. Nothing runs yet.
+    /// Takes ownership of the state directory and the spool, creates the spool tree and the store
+    /// and wires every component. Nothing runs yet.
     ///
-    /// - Throws: ``ConfigurationError`` when a directory cannot be created or the store opened.
+    /// - Parameter ownership: the directories' locks, already taken (``DaemonOwnership/claim(_:commandWait:logger:)``);
+    ///   without it they are taken here, without waiting. Either way before the store is opened.
+    /// - Throws: ``OwnershipError`` when another daemon owns a directory; ``ConfigurationError``
+    ///   when a directory cannot be created or the store opened.
     public static func make(
         settings: DaemonSettings,
         credentials: Credentials,
         logger: Logger,
-        environment: Environment? = nil
+        environment: Environment? = nil,
+        ownership: DaemonOwnership? = nil
     ) throws -> Daemon {
+        let ownership = try ownership ?? DaemonOwnership.claimNow(DaemonOwnership.claims(for: settings))
         let environment = environment ?? Environment(logSettings: LogSettings(level: settings.logLevel))
         environment.logSettings.setSecrets([credentials.apiKey, credentials.webhookSecret.encoded])
         let spool = LocalSpoolDirectory(root: settings.spoolDirectory)
@@ -90,9 +98,13 @@ public struct Daemon: Sendable {
         clientConfiguration.timeout = .init(connect: .seconds(10), read: nil)
         // Idle connections are dropped well before servers usually drop them, so a POST is rarely
         // written into a connection the server is closing (which would make its outcome unknown).
+        // The pool is no limit of its own: the rate limiter admits at most api.max_concurrent_requests
+        // requests at once (and follows a reload), so there are never more connections than that.
+        // A pool limit taken from the setting could not follow a reload (a client's pool is fixed),
+        // and a raised setting would then queue requests inside the client, their deadlines running.
         clientConfiguration.connectionPool = .init(
             idleTimeout: .seconds(20),
-            concurrentHTTP1ConnectionsPerHostSoftLimit: settings.maximumConcurrentRequests
+            concurrentHTTP1ConnectionsPerHostSoftLimit: DaemonSettings.maximumConcurrentRequestsLimit
         )
         let apiClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         let api = HTTPGenerationAPI(
@@ -165,7 +177,8 @@ public struct Daemon: Sendable {
                 settings: settings,
                 configPath: environment.configPath,
                 variables: environment.variables
-            )
+            ),
+            ownership: ownership
         )
     }
 
@@ -174,26 +187,49 @@ public struct Daemon: Sendable {
 
     /// The service group. Shutdown runs in reverse order: the health reporter says STOPPING=1,
     /// intake stops taking files, in-flight requests get the API's request timeout to finish,
-    /// deliveries finish, outcome files are flushed.
+    /// deliveries finish, outcome files are flushed. Its graceful-shutdown limit is
+    /// ``DaemonSettings/gracefulShutdownLimit`` as it is now (``run(gracefulShutdownSignals:)``
+    /// reads it when the stop begins instead, so that a reload applies).
     public func serviceGroup(gracefulShutdownSignals signals: [UnixSignal], reloadOnSIGHUP: Bool = false) -> ServiceGroup {
+        serviceGroup(
+            gracefulShutdownSignals: signals,
+            reload: reloadOnSIGHUP ? .trapWhenRunning : nil,
+            limit: settings.gracefulShutdownLimit
+        )
+    }
+
+    private func serviceGroup(
+        gracefulShutdownSignals signals: [UnixSignal],
+        reload: ReloadService.Trigger?,
+        limit: Duration?
+    ) -> ServiceGroup {
         // Operator services start first so they stop last: their shutdown never holds up the pipeline's.
         var services: [any Service] = operatorServices + pipeline.services
-        if reloadOnSIGHUP { services.append(ReloadService(daemon: self)) }
+        if let reload { services.append(ReloadService(daemon: self, trigger: reload)) }
         services.append(health)
         var configuration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: signals,
             logger: logger
         )
-        configuration.maximumGracefulShutdownDuration = .seconds(double: settings.requestTimeoutSeconds + 5)
-        configuration.maximumCancellationDuration = .seconds(5)
+        configuration.maximumGracefulShutdownDuration = limit
+        configuration.maximumCancellationDuration = Self.cancellationLimit
         return ServiceGroup(configuration: configuration)
     }
+
+    /// How long cancelled work may take to unwind after the graceful limit; then the process
+    /// aborts. With ``DaemonSettings/maximumGracefulShutdownLimit`` this keeps every stop under the
+    /// unit's `TimeoutStopSec=60s`.
+    public static let cancellationLimit = Duration.seconds(5)
 
     /// Recovers the store, runs until a shutdown signal (reloading on SIGHUP), then closes
     /// connections.
     public func run(gracefulShutdownSignals signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
         let recovered = try await recover()
+        // Trapped before the start is announced: from then on a signal is handled, never fatal
+        // (SIGHUP's default action would end the process before the reload service runs).
+        let stops = await UnixSignalsSequence(trapping: signals)
+        let reloads = await UnixSignalsSequence(trapping: .sighup)
         logger.notice(
             "videospool started",
             metadata: [
@@ -204,13 +240,54 @@ public struct Daemon: Sendable {
             ]
         )
         do {
-            try await serviceGroup(gracefulShutdownSignals: signals, reloadOnSIGHUP: true).run()
+            try await runUntilSignalled(stops, reloads: reloads)
         } catch {
             try? await shutdown()
             throw error
         }
         try await shutdown()
         logger.notice("videospool stopped", metadata: ["event": "daemon.stopped"])
+    }
+
+    /// Runs the service group until a signal of `stops`, then stops it gracefully, cancelling what
+    /// is left after the graceful-shutdown limit in force when the signal came. (The group's own
+    /// limit is fixed when it is made, so a reload could not change it.)
+    private func runUntilSignalled(_ stops: UnixSignalsSequence, reloads: UnixSignalsSequence) async throws {
+        enum Ending: Sendable {
+            case groupFinished
+            case limitReached(Duration)
+        }
+        let group = serviceGroup(gracefulShutdownSignals: [], reload: .signals(reloads), limit: nil)
+        try await withThrowingTaskGroup(of: Ending.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return .groupFinished
+            }
+            tasks.addTask {
+                var iterator = stops.makeAsyncIterator()
+                guard let signal = await iterator.next() else { return .groupFinished }
+                let limit = settings.gracefulShutdownLimit
+                logger.debug("Stopping", metadata: ["signal": "\(signal)", "limit": "\(limit)"])
+                await group.triggerGracefulShutdown()
+                try await Task.sleep(for: limit)
+                return .limitReached(limit)
+            }
+            while let ending = try await tasks.next() {
+                switch ending {
+                case .groupFinished:
+                    tasks.cancelAll()
+                    return
+                case .limitReached(let limit):
+                    logger.warning(
+                        "Graceful shutdown took longer than its limit; cancelling the work still in progress",
+                        metadata: ["limit": "\(limit)"]
+                    )
+                    // Cancels the group (which gives its services `cancellationLimit` to unwind);
+                    // the loop then waits for it to end.
+                    tasks.cancelAll()
+                }
+            }
+        }
     }
 
     /// Recovers the store, asking systemd for time while it works.

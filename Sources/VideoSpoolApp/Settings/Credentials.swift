@@ -45,7 +45,9 @@ public struct Credentials: Sendable, CustomStringConvertible {
         return Credentials(apiKey: key, webhookSecret: secret)
     }
 
-    private static func find(
+    /// The value of a secret: `file` when set, else the unit's credential `credential`, else the
+    /// environment variable `variable`.
+    static func find(
         key: String,
         file: String?,
         credential: String,

@@ -38,7 +38,11 @@ extension DaemonSettings {
         }
         apiBaseURL = apiBaseURL.hasSuffix("/") ? String(apiBaseURL.dropLast()) : apiBaseURL
         apiKeyFile = try reader.optionalPath("api.key_file")
-        maximumConcurrentRequests = try reader.int("api.max_concurrent_requests", default: maximumConcurrentRequests, in: 1...1024)
+        maximumConcurrentRequests = try reader.int(
+            "api.max_concurrent_requests",
+            default: maximumConcurrentRequests,
+            in: 1...Self.maximumConcurrentRequestsLimit
+        )
         maximumRequestsPerSecond = try reader.number(
             "api.max_requests_per_second",
             default: maximumRequestsPerSecond,
@@ -49,7 +53,12 @@ extension DaemonSettings {
             default: maximumInFlightGenerations,
             in: 1...1_000_000
         )
-        requestTimeoutSeconds = try reader.seconds("api.request_timeout_seconds", default: requestTimeoutSeconds, in: 0.1...600)
+        // Bounded so that a stop always fits under the unit's TimeoutStopSec (see gracefulShutdownLimit).
+        requestTimeoutSeconds = try reader.seconds(
+            "api.request_timeout_seconds",
+            default: requestTimeoutSeconds,
+            in: 0.1...Self.maximumRequestTimeoutSeconds
+        )
         let schedule = try reader.string("api.poll.schedule", default: pollScheduleMode.rawValue)
         guard let parsedSchedule = PollSchedule.Mode(rawValue: schedule) else {
             throw ConfigurationError(key: "api.poll.schedule", "must be 'learned' or 'fixed' (got '\(schedule)')")
@@ -80,7 +89,11 @@ extension DaemonSettings {
                 throw ConfigurationError(key: "webhooks.default_urls[\(index)]", "'\(HTTPURL.redacting(url))' \(error.message)")
             }
         }
-        webhookTimeoutSeconds = try reader.seconds("webhooks.timeout_seconds", default: webhookTimeoutSeconds, in: 0.1...300)
+        webhookTimeoutSeconds = try reader.seconds(
+            "webhooks.timeout_seconds",
+            default: webhookTimeoutSeconds,
+            in: 0.1...Self.maximumRequestTimeoutSeconds
+        )
         webhookRetryScheduleSeconds = try reader.secondsList(
             "webhooks.retry_schedule_seconds",
             default: webhookRetryScheduleSeconds
@@ -119,6 +132,9 @@ struct StrictReader {
     private func present(_ key: String) -> Bool {
         config.string(forKey: ConfigKey(key)) != nil || config.stringArray(forKey: ConfigKey(key)) != nil
     }
+
+    /// Whether `key` has a value (of any type).
+    func isPresent(_ key: String) -> Bool { present(key) }
 
     func string(_ key: String, default value: String) throws(ConfigurationError) -> String {
         guard present(key) else { return value }

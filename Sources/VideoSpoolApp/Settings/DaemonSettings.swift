@@ -101,6 +101,26 @@ public struct DaemonSettings: Sendable {
     public var addressPolicy: AddressPolicy {
         AddressPolicy(allowPrivateNetworks: allowPrivateNetworks, allowedNetworks: allowedNetworks)
     }
+
+    /// The largest `api.max_concurrent_requests` accepted; also the HTTP client's connection-pool
+    /// size, so that the pool never limits what the setting (live, through reloads) allows.
+    public static let maximumConcurrentRequestsLimit = 1024
+
+    // MARK: - Stopping within the unit's TimeoutStopSec=60s
+
+    /// The longest `api.request_timeout_seconds` and `webhooks.timeout_seconds` accepted: with
+    /// ``shutdownMargin`` and the cancellation limit after it, a stop ends within 50 s, safely
+    /// under the unit's `TimeoutStopSec=60s`, so systemd never SIGKILLs a POST on the wire.
+    public static let maximumRequestTimeoutSeconds = 40.0
+    /// Time for the services ahead of the requests (health, intake) to stop first.
+    public static let shutdownMargin = Duration.seconds(5)
+
+    /// How long a graceful stop may take before work still in progress is cancelled: long enough
+    /// for every API request and webhook attempt already on the wire when the stop began to finish
+    /// (so a SIGTERM never leaves a POST's outcome unknown), at most 45 s.
+    public var gracefulShutdownLimit: Duration {
+        .seconds(double: max(requestTimeoutSeconds, webhookTimeoutSeconds)) + Self.shutdownMargin
+    }
 }
 
 extension DaemonSettings {

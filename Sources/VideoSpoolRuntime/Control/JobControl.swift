@@ -11,11 +11,14 @@ public struct JobControl: Sendable {
         public var message: String
         public var jobs: [String] = []
         public var deliveries: Int = 0
+        /// False when the work stopped part way (a prune interrupted by the daemon stopping).
+        public var complete = true
 
-        public init(message: String, jobs: [String] = [], deliveries: Int = 0) {
+        public init(message: String, jobs: [String] = [], deliveries: Int = 0, complete: Bool = true) {
             self.message = message
             self.jobs = jobs
             self.deliveries = deliveries
+            self.complete = complete
         }
     }
 
@@ -285,23 +288,35 @@ public struct JobControl: Sendable {
     // MARK: - Prune
 
     /// Deletes finished jobs that ended before `cutoff` (no delivery pending), with their outcome
-    /// files, in batches so that the daemon's writer is never held for long.
+    /// files, in batches so that the daemon's writer is never held for long. Cancellation (the
+    /// daemon stopping) ends it between batches; the result then says how far it got.
     public func prune(before cutoff: Timestamp, batchSize: Int = 200) async throws -> Result {
         var pruned: [String] = []
-        while !Task.isCancelled {
-            let jobs = try await store.finishedJobs(before: cutoff, limit: batchSize)
-            if jobs.isEmpty { break }
-            // Files first: a crash in between leaves a row whose file is gone (pruned next time),
-            // never a file no row remembers.
-            for job in jobs where job.phase.hasOutcomeFile { try await spool.removeOutcome(jobID: job.id) }
-            try await spool.flush()
-            try await store.commit(jobs.map { .deleteJob($0.id) })
-            pruned += jobs.map(\.id.rawValue)
-            if jobs.count < batchSize { break }
+        var interrupted = false
+        do {
+            while true {
+                if Task.isCancelled {
+                    interrupted = true
+                    break
+                }
+                let jobs = try await store.finishedJobs(before: cutoff, limit: batchSize)
+                if jobs.isEmpty { break }
+                // Files first: a crash in between leaves a row whose file is gone (pruned next time),
+                // never a file no row remembers.
+                for job in jobs where job.phase.hasOutcomeFile { try await spool.removeOutcome(jobID: job.id) }
+                try await spool.flush()
+                try await store.commit(jobs.map { .deleteJob($0.id) })
+                pruned += jobs.map(\.id.rawValue)
+                if jobs.count < batchSize { break }
+            }
+        } catch is CancellationError {
+            interrupted = true
         }
         if !pruned.isEmpty {
             logger.notice("Pruned finished jobs", metadata: ["event": "jobs.pruned", "count": "\(pruned.count)"])
         }
-        return Result(message: "pruned \(pruned.count) finished job(s) that ended before \(cutoff)", jobs: pruned)
+        var message = "pruned \(pruned.count) finished job(s) that ended before \(cutoff)"
+        if interrupted { message += "; interrupted because the daemon is stopping: run prune again for the rest" }
+        return Result(message: message, jobs: pruned, complete: !interrupted)
     }
 }

@@ -50,6 +50,12 @@ public final class WakeSignal: Sendable {
         }
     }
 
+    /// A signal came while no loop waited; the next wait returns at once. (For tests.)
+    package var isPending: Bool { state.withLock { $0.pending } }
+
+    /// A loop is waiting for a signal. (For tests: a waiter proven to wait before the signal.)
+    package var hasWaiter: Bool { state.withLock { $0.waiter != nil } }
+
     /// Returns after a signal, at `deadline`, or on cancellation, whichever comes first.
     public func wait(until deadline: Timestamp?, time: any TimeSource) async {
         guard let deadline else {
