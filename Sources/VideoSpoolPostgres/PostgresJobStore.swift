@@ -366,9 +366,9 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
         var delay = Duration.milliseconds(100)
         while true {
             do {
-                let status = try await withPooledConnection { connection in
-                    try await connection.query("SELECT txid_status(\(id))", logger: self.logger).collect().first?
-                        .decode(String?.self)
+                let status = try await withPooledConnection { connection -> String? in
+                    let row = try await connection.query("SELECT txid_status(\(id))", logger: self.logger).collect().first
+                    return try row?.decode(String?.self) ?? nil
                 }
                 switch status {
                 case "committed": return .committed
@@ -410,7 +410,10 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
         let leased = Flag()
         let client = self.client
         let limit = configuration.statementTimeout
-        let outcome = await withTaskGroup(of: Swift.Result<Result, any Error>?.self) { group in
+        let outcome = await withTaskGroup(
+            of: Swift.Result<Result, any Error>?.self,
+            returning: (Swift.Result<Result, any Error>, Bool).self
+        ) { group in
             group.addTask {
                 do {
                     return .success(

@@ -163,9 +163,11 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
     /// the URL.
     public static func parse(
         _ values: Values,
-        readFile: (String) throws -> String = { try String(contentsOfFile: $0, encoding: .utf8) },
-        fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }
+        readFile: ((String) throws -> String)? = nil,
+        fileExists: ((String) -> Bool)? = nil
     ) throws(PostgresConfigurationError) -> PostgresStoreConfiguration {
+        let readFile = readFile ?? { try String(contentsOfFile: $0, encoding: .utf8) }
+        let fileExists = fileExists ?? { FileManager.default.fileExists(atPath: $0) }
         guard let url = values.url, !url.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw PostgresConfigurationError(key: "state.postgresql.url", "is required with state.backend: postgresql")
         }

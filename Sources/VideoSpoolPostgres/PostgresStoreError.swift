@@ -1,4 +1,4 @@
-import VideoSpoolCore
+public import VideoSpoolCore
 
 /// What the PostgreSQL store reports besides the port's own errors (``LeaseLost``,
 /// ``SourceAlreadyTaken``). Descriptions never contain the database password.

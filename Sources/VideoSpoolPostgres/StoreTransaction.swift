@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
@@ -38,8 +39,12 @@ final class StoreTransaction {
         try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
     }
 
+    /// The first column of the first row; `nil` for no row or NULL.
     func value<Value: PostgresDecodable>(_ query: PostgresQuery, as type: Value.Type) async throws -> Value? {
-        try await connection.query(query, logger: logger).collect().first?.decode(Value?.self)
+        guard let row = try await connection.query(query, logger: logger).collect().first else { return nil }
+        let cell = row.makeRandomAccess()[0]
+        guard cell.bytes != nil else { return nil }
+        return try cell.decode(Value.self)
     }
 
     // MARK: - Changes

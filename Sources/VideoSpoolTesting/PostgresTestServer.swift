@@ -53,19 +53,17 @@ public final class PostgresTestServer: Sendable {
 
     private init(tcp: Bool) throws {
         let started = ContinuousClock.now
-        binaries = try Self.findBinaries()
-        runAs = geteuid() == 0 ? Self.superuser : nil
-        directory = try Self.makeDirectory(owner: runAs)
-        port = tcp ? try Self.freePort() : 5432
-        self.tcp = tcp
-        socketPath = directory + "/.s.PGSQL.\(port)"
+        let binaries = try Self.findBinaries()
+        let runAs = geteuid() == 0 ? Self.superuser : nil
+        let directory = try Self.makeDirectory(owner: runAs)
+        let port = tcp ? try Self.freePort() : 5432
         Self.cleanUp.withLock { $0.append((binaries, directory, runAs)) }
         Self.installExitHandler()
         try Self.startWatchdog(directory: directory, binaries: binaries, runAs: runAs)
 
         // initdb is most of a cold start: copy a cluster initialized once instead.
         let template = try Self.template(binaries: binaries, runAs: runAs)
-        try Self.run("/bin/cp", ["-a", template, dataDirectory], runAs: runAs)
+        try Self.run("/bin/cp", ["-a", template, directory + "/data"], runAs: runAs)
         // Trust for the superuser (the tests' setup), passwords for everyone else (the secrets tests).
         let hba = """
             local all \(Self.superuser) trust
@@ -74,22 +72,37 @@ public final class PostgresTestServer: Sendable {
             host all all 127.0.0.1/32 scram-sha-256
 
             """
-        try hba.write(toFile: dataDirectory + "/pg_hba.conf", atomically: false, encoding: .utf8)
-        try start()
-        startDuration = ContinuousClock.now - started
+        try hba.write(toFile: directory + "/data/pg_hba.conf", atomically: false, encoding: .utf8)
+        try Self.start(binaries: binaries, directory: directory, port: port, tcp: tcp, runAs: runAs)
+
+        self.binaries = binaries
+        self.runAs = runAs
+        self.directory = directory
+        self.port = port
+        self.tcp = tcp
+        self.socketPath = directory + "/.s.PGSQL.\(port)"
+        self.startDuration = ContinuousClock.now - started
     }
 
     private var dataDirectory: String { directory + "/data" }
 
     /// Starts the server (again, after ``stop()``); returns once it accepts connections.
     public func start() throws {
+        try Self.start(binaries: binaries, directory: directory, port: port, tcp: tcp, runAs: runAs)
+    }
+
+    private static func start(binaries: String, directory: String, port: Int, tcp: Bool, runAs: String?) throws {
         let listen = tcp ? "127.0.0.1" : "''"
         let options = [
             "-k \(directory)", "-p \(port)", "-c listen_addresses=\(listen)", "-c fsync=off",
             "-c synchronous_commit=off", "-c full_page_writes=off", "-c max_connections=400",
             "-c shared_buffers=32MB", "-c log_min_messages=warning",
         ].joined(separator: " ")
-        try run("pg_ctl", ["start", "-w", "-t", "60", "-D", dataDirectory, "-l", directory + "/server.log", "-o", options])
+        try run(
+            binaries + "/pg_ctl",
+            ["start", "-w", "-t", "60", "-D", directory + "/data", "-l", directory + "/server.log", "-o", options],
+            runAs: runAs
+        )
     }
 
     /// Stops the server (`-m fast`: sessions are ended, as an administrator's restart would).

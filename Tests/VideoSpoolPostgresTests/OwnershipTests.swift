@@ -246,7 +246,8 @@ struct FencingTests {
 
             // Grouped with a change that is fine, the lost write fails alone.
             let fresh = try makeJob("job-fresh")
-            async let lost = attempt { try await a.commit([.updateJob(polled)]) }
+            let lostChange = StoreChange.updateJob(polled)
+            async let lost = attempt { try await a.commit([lostChange]) }
             async let fine = attempt { try await a.commit([insert(fresh)]) }
             let outcomes = await (lost, fine)
             #expect(throws: LeaseLost.self) { try outcomes.0.get() }

@@ -109,27 +109,27 @@ import VideoSpoolPostgres
     }
 
     @Test(arguments: [
-        (Values(url: nil), "state.postgresql.url", "is required"),
-        (Values(url: "mysql://x"), "state.postgresql.url", "postgresql:// URL"),
-        (Values(url: "postgresql://spool@db:0/jobs"), "state.postgresql.url", "port"),
-        (Values(url: "postgresql://spool@db/jobs?sslmode=maybe"), "state.postgresql.url", "sslmode"),
-        (Values(url: "postgresql://spool@db/jobs?connect_timeout=3"), "state.postgresql.url", "'connect_timeout' is not supported"),
-        (Values(url: "postgresql://spool@db1,db2/jobs"), "state.postgresql.url", "several hosts"),
-        (Values(url: "host=db dbname='unclosed"), "state.postgresql.url", "closing quote"),
-        (Values(url: "postgresql://spool@db/jobs", passwordFile: "/missing"), "state.postgresql.password_file", "cannot read '/missing'"),
-        (Values(url: "postgresql://spool@db/jobs", schema: "Bad-Name"), "state.postgresql.schema", "identifier"),
-        (Values(url: "postgresql://spool@db/jobs", leaseSeconds: 0.5), "state.postgresql.lease_seconds", "between 1 and 3600"),
-        (Values(url: "postgresql://spool@db/jobs", reaperIntervalSeconds: 0), "state.postgresql.reaper_interval_seconds", "between"),
-        (Values(url: "postgresql://spool@db/jobs", claimIntervalSeconds: -1), "state.postgresql.claim_interval_seconds", "between"),
-        (Values(url: "postgresql://spool@db/jobs", submitGraceSeconds: 1e9), "state.postgresql.submit_grace_seconds", "between"),
-        (Values(url: "postgresql://spool@db/jobs", maximumConnections: 1), "state.postgresql.max_connections", "between 2"),
-        (Values(url: "postgresql://spool@db/jobs", statementTimeoutSeconds: .nan), "state.postgresql.statement_timeout_seconds", "between"),
+        BadValue(Values(url: nil), "state.postgresql.url", "is required"),
+        BadValue(Values(url: "mysql://x"), "state.postgresql.url", "postgresql:// URL"),
+        BadValue(Values(url: "postgresql://spool@db:0/jobs"), "state.postgresql.url", "port"),
+        BadValue(Values(url: "postgresql://spool@db/jobs?sslmode=maybe"), "state.postgresql.url", "sslmode"),
+        BadValue(Values(url: "postgresql://spool@db/jobs?connect_timeout=3"), "state.postgresql.url", "'connect_timeout' is not supported"),
+        BadValue(Values(url: "postgresql://spool@db1,db2/jobs"), "state.postgresql.url", "several hosts"),
+        BadValue(Values(url: "host=db dbname='unclosed"), "state.postgresql.url", "closing quote"),
+        BadValue(Values(url: "postgresql://spool@db/jobs", passwordFile: "/missing"), "state.postgresql.password_file", "cannot read '/missing'"),
+        BadValue(Values(url: "postgresql://spool@db/jobs", schema: "Bad-Name"), "state.postgresql.schema", "identifier"),
+        BadValue(Values(url: "postgresql://spool@db/jobs", leaseSeconds: 0.5), "state.postgresql.lease_seconds", "between 1 and 3600"),
+        BadValue(Values(url: "postgresql://spool@db/jobs", reaperIntervalSeconds: 0), "state.postgresql.reaper_interval_seconds", "between"),
+        BadValue(Values(url: "postgresql://spool@db/jobs", claimIntervalSeconds: -1), "state.postgresql.claim_interval_seconds", "between"),
+        BadValue(Values(url: "postgresql://spool@db/jobs", submitGraceSeconds: 1e9), "state.postgresql.submit_grace_seconds", "between"),
+        BadValue(Values(url: "postgresql://spool@db/jobs", maximumConnections: 1), "state.postgresql.max_connections", "between 2"),
+        BadValue(Values(url: "postgresql://spool@db/jobs", statementTimeoutSeconds: .nan), "state.postgresql.statement_timeout_seconds", "between"),
     ])
-    func badValuesAreErrorsNamingTheKey(values: Values, key: String, message: String) throws {
-        let error = try #require(throws: PostgresConfigurationError.self) { try parse(values, files: [:]) }
-        #expect(error.key == key)
-        #expect(error.message.contains(message), "\(error)")
-        #expect("\(error)".hasPrefix(key + ": "))
+    func badValuesAreErrorsNamingTheKey(bad: BadValue) throws {
+        let error = try #require(throws: PostgresConfigurationError.self) { try parse(bad.values, files: [:]) }
+        #expect(error.key == bad.key)
+        #expect(error.message.contains(bad.message), "\(error)")
+        #expect("\(error)".hasPrefix(bad.key + ": "))
     }
 
     @Test(arguments: [
@@ -152,6 +152,17 @@ import VideoSpoolPostgres
     }
 }
 
-extension PostgresStoreConfiguration.Values: CustomTestStringConvertible {
-    public var testDescription: String { url.map(PostgresStoreConfiguration.redacting) ?? "no url" }
+/// A value that must be refused, the key the error must name and what it must say.
+struct BadValue: Sendable, CustomTestStringConvertible {
+    let values: PostgresStoreConfiguration.Values
+    let key: String
+    let message: String
+
+    init(_ values: PostgresStoreConfiguration.Values, _ key: String, _ message: String) {
+        self.values = values
+        self.key = key
+        self.message = message
+    }
+
+    var testDescription: String { "\(key): \(message)" }
 }

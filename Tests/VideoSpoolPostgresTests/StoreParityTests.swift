@@ -309,7 +309,7 @@ struct ParityScenario: Sendable, CustomTestStringConvertible {
                 phase: .rejected,
                 model: "",
                 callbackURLs: urls,
-                metadata: try #require(try json(#"{"ticket":7}"#).objectValue),
+                metadata: try json(#"{"ticket":7}"#).objectValue,
                 acceptedAt: referenceTime,
                 sourceName: "broken.json",
                 parameters: GenerationParameters()

@@ -78,7 +78,7 @@ final class StoreRunner: Sendable {
             logger: logger,
             clock: clock
         )
-        let task = Task { try? await store.run() }
+        let task = Task<Void, Never> { try? await store.run() }
         tasks.withLock { $0.append(task) }
         if migrate { try await store.migrate() }
         return store
@@ -117,7 +117,7 @@ func withDatabase<Result>(
     server: PostgresTestServer? = nil,
     _ body: (StoreRunner) async throws -> Result
 ) async throws -> Result {
-    let server = try await server ?? PostgresTestServer.shared()
+    let server = if let server { server } else { try await PostgresTestServer.shared() }
     let runner = StoreRunner(server: server, database: try server.createDatabase())
     do {
         let result = try await body(runner)
