@@ -140,29 +140,46 @@ public final class PostgresTestServer: Sendable {
 
     @discardableResult
     private static func run(_ executable: String, _ arguments: [String], runAs: String?) throws -> String {
-        let process = Process()
-        if let runAs {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", runAs, "--", executable] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-        }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
+        let argv = runAs.map { ["/usr/sbin/runuser", "-u", $0, "--", executable] } ?? [executable]
+        // Output goes to a file, not a pipe: `pg_ctl start` leaves a server running that may hold
+        // an inherited descriptor, and a pipe would then never reach its end.
+        let outputPath = NSTemporaryDirectory() + "videospool-pg-output-\(getpid())-\(UUID().uuidString)"
+        defer { unlink(outputPath) }
+        let status = try spawn(argv + arguments, output: outputPath, wait: true)
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        guard status == 0 else {
             throw PostgresTestServerError(
                 "\((executable as NSString).lastPathComponent) \(arguments.joined(separator: " ")) exited with "
-                    + "\(process.terminationStatus): \(text)"
+                    + "\(status): \(text)"
             )
         }
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// posix_spawn, stdin from /dev/null, stdout and stderr to `output`; the exit status when
+    /// `wait`ing. (Foundation's Process sometimes never saw `pg_ctl` exit.)
+    @discardableResult
+    private static func spawn(_ argv: [String], output: String, wait: Bool) throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let cArguments = argv.map { strdup($0) } + [nil]
+        defer { for argument in cArguments { free(argument) } }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArguments, environ)
+        guard spawned == 0 else {
+            throw PostgresTestServerError("cannot run \(argv[0]): \(String(cString: strerror(spawned)))")
+        }
+        guard wait else { return 0 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { throw PostgresTestServerError("waitpid: \(String(cString: strerror(errno)))") }
+        }
+        // WIFEXITED / WEXITSTATUS, spelled out (macros are not imported).
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     /// A freshly initialized data directory for these binaries, made once per machine and user
@@ -275,13 +292,7 @@ public final class PostgresTestServer: Sendable {
             \(stop) >/dev/null 2>&1
             rm -rf '\(directory)'
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        process.arguments = ["/bin/sh", "-c", script]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        try spawn(["/usr/bin/setsid", "/bin/sh", "-c", script], output: "/dev/null", wait: false)
     }
 }
 
