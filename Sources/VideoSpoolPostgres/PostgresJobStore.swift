@@ -318,8 +318,16 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
                 noteUnavailable(error)
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(10))
+            } catch let error as PSQLError {
+                throw Self.storeError(error)
             }
         }
+    }
+
+    /// A database error as the store reports it: postgres-nio's own description says nothing, on
+    /// purpose; ours gives the SQLSTATE and the server's message (never the password).
+    static func storeError(_ error: PSQLError) -> PostgresStoreError {
+        isRefusal(error) ? .refused(describe(error)) : .database(describe(error))
     }
 
     /// Runs `body` in a transaction and commits. The transaction id is read first, so that a lost
@@ -397,6 +405,8 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
                 noteUnavailable(error)
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(10))
+            } catch let error as PSQLError {
+                throw Self.storeError(error)
             }
         }
     }
@@ -614,7 +624,8 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
     public func schemaVersion() async throws -> Int {
         let tables = self.tables
         let schema = configuration.schema
-        return try await withPooledConnection { connection in
+        return try await read { transaction in
+            let connection = transaction.connection
             let exists = try await connection.query(
                 """
                 SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = \(schema) AND tablename = 'schema_migrations'
@@ -709,11 +720,13 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
     ) async throws -> Result {
         var connection = state.withLock { $0.heartbeat }
         if connection == nil || connection?.isClosed == true {
-            let opened = try await PostgresConnection.connect(
-                configuration: connectionConfiguration,
-                id: 1,
-                logger: logger
-            )
+            let opened: PostgresConnection
+            do {
+                opened = try await PostgresConnection.connect(configuration: connectionConfiguration, id: 1, logger: logger)
+            } catch {
+                throw Self.isRefusal(error) ? PostgresStoreError.refused(Self.describe(error))
+                    : PostgresStoreError.connectionFailed(Self.describe(error))
+            }
             let previous = state.withLock { state in
                 defer { state.heartbeat = opened }
                 return state.heartbeat
@@ -729,6 +742,7 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
                 state.withLock { if $0.heartbeat === connection { $0.heartbeat = nil } }
                 try? await connection.close()
             }
+            if let error = error as? PSQLError { throw Self.storeError(error) }
             throw error
         }
     }

@@ -196,14 +196,14 @@ enum PostgresSchema {
                     """
                     CREATE FUNCTION \(s).count_finished() RETURNS trigger LANGUAGE plpgsql AS $$
                     DECLARE
-                        shard integer := pg_backend_pid() % 8;
+                        my_shard integer := pg_backend_pid() % 8;
                     BEGIN
                         IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.phase IN \(terminalPhases) THEN
-                            INSERT INTO \(s).finished_counts AS c (phase, shard, n) VALUES (OLD.phase, shard, -1)
+                            INSERT INTO \(s).finished_counts AS c (phase, shard, n) VALUES (OLD.phase, my_shard, -1)
                                 ON CONFLICT (phase, shard) DO UPDATE SET n = c.n - 1;
                         END IF;
                         IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.phase IN \(terminalPhases) THEN
-                            INSERT INTO \(s).finished_counts AS c (phase, shard, n) VALUES (NEW.phase, shard, 1)
+                            INSERT INTO \(s).finished_counts AS c (phase, shard, n) VALUES (NEW.phase, my_shard, 1)
                                 ON CONFLICT (phase, shard) DO UPDATE SET n = c.n + 1;
                         END IF;
                         RETURN NULL;

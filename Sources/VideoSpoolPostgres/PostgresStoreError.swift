@@ -19,6 +19,8 @@ public enum PostgresStoreError: Error, Sendable, Hashable, CustomStringConvertib
     case schemaTooNew(found: Int, known: Int)
     /// The store has stopped (its ``PostgresJobStore/run()`` ended).
     case closed
+    /// The database refused a statement (SQLSTATE and the server's message).
+    case database(String)
 
     public var description: String {
         switch self {
@@ -38,6 +40,8 @@ public enum PostgresStoreError: Error, Sendable, Hashable, CustomStringConvertib
             "the database's videospool schema is version \(found); this videospool knows up to \(known) (upgrade it)"
         case .closed:
             "the job store has stopped"
+        case .database(let reason):
+            "the database refused a statement: \(reason)"
         }
     }
 }

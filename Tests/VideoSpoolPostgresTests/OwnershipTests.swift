@@ -15,7 +15,8 @@ struct ClaimTests {
             let batch = 500
             for start in stride(from: 0, to: count, by: batch) {
                 let jobs = try (start..<(start + batch)).map { try makeJob(String(format: "job-%05d", $0)) }
-                try await producer.commit(jobs.map { insert($0) })
+                // As the intake leaves them: the spool files removed.
+                try await producer.commit(jobs.map { insert($0) } + jobs.map { .sourceSettled($0.id) })
             }
             try await producer.releaseOwnership()
 
