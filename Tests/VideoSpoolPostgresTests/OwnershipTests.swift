@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import Testing
 import VideoSpoolCore
@@ -476,56 +477,75 @@ struct ClockIndependenceTests {
 /// LISTEN/NOTIFY wake-ups, and the poll-only mode that works behind PgBouncer.
 @Suite(.timeLimit(.minutes(3)), postgresAvailable)
 struct AnnouncementTests {
-    @Test func aReleaseByAnotherInstanceWakesAListener() async throws {
-        try await withDatabase { runner in
-            let listener = try await runner.registeredStore(
-                storeConfiguration(runner.server, database: runner.database, listen: true),
-                pid: 1
-            )
-            let announcements = listener.workAnnouncements()
-            // The first announcement says the listener is listening (it may have missed some).
-            try #require(await first(of: announcements, within: .seconds(30)) != nil, "never started listening")
+    /// A listening store whose announcements are counted from before it starts, so that its first
+    /// announcement (it is listening) is never missed.
+    static func listeningStore(_ runner: StoreRunner, pid: Int32) async throws -> (PostgresJobStore, Counter) {
+        let store = try PostgresJobStore(
+            configuration: storeConfiguration(runner.server, database: runner.database, listen: true),
+            spoolID: "spool-a",
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            clock: fixedClock
+        )
+        let counter = Counter(store.workAnnouncements())
+        runner.start(store)
+        try await store.migrate()
+        _ = try await store.register(spoolInstance(pid: pid), replacing: nil)
+        try await eventually("the store to listen") { counter.value >= 1 }
+        return (store, counter)
+    }
 
+    @Test func aReleaseOrACancelRequestByAnotherInstanceWakesAListener() async throws {
+        try await withDatabase { runner in
+            let (listener, heard) = try await Self.listeningStore(runner, pid: 1)
+            defer { heard.stop() }
             let other = try await runner.registeredStore(pid: 2)
             try await other.commit([insert(try makeJob("job-released"))])
+            let before = heard.value
             try await other.releaseOwnership()
-            #expect(await first(of: announcements, within: .seconds(30)) != nil, "the release was not announced")
+            try await eventually("the release to be announced") { heard.value > before }
             #expect(try await listener.claimReleasedWork(ClaimLimits(queued: 10, others: 0)).activeJobs.count == 1)
 
+            let beforeCancel = heard.value
             _ = try await other.register(spoolInstance(pid: 2), replacing: nil)
             try await other.commit([.requestCancel(JobID(trusted: "job-released"))])
-            #expect(await first(of: announcements, within: .seconds(30)) != nil, "the cancel request was not announced")
+            try await eventually("the cancel request to be announced") { heard.value > beforeCancel }
         }
     }
 
     @Test func pollOnlyOpensNoListenConnectionAndNeverAnnouncesButStillClaims() async throws {
         try await withDatabase { runner in
             let pollOnly = try await runner.registeredStore(pid: 1)
-            let listener = try await runner.registeredStore(
-                storeConfiguration(runner.server, database: runner.database, listen: true),
-                pid: 2
-            )
-            let heard = Mutex(0)
-            let pollStream = pollOnly.workAnnouncements()
-            let counting = Task {
-                for await _ in pollStream { heard.withLock { $0 += 1 } }
-            }
-            let listening = listener.workAnnouncements()
-            try #require(await first(of: listening, within: .seconds(30)) != nil, "never started listening")
+            let pollHeard = Counter(pollOnly.workAnnouncements())
+            defer { pollHeard.stop() }
+            let (_, listenerHeard) = try await Self.listeningStore(runner, pid: 2)
+            defer { listenerHeard.stop() }
 
             let other = try await runner.registeredStore(pid: 3)
             try await other.commit([insert(try makeJob("job-for-anyone"))])
+            let before = listenerHeard.value
             try await other.releaseOwnership()
             // The NOTIFY was sent and delivered (the listener heard it) ...
-            #expect(await first(of: listening, within: .seconds(30)) != nil)
+            try await eventually("the listener to hear the release") { listenerHeard.value > before }
             // ... but the poll-only store has no LISTEN connection and heard nothing.
-            #expect(heard.withLock { $0 } == 0)
+            #expect(pollHeard.value == 0)
             let listeners = try runner.sql(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'videospool listen'"
             )
             #expect(listeners == "1", "only the listening store listens")
             #expect(try await pollOnly.claimReleasedWork(ClaimLimits(queued: 10, others: 0)).activeJobs.count == 1)
-            counting.cancel()
+        }
+    }
+
+    @Test func aLateGenerationThatFreesAJobIsAnnounced() async throws {
+        try await withDatabase { runner in
+            let (_, heard) = try await Self.listeningStore(runner, pid: 1)
+            defer { heard.stop() }
+            let other = try await runner.registeredStore(pid: 2)
+            let job = try makeJob("job-late-announced")
+            try await other.commit([insert(job), .updateJob(submitting(job))])
+            let before = heard.value
+            try await other.commit([.recordLateGeneration(job.id, generationID: "gen-1", submittedAt: referenceTime)])
+            try await eventually("the freed job to be announced") { heard.value > before }
         }
     }
 }

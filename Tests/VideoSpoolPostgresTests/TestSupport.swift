@@ -78,10 +78,15 @@ final class StoreRunner: Sendable {
             logger: logger,
             clock: clock
         )
-        let task = Task<Void, Never> { try? await store.run() }
-        tasks.withLock { $0.append(task) }
+        start(store)
         if migrate { try await store.migrate() }
         return store
+    }
+
+    /// Runs a store made by the test itself until the test ends.
+    func start(_ store: PostgresJobStore) {
+        let task = Task<Void, Never> { try? await store.run() }
+        tasks.withLock { $0.append(task) }
     }
 
     /// A running store registered as an instance of `spool`.
@@ -164,6 +169,25 @@ func attempt(_ body: @Sendable () async throws -> Void) async -> Result<Void, an
     } catch {
         return .failure(error)
     }
+}
+
+/// Counts what a stream yields, from a task of its own, until stopped.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+    init(_ stream: AsyncStream<Void>) {
+        let task = Task { [weak self] in
+            for await _ in stream { self?.increment() }
+        }
+        self.task.withLock { $0 = task }
+    }
+
+    private func increment() { count.withLock { $0 += 1 } }
+
+    var value: Int { count.withLock { $0 } }
+
+    func stop() { task.withLock { $0?.cancel() } }
 }
 
 /// The first element of `stream` within `deadline`, or `nil`.
