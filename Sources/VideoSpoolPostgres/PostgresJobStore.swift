@@ -127,7 +127,10 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
         clientConfiguration.options.maximumConnections = configuration.maximumConnections
         clientConfiguration.options.connectTimeout = configuration.statementTimeout
         clientConfiguration.options.additionalStartupParameters = startup
+        // The lease connection answers within a renewal interval or not at all.
         startup[0] = ("application_name", "videospool lease")
+        let renewalLimit = min(configuration.statementTimeout, configuration.heartbeatInterval)
+        startup[1] = ("statement_timeout", "\(max(100, renewalLimit.wholeMilliseconds))")
         connection.options.additionalStartupParameters = startup
         connection.options.connectTimeout = .milliseconds(configuration.statementTimeout.wholeMilliseconds)
         self.connectionConfiguration = connection

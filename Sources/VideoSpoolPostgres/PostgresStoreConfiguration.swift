@@ -295,6 +295,23 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
     }
 }
 
+/// Reflection (`dump`, `String(reflecting:)`, test failure messages) shows no password either.
+extension PostgresStoreConfiguration: CustomReflectable {
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "endpoint": endpoint, "username": username, "password": password == nil ? "nil" : "***",
+                "database": database, "tls": tls, "rootCertificatePath": rootCertificatePath as Any, "schema": schema,
+                "leaseDuration": leaseDuration, "reaperInterval": reaperInterval, "claimInterval": claimInterval,
+                "submitGrace": submitGrace, "listen": listen, "maximumConnections": maximumConnections,
+                "statementTimeout": statementTimeout,
+            ],
+            displayStyle: .struct
+        )
+    }
+}
+
 /// A `state.postgresql.*` value that cannot be used; the message names the key and never shows a
 /// password.
 public struct PostgresConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {

@@ -85,6 +85,10 @@ struct DatabaseSecretTests {
                 _ = try await store.register(spoolInstance(), replacing: nil)
                 try await store.commit([insert(try makeJob("job-secret"))])
                 #expect(!"\(configuration)".contains(Self.password))
+                #expect(!String(reflecting: configuration).contains(Self.password))
+                var dumped = ""
+                dump(configuration, to: &dumped)
+                #expect(!dumped.contains(Self.password) && dumped.contains("***"), "\(dumped)")
 
                 // A wrong password in the URL (and none in a file): refused, and said so without it.
                 let wrong = "wrong-\(Self.password)"

@@ -635,3 +635,64 @@ struct MigrationTests {
         }
     }
 }
+
+/// Spool files and outcome files belong to a spool, whoever holds the job.
+@Suite(.timeLimit(.minutes(2)), postgresAvailable)
+struct SpoolDebtTests {
+    @Test func aSpoolsDaemonIsToldOfItsOutcomesAndSourcesWhoeverFinishedTheJob() async throws {
+        try await withDatabase { runner in
+            let a = try await runner.registeredStore(spool: "spool-a", pid: 1)
+            let b = try await runner.registeredStore(spool: "spool-b", pid: 2)
+            let job = try makeJob("job-from-a")
+            try await a.commit([insert(job)])
+            try await a.releaseOwnership()
+            let taken = try #require(try await b.claimReleasedWork(ClaimLimits(queued: 1, others: 0)).activeJobs.first)
+            #expect(try await b.claimReleasedWork(ClaimLimits(queued: 0, others: 0)).unsettledSources.isEmpty)
+            var done = try completed(taken)
+            done.fence = taken.fence
+            try await b.commit([.updateJob(done)])
+            #expect(try await b.claimReleasedWork(ClaimLimits(queued: 0, others: 0)).staleOutcomes.isEmpty)
+
+            let returning = try await runner.registeredStore(spool: "spool-a", pid: 3)
+            let owed = try await returning.claimReleasedWork(ClaimLimits(queued: 0, others: 0))
+            #expect(owed.staleOutcomes == [job.id], "spool-a writes the outcome file")
+            #expect(owed.unsettledSources.map(\.jobID) == [job.id], "and settles its own spool file")
+
+            // Retention: only spool-a's daemon prunes it (with its outcome file).
+            try await returning.commit([.sourceSettled(job.id)])
+            let cutoff = referenceTime + .seconds(3600)
+            #expect(try await b.finishedJobs(before: cutoff, limit: 10).isEmpty)
+            #expect(try await returning.finishedJobs(before: cutoff, limit: 10).map(\.id) == [job.id])
+        }
+    }
+
+    @Test func anOperatorTakesAJobWhoseOwnerIsGoneAndPruneWaitsForNobodyToHoldIt() async throws {
+        try await withDatabase { runner in
+            let a = try await runner.registeredStore(
+                storeConfiguration(runner.server, database: runner.database, lease: .seconds(1)),
+                pid: 1
+            )
+            let job = try makeJob("job-orphaned")
+            try await a.commit([insert(job)])
+            let operatorStore = try await runner.registeredStore(pid: 2)
+            // Expired but not yet reaped: the operator need not wait for the reaper.
+            try await eventually("A's lease to run out") {
+                try runner.sql("SELECT count(*) FROM videospool.instances WHERE expires_at < now()") == "1"
+            }
+            guard case .held(let held, _) = try await operatorStore.claimJob(job.id) else {
+                Issue.record("a job whose owner's lease ran out must be taken")
+                return
+            }
+            #expect(held.fence == 1)
+            var canceled = held
+            canceled.phase = .canceled
+            canceled.finishedAt = referenceTime
+            canceled.failure = JobFailure(code: .canceled, message: "canceled by an operator")
+            try await operatorStore.commit([.updateJob(canceled), .sourceSettled(job.id)])
+            // Finished and owing nothing: given back, so retention may delete it.
+            #expect(try runner.sql("SELECT owner IS NULL FROM videospool.jobs") == "t")
+            try await operatorStore.commit([.deleteJob(job.id)])
+            #expect(try await operatorStore.job(job.id) == nil)
+        }
+    }
+}
