@@ -115,6 +115,17 @@ extension PostgresJobStore {
     }
 
     public func claimReleasedWork(_ limits: ClaimLimits) async throws -> RecoveredState {
+        try await claimRound(limits).state
+    }
+
+    /// One claim: what the port returns, and every job taken (finished ones too) with its place
+    /// in the arrival order.
+    struct ClaimRound: Sendable {
+        var state: RecoveredState
+        var claimed: [(seq: Int64, job: Job)]
+    }
+
+    func claimRound(_ limits: ClaimLimits) async throws -> ClaimRound {
         let me = try requireMe()
         let spoolID = try requireSpoolID()
         let t = tables
@@ -180,7 +191,7 @@ extension PostgresJobStore {
                 """
             ).map { JobID(trusted: try $0["id"].decode(String.self)) }
             try await self.collectSpoolDebts(into: &state, spoolID: spoolID, transaction: transaction)
-            return state
+            return ClaimRound(state: state, claimed: jobs)
         }
     }
 

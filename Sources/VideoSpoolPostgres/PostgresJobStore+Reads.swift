@@ -4,11 +4,28 @@ public import VideoSpoolCore
 
 /// The port's reads, with SQLiteJobStore's results.
 extension PostgresJobStore {
-    /// At start, after ``register(_:replacing:)``: what ``claimReleasedWork(_:)`` returns with
-    /// generous limits (every job nobody holds), plus the finished counts (kept in a small table by
-    /// a trigger, so nothing counts the jobs table).
+    /// At start, after ``register(_:replacing:)``: what ``claimReleasedWork(_:)`` returns without
+    /// limits (every job nobody holds that is due), plus the finished counts (kept in a small table
+    /// by a trigger, so nothing counts the jobs table). Claimed in rounds of a thousand of each
+    /// kind, so that no statement of a large backlog runs into the statement timeout.
     public func recover() async throws -> RecoveredState {
-        var state = try await claimReleasedWork(ClaimLimits(queued: 1_000_000, others: 1_000_000))
+        var claimed: [(seq: Int64, job: Job)] = []
+        var deliveries: [Delivery] = []
+        var cancels: [JobID] = []
+        var state: RecoveredState
+        while true {
+            let round = try await claimRound(ClaimLimits(queued: 1000, others: 1000))
+            claimed += round.claimed
+            deliveries += round.state.pendingDeliveries
+            cancels += round.state.cancelRequests
+            state = round.state
+            if round.claimed.isEmpty { break }
+        }
+        state.activeJobs = claimed.sorted { $0.seq < $1.seq }.map(\.job).filter { !$0.phase.isTerminal }
+        state.pendingDeliveries = deliveries.sorted {
+            ($0.id.eventID, $0.id.index) < ($1.id.eventID, $1.id.index)
+        }
+        state.cancelRequests = cancels
         let t = tables
         state.finishedCounts = try await read { transaction in
             var counts: [JobPhase: Int] = [:]
