@@ -64,6 +64,21 @@ struct ClaimTests {
         }
     }
 
+    @Test func recoveryTakesABacklogLargerThanOneRoundInArrivalOrder() async throws {
+        try await withDatabase { runner in
+            let producer = try await runner.registeredStore(pid: 1)
+            let jobs = try (0..<2_500).map { try makeJob(String(format: "job-backlog-%05d", $0)) }
+            for batch in stride(from: 0, to: jobs.count, by: 500) {
+                let slice = jobs[batch..<(batch + 500)]
+                try await producer.commit(slice.map { insert($0) } + slice.map { .sourceSettled($0.id) })
+            }
+            try await producer.releaseOwnership()
+            let restarted = try await runner.registeredStore(pid: 2)
+            let recovered = try await restarted.recover()
+            #expect(recovered.activeJobs.map(\.id) == jobs.map(\.id))
+        }
+    }
+
     @Test func aClaimTakesEachKindOfReleasedWorkUpToItsLimitOldestFirst() async throws {
         try await withDatabase { runner in
             let a = try await runner.registeredStore(pid: 1)
