@@ -109,7 +109,19 @@ extension PostgresJobStore {
                     jobs: try row["jobs"].decode(Int.self)
                 )
             }
-            if released.contains(where: { $0.jobs > 0 }) { try await transaction.notify() }
+            // Jobs held by an instance that is gone without having expired here: one that was
+            // reaped while it inserted a job (its insert raced the reaper). Nobody could ever
+            // release them otherwise.
+            let orphans = try await transaction.execute(
+                """
+                UPDATE \(unescaped: t.jobs) j SET owner = NULL, fence = j.fence + 1, claimed_at = NULL,
+                    run_after = CASE WHEN j.phase = 'submitting'
+                        THEN now() + \(grace)::bigint * interval '1 millisecond' ELSE j.run_after END
+                WHERE j.owner IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM \(unescaped: t.instances) i WHERE i.id = j.owner)
+                """
+            )
+            if orphans > 0 || released.contains(where: { $0.jobs > 0 }) { try await transaction.notify() }
             return released
         }
     }
@@ -134,6 +146,15 @@ extension PostgresJobStore {
         let terminal = PostgresSchema.terminalPhases
         return try await writeTransaction { transaction in
             var state = RecoveredState()
+            // Only a live instance takes work: one whose lease ran out would take jobs under an
+            // identity nobody can release any more. FOR SHARE keeps a reaper from deleting it
+            // until this claim has committed.
+            guard try await !transaction.rows(
+                """
+                SELECT 1 FROM \(unescaped: t.instances) WHERE id = \(me) AND expires_at > now() FOR SHARE
+                """
+            ).isEmpty
+            else { return ClaimRound(state: state, claimed: []) }
             // Each kind through its partial index, oldest first; rows another daemon is claiming
             // right now are skipped, not waited for.
             let claimed = try await transaction.rows(
@@ -220,6 +241,13 @@ extension PostgresJobStore {
         let me = try requireMe()
         let t = tables
         return try await writeTransaction { transaction in
+            // As for claims: only a live instance takes a job.
+            guard try await !transaction.rows(
+                """
+                SELECT 1 FROM \(unescaped: t.instances) WHERE id = \(me) AND expires_at > now() FOR SHARE
+                """
+            ).isEmpty
+            else { throw LeaseLost(jobs: [id]) }
             guard
                 let row = try await transaction.rows(
                     """
@@ -247,6 +275,7 @@ extension PostgresJobStore {
                 return .heldElsewhere(job, by: holder)
             }
             let jobRow: PostgresRandomAccessRow?
+            let newlyClaimed = owner != me
             if owner == me {
                 jobRow = try await transaction.rows(
                     "SELECT \(unescaped: columns) FROM \(unescaped: t.jobs) WHERE id = \(id.rawValue)"
@@ -269,7 +298,7 @@ extension PostgresJobStore {
                 ORDER BY event_id, idx
                 """
             ).map { try Rows.delivery($0, fence: job.fence) }
-            return .held(job, pendingDeliveries: deliveries)
+            return .held(job, pendingDeliveries: deliveries, newlyClaimed: newlyClaimed)
         }
     }
 

@@ -33,7 +33,7 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
     let connectionConfiguration: PostgresConnection.Configuration
     private let state = Mutex(State())
     private let pending = Mutex(PendingCommits())
-    private let unavailability = Mutex(false)
+    private let unavailability = Mutex(StoreAvailability.available)
 
     struct State {
         var me: UUID?
@@ -521,10 +521,18 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
         }
     }
 
+    /// Whether commits are waiting for the database (for STATUS and the watchdog).
+    public var availability: StoreAvailability { unavailability.withLock { $0 } }
+
     private func noteUnavailable(_ error: any Error) {
-        let first = unavailability.withLock { failing in
-            defer { failing = true }
-            return !failing
+        let now = clock()
+        let first = unavailability.withLock { availability in
+            defer {
+                if availability.isAvailable {
+                    availability = .unavailable(reason: Self.shortReason(error), since: now)
+                }
+            }
+            return availability.isAvailable
         }
         guard first else { return }
         logger.error(
@@ -536,10 +544,23 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
         )
     }
 
+    /// A few words for the status line: what kind of outage this is.
+    static func shortReason(_ error: any Error) -> String {
+        if let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] {
+            switch state {
+            case "53100": return "database disk full"
+            case "25006": return "database read-only"
+            case "57014": return "database statement timeout"
+            default: if state.hasPrefix("57P") { return "database shutting down" }
+            }
+        }
+        return "database unreachable"
+    }
+
     private func noteAvailable() {
-        let wasFailing = unavailability.withLock { failing in
-            defer { failing = false }
-            return failing
+        let wasFailing = unavailability.withLock { availability in
+            defer { availability = .available }
+            return !availability.isAvailable
         }
         if wasFailing {
             logger.notice("The job store is writable again", metadata: ["event": "store.recovered"])

@@ -143,17 +143,19 @@ struct ClaimTests {
             }
             #expect(job.id == held.id)
             #expect(holder == spoolInstance(pid: 1))
-            guard case .held(let taken, let pending) = try await b.claimJob(free.id) else {
+            guard case .held(let taken, let pending, let newlyClaimed) = try await b.claimJob(free.id) else {
                 Issue.record("a free job must be taken")
                 return
             }
             #expect(taken.fence == 2 && pending.isEmpty)
+            #expect(newlyClaimed, "it was free: the daemon's pipeline does not know it yet")
             // Taking it again changes nothing.
-            guard case .held(let again, _) = try await b.claimJob(free.id) else {
+            guard case .held(let again, _, let againNewly) = try await b.claimJob(free.id) else {
                 Issue.record("a job already held must stay held")
                 return
             }
             #expect(again.fence == taken.fence)
+            #expect(!againNewly, "already this daemon's")
             guard case .notFound = try await b.claimJob(JobID(trusted: "job-none")) else {
                 Issue.record("an unknown job is not found")
                 return
@@ -202,6 +204,33 @@ struct FencingTests {
             return found != nil
         }
         return try #require(found)
+    }
+
+    /// A daemon reaped while it was cut off must not take work under its dead identity when it
+    /// gets through again, and a job it inserted meanwhile is not stranded under that identity.
+    @Test func aReapedDaemonClaimsNothingAndAJobItInsertsIsReleased() async throws {
+        try await withDatabase { runner in
+            let a = try await runner.registeredStore(
+                storeConfiguration(runner.server, database: runner.database, lease: .seconds(1)),
+                pid: 1
+            )
+            let b = try await runner.registeredStore(pid: 2)
+            let free = try makeJob("job-free")
+            try await b.commit([insert(free)])
+            try await b.releaseOwnership()
+            _ = try await Self.reap(a.instanceID, by: b)
+            let b2 = try await runner.registeredStore(pid: 3)
+
+            #expect(try await a.claimReleasedWork(ClaimLimits(queued: 10, others: 10)).activeJobs.isEmpty)
+            await #expect(throws: LeaseLost.self) { _ = try await a.claimJob(free.id) }
+            // Its intake raced the reaper: the job names an owner that no longer exists...
+            let stranded = try makeJob("job-inserted-by-the-dead")
+            try await a.commit([insert(stranded)])
+            // ...until the next reaper round gives it back.
+            _ = try await b2.releaseExpiredInstances()
+            let claimed = try await b2.claimReleasedWork(ClaimLimits(queued: 10, others: 10))
+            #expect(Set(claimed.activeJobs.map(\.id)) == [free.id, stranded.id])
+        }
     }
 
     @Test func afterAReapEveryFencedWriteOfTheOldOwnerThrowsLeaseLostAndChangesNothing() async throws {
@@ -695,7 +724,7 @@ struct SpoolDebtTests {
             try await eventually("A's lease to run out") {
                 try runner.sql("SELECT count(*) FROM videospool.instances WHERE expires_at < now()") == "1"
             }
-            guard case .held(let held, _) = try await operatorStore.claimJob(job.id) else {
+            guard case .held(let held, _, _) = try await operatorStore.claimJob(job.id) else {
                 Issue.record("a job whose owner's lease ran out must be taken")
                 return
             }

@@ -263,7 +263,7 @@ struct ParityScenario: Sendable, CustomTestStringConvertible {
             log.note("done", try await store.store.jobSummaries(in: .done, limit: 10))
             log.note("recovered", try await store.restart())
             let held = try await store.store.claimJob(job.id)
-            guard case .held(_, let pending) = held else {
+            guard case .held(_, let pending, _) = held else {
                 Issue.record("the job should be free to take: \(held)")
                 return
             }
@@ -336,7 +336,7 @@ struct ParityScenario: Sendable, CustomTestStringConvertible {
             log.note("failed", try await store.store.jobSummaries(in: .failed, limit: 10))
             log.note("delivering", try await store.store.jobSummaries(in: .delivering, limit: 10))
             log.note("recovered", try await store.restart())
-            guard case .held(_, let pending) = try await store.store.claimJob(job.id) else {
+            guard case .held(_, let pending, _) = try await store.store.claimJob(job.id) else {
                 Issue.record("the rejection should be free to take")
                 return
             }
@@ -500,7 +500,7 @@ struct ParityScenario: Sendable, CustomTestStringConvertible {
             failed.finishedAt = referenceTime + .seconds(30)
             failed.failure = JobFailure(code: .apiRejected, message: "HTTP 422")
             try await store.commit([.updateJob(failed)])
-            guard case .held(let held, _) = try await store.store.claimJob(job.id) else {
+            guard case .held(let held, _, _) = try await store.store.claimJob(job.id) else {
                 Issue.record("a finished job should be free to take")
                 return
             }

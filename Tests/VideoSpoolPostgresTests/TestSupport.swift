@@ -144,23 +144,6 @@ func withTemporaryDirectory<Result>(_ body: (String) async throws -> Result) asy
     return try await body(path)
 }
 
-/// Waits for `condition` to hold, polling; fails after `deadline` (a bound on waiting for an event,
-/// never a fixed sleep that the test relies on).
-func eventually(
-    within deadline: Duration = .seconds(30),
-    _ what: String,
-    _ condition: () async throws -> Bool
-) async throws {
-    let start = ContinuousClock.now
-    while !(try await condition()) {
-        guard ContinuousClock.now - start < deadline else {
-            Issue.record("timed out after \(deadline) waiting for \(what)")
-            throw CancellationError()
-        }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}
-
 /// What `body` did: returned, or threw.
 func attempt(_ body: @Sendable () async throws -> Void) async -> Result<Void, any Error> {
     do {
