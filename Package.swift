@@ -143,6 +143,7 @@ let package = Package(
                 "VideoSpoolRuntime",
                 "VideoSpoolFileSystem",
                 "VideoSpoolStore",
+                "VideoSpoolPostgres",
                 "VideoSpoolHTTP",
                 "VideoSpoolObjectStorage",
                 "VideoSpoolSimulator",

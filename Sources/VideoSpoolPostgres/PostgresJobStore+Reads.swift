@@ -90,13 +90,23 @@ extension PostgresJobStore {
         }
     }
 
+    public func jobTaken(fromSource identity: String) async throws -> JobID? {
+        let t = tables
+        let spoolID = try requireSpoolID()
+        return try await read { transaction in
+            try await transaction.rows(
+                "SELECT id FROM \(unescaped: t.jobs) WHERE spool_id = \(spoolID) AND source_identity = \(identity)"
+            ).first.map { JobID(trusted: try $0["id"].decode(String.self)) }
+        }
+    }
+
     public func outcome(for id: JobID) async throws -> OutcomeSnapshot? {
         let t = tables
         return try await read { transaction in
             guard
                 let jobRow = try await transaction.rows(
                     """
-                    SELECT \(unescaped: Rows.jobColumns()), outcome_version FROM \(unescaped: t.jobs)
+                    SELECT \(unescaped: Rows.jobColumns()), outcome_version, spool_id FROM \(unescaped: t.jobs)
                     WHERE id = \(id.rawValue)
                     """
                 ).first,
@@ -119,7 +129,8 @@ extension PostgresJobStore {
                 job: job,
                 event: event,
                 deliveries: deliveries,
-                version: try jobRow["outcome_version"].decode(Int.self)
+                version: try jobRow["outcome_version"].decode(Int.self),
+                spoolID: try jobRow["spool_id"].decode(String?.self)
             )
         }
     }

@@ -317,6 +317,11 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
                 case .aborted:
                     continue
                 }
+            } catch let error as PSQLError where Self.isConflict(error) {
+                // Two daemons' transactions locked rows in opposite orders (or a serialization
+                // conflict): the database rolled this one back. That is contention, not an outage:
+                // try again at once, a little later each time, without calling the store unavailable.
+                try await Task.sleep(for: .milliseconds(Int64.random(in: 1...20)))
             } catch where Self.isUnavailable(error) {
                 noteUnavailable(error)
                 try await Task.sleep(for: delay)
@@ -404,6 +409,11 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
                 }
                 noteAvailable()
                 return result
+            } catch let error as PSQLError where Self.isConflict(error) {
+                // Two daemons' transactions locked rows in opposite orders (or a serialization
+                // conflict): the database rolled this one back. That is contention, not an outage:
+                // try again at once, a little later each time, without calling the store unavailable.
+                try await Task.sleep(for: .milliseconds(Int64.random(in: 1...20)))
             } catch where Self.isUnavailable(error) {
                 noteUnavailable(error)
                 try await Task.sleep(for: delay)
@@ -500,8 +510,15 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
         }
     }
 
-    /// Errors of a database that is fine but cannot be reached or written right now.
-    static func isUnavailable(_ error: any Error) -> Bool {
+    /// A deadlock or serialization failure: the transaction was rolled back and may simply be run again.
+    static func isConflict(_ error: PSQLError) -> Bool {
+        guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40P01" || state == "40001"
+    }
+
+    /// Whether `error` means the database is fine but cannot be reached or written right now
+    /// (waited out), as opposed to one that waiting cannot mend (a refused password, a schema too new).
+    public static func isUnavailable(_ error: any Error) -> Bool {
         if let error = error as? PostgresStoreError {
             switch error {
             case .unreachable, .connectionFailed: return true

@@ -46,7 +46,8 @@ public struct Pipeline: Sendable {
         intake intakeConfiguration: SpoolIntake.Configuration,
         delivery deliveryConfiguration: DeliveryService.Configuration,
         limits: Limits,
-        startup: StartupProgress? = nil
+        startup: StartupProgress? = nil,
+        spoolID: String? = nil
     ) {
         self.context = context
         self.requestSlots = RequestSlots(limit: limits.maximumConcurrentRequests)
@@ -58,7 +59,7 @@ public struct Pipeline: Sendable {
             time: context.time,
             logger: context.logger
         )
-        self.outcomes = OutcomeWriter(context: context, spool: spool)
+        self.outcomes = OutcomeWriter(context: context, spool: spool, spoolID: spoolID)
         self.deliveries = DeliveryService(
             context: context,
             transport: transport,

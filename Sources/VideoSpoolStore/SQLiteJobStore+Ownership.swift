@@ -37,6 +37,9 @@ extension SQLiteJobStore {
 
     public func releaseOwnership() async throws {}
 
+    /// One daemon per spool (its lock), so no other daemon takes a file.
+    public func jobTaken(fromSource identity: String) async throws -> JobID? { nil }
+
     public func workAnnouncements() -> AsyncStream<Void> {
         AsyncStream { $0.finish() }
     }

@@ -263,5 +263,7 @@ extension InMemoryJobStore {
 
     public func releaseOwnership() async throws {}
 
+    public func jobTaken(fromSource identity: String) async throws -> JobID? { nil }
+
     public func workAnnouncements() -> AsyncStream<Void> { AsyncStream { $0.finish() } }
 }

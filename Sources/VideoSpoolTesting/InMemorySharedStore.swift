@@ -274,6 +274,7 @@ public final class InMemorySharedStore: Sendable {
         }
 
         public func containsJob(_ id: JobID) async throws -> Bool { try await data.containsJob(id) }
+        public func jobTaken(fromSource identity: String) async throws -> JobID? { nil }
         public func job(_ id: JobID) async throws -> Job? { try await data.job(id) }
         public func requestBody(for id: JobID) async throws -> [UInt8]? { try await data.requestBody(for: id) }
         public func event(id: String) async throws -> WebhookEvent? { try await data.event(id: id) }

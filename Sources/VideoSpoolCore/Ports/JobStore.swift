@@ -24,6 +24,11 @@ public protocol JobStore: Sendable {
     /// A job (not a rejection) accepted at or after `since` from a file with exactly these bytes.
     func jobAccepted(fromFileWithSHA256 sha256: String, since: Timestamp) async throws -> (JobID, Timestamp)?
 
+    /// The job another daemon sharing this spool directory already made of the file with this
+    /// identity (``SourceFile/identity``), if any: the file is then left to that job, never read
+    /// as a duplicate of itself. Always `nil` with one daemon per spool.
+    func jobTaken(fromSource identity: String) async throws -> JobID?
+
     /// The exact body to POST upstream for a job.
     func requestBody(for id: JobID) async throws -> [UInt8]?
 
@@ -193,11 +198,15 @@ public struct OutcomeSnapshot: Sendable {
     public var deliveries: [Delivery]
     /// Increases with every change that affects the file.
     public var version: Int
+    /// The spool the request came from, on a shared store (`nil` with one daemon): its outcome file
+    /// belongs in that spool, so only a daemon watching it writes the file.
+    public var spoolID: String?
 
-    public init(job: Job, event: WebhookEvent, deliveries: [Delivery], version: Int) {
+    public init(job: Job, event: WebhookEvent, deliveries: [Delivery], version: Int, spoolID: String? = nil) {
         self.job = job
         self.event = event
         self.deliveries = deliveries
         self.version = version
+        self.spoolID = spoolID
     }
 }

@@ -33,6 +33,14 @@ public final class Ownership: Sendable {
         state = Mutex(State(instance: registration.id, lease: lease))
     }
 
+    /// A daemon on a shared store before it has registered: it may not act until
+    /// ``registered(_:sentAt:)``.
+    public init(leaseDuration: Duration, margin: Duration = .seconds(3)) {
+        self.leaseDuration = leaseDuration
+        origin = clock.now
+        state = Mutex(State(instance: InstanceID("unregistered"), lease: LocalLease(margin: margin)))
+    }
+
     public var isShared: Bool { leaseDuration != nil }
 
     public var instance: InstanceID { state.withLock { $0.instance } }
@@ -70,7 +78,8 @@ public final class Ownership: Sendable {
     /// The instance to replace when registering again after a loss.
     var lostInstance: InstanceID? { state.withLock { $0.lostInstance } }
 
-    func registered(_ registration: InstanceRegistration, sentAt: Duration) {
+    /// The store accepted a registration sent at `sentAt` (``now()``).
+    public func registered(_ registration: InstanceRegistration, sentAt: Duration) {
         state.withLock { state in
             state.instance = registration.id
             state.lostInstance = nil
@@ -79,13 +88,6 @@ public final class Ownership: Sendable {
         }
     }
 
-    /// For STATUS: `nil` with one owner.
-    public var statusDescription: String? {
-        guard isShared else { return nil }
-        return state.withLock { state in
-            state.lostInstance == nil
-                ? "instance \(state.instance.rawValue.prefix(8)) holds its lease"
-                : "lease lost, registering again"
-        }
-    }
+    /// Whether the lease is gone and the daemon has not registered again yet.
+    public var isLost: Bool { state.withLock { $0.lostInstance != nil } }
 }
