@@ -185,4 +185,11 @@ struct OwnershipTests {
         #expect(try await holder.claimReleasedWork(ClaimLimits(queued: 0, others: 0)).cancelRequests == [job.id])
         #expect(try await holder.claimReleasedWork(ClaimLimits(queued: 0, others: 0)).cancelRequests.isEmpty)
     }
+
+    @Test func aShortLeaseStillLeavesTimeToAct() {
+        #expect(Ownership.margin(for: .seconds(15)) == .seconds(3))
+        #expect(Ownership.margin(for: .seconds(3)) == .milliseconds(600))
+        let ownership = Ownership(registration: InstanceRegistration(id: InstanceID("i"), leaseDuration: .seconds(3)))
+        #expect(ownership.mayAct(), "a lease of 3 s, just granted, allows action")
+    }
 }

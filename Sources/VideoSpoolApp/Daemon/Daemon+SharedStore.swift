@@ -109,6 +109,9 @@ extension Daemon {
         let ownership = pipeline.context.ownership
         if sharedStore != nil {
             if ownership.isLost { status.leaseLost = "registering again" }
+            if status.storeUnavailable == nil, let unreachable = ownership.unreachable {
+                status.storeUnavailable = unreachable
+            }
             status.sharedStore = "postgresql: instance \(ownership.instance.rawValue.prefix(8))"
                 + (ownership.isLost ? "" : ", lease held")
         }

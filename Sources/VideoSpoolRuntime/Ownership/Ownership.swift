@@ -12,6 +12,8 @@ public final class Ownership: Sendable {
         var lease: LocalLease
         /// The instance before the current one, until a new registration has replaced it.
         var lostInstance: InstanceID?
+        /// Why the last renewal got no answer, until one does.
+        var unreachable: String?
     }
 
     /// `nil` with one owner: the lease never ends.
@@ -20,12 +22,18 @@ public final class Ownership: Sendable {
     private let origin: ContinuousClock.Instant
     private let state: Mutex<State>
 
+    /// How much sooner than the store a daemon considers its lease over: 3 s, or a fifth of a
+    /// short lease.
+    public static func margin(for leaseDuration: Duration) -> Duration {
+        min(.seconds(3), leaseDuration / 5)
+    }
+
     /// - Parameters:
     ///   - margin: how much sooner than the store this daemon considers its lease over.
-    public init(registration: InstanceRegistration, margin: Duration = .seconds(3)) {
+    public init(registration: InstanceRegistration, margin: Duration? = nil) {
         leaseDuration = registration.leaseDuration
         origin = clock.now
-        var lease = LocalLease(margin: margin)
+        var lease = LocalLease(margin: margin ?? Self.margin(for: registration.leaseDuration ?? .seconds(15)))
         if let duration = registration.leaseDuration {
             // Registration is a renewal sent no later than now.
             lease.renewed(sentAt: .zero, duration: duration)
@@ -35,10 +43,11 @@ public final class Ownership: Sendable {
 
     /// A daemon on a shared store before it has registered: it may not act until
     /// ``registered(_:sentAt:)``.
-    public init(leaseDuration: Duration, margin: Duration = .seconds(3)) {
+    public init(leaseDuration: Duration, margin: Duration? = nil) {
         self.leaseDuration = leaseDuration
         origin = clock.now
-        state = Mutex(State(instance: InstanceID("unregistered"), lease: LocalLease(margin: margin)))
+        let lease = LocalLease(margin: margin ?? Self.margin(for: leaseDuration))
+        state = Mutex(State(instance: InstanceID("unregistered"), lease: lease))
     }
 
     public var isShared: Bool { leaseDuration != nil }
@@ -86,6 +95,14 @@ public final class Ownership: Sendable {
             state.lease.lost()
             if let duration = registration.leaseDuration { state.lease.renewed(sentAt: sentAt, duration: duration) }
         }
+    }
+
+    /// Why the store did not answer the last renewal (`nil` once one is answered): the status line
+    /// says so even when no commit is waiting.
+    public var unreachable: String? { state.withLock { $0.unreachable } }
+
+    func databaseUnreachable(_ reason: String?) {
+        state.withLock { $0.unreachable = reason }
     }
 
     /// Whether the lease is gone and the daemon has not registered again yet.

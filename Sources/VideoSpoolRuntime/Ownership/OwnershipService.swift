@@ -41,6 +41,12 @@ public final class OwnershipService: Service, Sendable {
     private let logger: Logger
     private let wake = WakeSignal()
     private let stopping = Mutex(false)
+    /// The lease loop's own wake-up, when a renewal has finished.
+    private let leaseWake = WakeSignal()
+    /// Whether a renewal is on its way.
+    private let renewing = Mutex(false)
+    /// Whether the database failed to answer the last renewal (logged once per outage).
+    private let databaseDown = Mutex(false)
 
     /// - Parameters:
     ///   - applyCancel: cancels a job this daemon holds (an operator asked from another host).
@@ -86,42 +92,72 @@ public final class OwnershipService: Service, Sendable {
 
     // MARK: - Lease
 
+    /// The lease loop never waits on the database itself: each renewal runs in a task of its own
+    /// (with a deadline), while the loop keeps beating for the watchdog and checks the lease on the
+    /// monotonic clock, so a database that does not answer shows as one, not as a wedged daemon.
     private func keepLease() async {
-        var unavailable = false
-        while !Task.isCancelled {
-            let sentAt = ownership.now()
-            pipeline.context.heartbeats.beat(.ownership, at: pipeline.context.time.now())
-            do {
-                if ownership.lostInstance != nil {
-                    try await registerAgain(sentAt: sentAt)
-                } else {
-                    let renewal = try await withDeadline(configuration.renewalInterval) {
-                        try await self.store.renewLease()
-                    }
-                    switch renewal {
-                    case .renewed(let duration):
-                        ownership.renewed(sentAt: sentAt, duration: duration)
-                    case .lost:
-                        loseLease(reason: "the store no longer knows this instance (its lease ran out)")
+        await withDiscardingTaskGroup { group in
+            var nextRenewal = pipeline.context.time.now()
+            while !Task.isCancelled {
+                let now = pipeline.context.time.now()
+                pipeline.context.heartbeats.beat(.ownership, at: now)
+                if now >= nextRenewal, startRenewal() {
+                    nextRenewal = now + configuration.renewalInterval
+                    group.addTask {
+                        defer {
+                            self.renewing.withLock { $0 = false }
+                            self.leaseWake.signal()
+                        }
+                        await self.renewOnce()
                     }
                 }
-                if unavailable {
-                    unavailable = false
-                    logger.notice("The database answers again", metadata: ["event": "database.recovered"])
+                if ownership.hasExpired() {
+                    loseLease(reason: "the lease ran out before the database confirmed a renewal")
                 }
-            } catch {
-                if !unavailable, !Task.isCancelled {
-                    unavailable = true
-                    logger.error(
-                        "The database is unavailable; work waits until it answers",
-                        metadata: ["event": "database.unavailable", "error": "\(error)"]
-                    )
+                let deadline = pipeline.context.heartbeats.wakeDeadline(nextRenewal, now: now)
+                await leaseWake.wait(until: deadline, time: pipeline.context.time)
+            }
+        }
+    }
+
+    /// Marks a renewal as on its way; `false` when one already is.
+    private func startRenewal() -> Bool {
+        renewing.withLock { started in
+            defer { started = true }
+            return !started
+        }
+    }
+
+    /// One renewal (or, after a loss, one registration), with its outcome recorded.
+    private func renewOnce() async {
+        let sentAt = ownership.now()
+        do {
+            if ownership.lostInstance != nil {
+                try await registerAgain(sentAt: sentAt)
+            } else {
+                let renewal = try await withDeadline(configuration.renewalInterval) {
+                    try await self.store.renewLease()
+                }
+                switch renewal {
+                case .renewed(let duration):
+                    ownership.renewed(sentAt: sentAt, duration: duration)
+                case .lost:
+                    loseLease(reason: "the store no longer knows this instance (its lease ran out)")
                 }
             }
-            if ownership.hasExpired() {
-                loseLease(reason: "the lease ran out before the database confirmed a renewal")
+            ownership.databaseUnreachable(nil)
+            if databaseDown.withLock({ was in defer { was = false }; return was }) {
+                logger.notice("The database answers again", metadata: ["event": "database.recovered"])
             }
-            try? await Task.sleep(for: configuration.renewalInterval)
+        } catch {
+            guard !Task.isCancelled else { return }
+            ownership.databaseUnreachable("database unreachable")
+            if databaseDown.withLock({ was in defer { was = true }; return !was }) {
+                logger.error(
+                    "The database is unavailable; work waits until it answers",
+                    metadata: ["event": "database.unavailable", "error": "\(error)"]
+                )
+            }
         }
     }
 
