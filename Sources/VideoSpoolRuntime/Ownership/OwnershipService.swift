@@ -114,7 +114,10 @@ public final class OwnershipService: Service, Sendable {
                 if ownership.hasExpired() {
                     loseLease(reason: "the lease ran out before the database confirmed a renewal")
                 }
-                let deadline = pipeline.context.heartbeats.wakeDeadline(nextRenewal, now: now)
+                // While a renewal is on its way, wait for it (it signals when done, within its own
+                // deadline) or the next beat: never spin on a renewal time already passed.
+                let due = renewing.withLock { $0 } ? nil : nextRenewal
+                let deadline = pipeline.context.heartbeats.wakeDeadline(due, now: now)
                 await leaseWake.wait(until: deadline, time: pipeline.context.time)
             }
         }
