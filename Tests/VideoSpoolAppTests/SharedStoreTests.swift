@@ -222,9 +222,16 @@ struct SharedStoreTests {
                 }
                 let count = 6
                 for index in 0..<count { try EndToEndTests.drop(Self.request(index, hook: hook), as: "\(index).json", root: root + "/a") }
+                // Every generation id recorded (each polled once) before the database goes away: a
+                // POST whose answer could not be recorded would rightly end as an ambiguous submission.
+                let events = simulator.api.subscribe()
                 do {
-                    _ = try await simulator.api.subscribe().collect(count, within: .seconds(20)) {
-                        if case .accepted = $0 { return true } else { return false }
+                    _ = try await withTimeout(.seconds(60), waitingFor: "a poll of every generation") {
+                        var polled = Set<String>()
+                        for await event in events {
+                            if case .polled(let generation) = event { polled.insert(generation) }
+                            if polled.count == count { break }
+                        }
                     }
                 } catch {
                     print("daemon log (tail):", daemon.log.suffix(3000))
