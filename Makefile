@@ -15,8 +15,12 @@ ZSH_COMPLETION_DIR := $(PREFIX)/share/zsh/site-functions
 FISH_COMPLETION_DIR := $(PREFIX)/share/fish/vendor_completions.d
 
 # Debian packages the build and the tests need: SQLite and libsystemd headers, Python for the
-# independent signature check, debootstrap and systemd-nspawn for the test under a real systemd.
-DEBIAN_PACKAGES := libsqlite3-dev libsystemd-dev python3 python3-pip debootstrap systemd-container
+# independent signature check, debootstrap and systemd-nspawn for the test under a real systemd,
+# and PostgreSQL's server (postgresql → postgresql-15: initdb, pg_ctl) and client tools
+# (postgresql-client → postgresql-client-15: createdb, psql) for the shared store's tests, which
+# start a throwaway cluster of their own.
+DEBIAN_PACKAGES := libsqlite3-dev libsystemd-dev python3 python3-pip debootstrap systemd-container \
+	postgresql postgresql-client
 # Independent checkers the tests run: the Standard Webhooks verifier (signatures), jsonschema
 # (etc/videospool/request.schema.json against the bad-input corpus), botocore (SigV4 signatures of
 # the S3 client) and moto's server (an S3 stand-in that checks those signatures).

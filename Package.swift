@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Pure domain: request model and validation, job state machine, retry and poll policies,
@@ -66,6 +68,19 @@ let package = Package(
                 "VideoSpoolCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Adapter: the shared job store on PostgreSQL through postgres-nio (several daemons, fenced leases).
+        .target(
+            name: "VideoSpoolPostgres",
+            dependencies: [
+                "VideoSpoolCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // libsystemd (pkg-config libsystemd; Debian: libsystemd-dev).
@@ -128,6 +143,7 @@ let package = Package(
                 "VideoSpoolRuntime",
                 "VideoSpoolFileSystem",
                 "VideoSpoolStore",
+                "VideoSpoolPostgres",
                 "VideoSpoolHTTP",
                 "VideoSpoolObjectStorage",
                 "VideoSpoolSimulator",
@@ -184,6 +200,16 @@ let package = Package(
         ),
         .testTarget(name: "VideoSpoolFileSystemTests", dependencies: ["VideoSpoolFileSystem", "VideoSpoolTesting"]),
         .testTarget(name: "VideoSpoolStoreTests", dependencies: ["VideoSpoolStore", "VideoSpoolTesting"]),
+        // The PostgreSQL store against a real throwaway cluster, side by side with SQLite.
+        .testTarget(
+            name: "VideoSpoolPostgresTests",
+            dependencies: [
+                "VideoSpoolCore", "VideoSpoolPostgres", "VideoSpoolStore", "VideoSpoolTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "VideoSpoolSystemdTests",
             dependencies: ["VideoSpoolSystemd", "VideoSpoolCore", "CSystemd", .product(name: "Logging", package: "swift-log")]

@@ -145,7 +145,12 @@ public struct LocalSpoolDirectory: SpoolDirectory {
         let modified = Timestamp(
             millisecondsSinceEpoch: Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
         )
-        return .file(SpoolFile(name: name, bytes: bytes, modifiedAt: modified, linkCount: Int(info.st_nlink)))
+        // The inode number is the file server's on NFS, so every daemon sharing the directory sees
+        // the same identity; size and nanosecond mtime tell a new file that reused an inode.
+        let identity = "\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        return .file(
+            SpoolFile(name: name, bytes: bytes, modifiedAt: modified, linkCount: Int(info.st_nlink), identity: identity)
+        )
     }
 
     private static func tooLarge(size: Int, maximumBytes: Int) -> ValidationIssue {
@@ -221,7 +226,14 @@ public struct LocalSpoolDirectory: SpoolDirectory {
     public func writeOutcome(_ document: [UInt8], jobID: JobID, completed: Bool) async throws {
         let directory = completed ? doneDirectory : failedDirectory
         try await Self.offload {
-            try Self.writeAtomically(document, directory: directory, name: Array((jobID.rawValue + ".json").utf8))
+            // Daemons sharing a spool directory may write one outcome at the same moment: each
+            // through a temporary of its own, so neither renames the other's away.
+            try Self.writeAtomically(
+                document,
+                directory: directory,
+                name: Array((jobID.rawValue + ".json").utf8),
+                temporarySuffix: ".\(getpid()).tmp"
+            )
         }
     }
 
@@ -242,19 +254,20 @@ public struct LocalSpoolDirectory: SpoolDirectory {
         }
     }
 
-    /// Writes `directory/name` through a hidden temporary name (`.<name>.tmp`, shortened to fit
-    /// `limit`), syncs it, then renames it into place.
+    /// Writes `directory/name` through a hidden temporary name (`.<name><temporarySuffix>`,
+    /// shortened to fit `limit`), syncs it, then renames it into place.
     static func writeAtomically(
         _ bytes: [UInt8],
         directory: String,
         name: [UInt8],
+        temporarySuffix: String = ".tmp",
         limit: Int = SpoolFileName.maximumLength
     ) throws {
         let path = SpoolPath(directory: directory, name: name)
         let dot = [UInt8(ascii: ".")]
         let temporary = SpoolPath(
             directory: directory,
-            name: dot + SpoolFileName.fitting(name, suffix: Array(".tmp".utf8), limit: limit - dot.count)
+            name: dot + SpoolFileName.fitting(name, suffix: Array(temporarySuffix.utf8), limit: limit - dot.count)
         )
         try writeSynced(bytes, to: temporary, flags: O_TRUNC)
         guard rename(temporary.cString, path.cString) == 0 else {

@@ -14,14 +14,24 @@ public struct JobFinisher: Sendable {
         self.outcomes = outcomes
     }
 
+    /// - Throws: ``LeaseLost`` when another daemon holds the job now (nothing was recorded).
     public func finish(_ job: Job) async throws {
         precondition(job.phase.hasOutcomeFile, "Invalid state: finishing a \(job.phase) job")
         let now = context.time.now()
         let event = WebhookPayload.finished(job, eventID: context.ids.eventID(at: now), now: now)
         let records = job.callbackURLs.enumerated().map { index, url in
-            Delivery(id: Delivery.ID(eventID: event.id, index: index), jobID: job.id, url: url, nextAttemptAt: now)
+            var delivery = Delivery(
+                id: Delivery.ID(eventID: event.id, index: index),
+                jobID: job.id,
+                url: url,
+                nextAttemptAt: now
+            )
+            delivery.fence = job.fence
+            return delivery
         }
-        try await context.store.commit([.updateJob(job), .insertEvent(event, deliveries: records)])
+        guard try await context.commitHeld([.updateJob(job), .insertEvent(event, deliveries: records)]) else {
+            throw LeaseLost(jobs: [job.id])
+        }
         context.completionTimes.learn(from: job)
         var metadata: Logger.Metadata = [
             "event": job.phase == .completed ? "job.completed" : job.phase == .canceled ? "job.canceled" : "job.failed",

@@ -46,7 +46,8 @@ public struct Pipeline: Sendable {
         intake intakeConfiguration: SpoolIntake.Configuration,
         delivery deliveryConfiguration: DeliveryService.Configuration,
         limits: Limits,
-        startup: StartupProgress? = nil
+        startup: StartupProgress? = nil,
+        spoolID: String? = nil
     ) {
         self.context = context
         self.requestSlots = RequestSlots(limit: limits.maximumConcurrentRequests)
@@ -58,7 +59,7 @@ public struct Pipeline: Sendable {
             time: context.time,
             logger: context.logger
         )
-        self.outcomes = OutcomeWriter(context: context, spool: spool)
+        self.outcomes = OutcomeWriter(context: context, spool: spool, spoolID: spoolID)
         self.deliveries = DeliveryService(
             context: context,
             transport: transport,
@@ -109,29 +110,12 @@ public struct Pipeline: Sendable {
     public func recover() async throws -> RecoveredState {
         let recovered = try await context.store.recover()
         context.completionTimes.seed(try await context.store.recentCompletions(limit: Self.completionsToLearnAtStart))
-        let now = context.time.now()
         context.counters.update { counts in
             counts.completed = recovered.finishedCounts[.completed, default: 0]
             counts.failed = recovered.finishedCounts[.failed, default: 0]
             counts.rejected = recovered.finishedCounts[.rejected, default: 0]
         }
-        for original in recovered.activeJobs {
-            var job = original
-            switch context.machine.recovered(&job, now: now) {
-            case .enqueue(let at)?:
-                submissions.enqueue(job, at: at)
-            case .poll(let at)?:
-                generationSlots.forceAcquire()
-                polling.track(job, pollAt: at)
-            case .finish?:
-                try await finisher.finish(job)
-            case .pauseSubmissions?, .pausePolling?, nil:
-                preconditionFailure("Invalid state: recovery of \(original.phase) job gave no action")
-            }
-        }
-        deliveries.restore(recovered.pendingDeliveries)
-        for id in recovered.staleOutcomes { outcomes.markStale(id) }
-        intake.restore(unsettled: recovered.unsettledSources)
+        try await adopt(recovered)
         return recovered
     }
 

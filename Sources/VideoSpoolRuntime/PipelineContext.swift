@@ -12,6 +12,8 @@ public struct PipelineContext: Sendable {
     public let heartbeats: Heartbeats
     /// Completion times of finished jobs, for the learned poll schedule.
     public let completionTimes: CompletionTimeLearner
+    /// Whether this daemon may act on its jobs right now (always, with one owner).
+    public let ownership: Ownership
     public let logger: Logger
 
     public init(
@@ -22,6 +24,7 @@ public struct PipelineContext: Sendable {
         counters: PipelineCounters = PipelineCounters(),
         heartbeats: Heartbeats = Heartbeats(interval: nil),
         completionTimes: CompletionTimeLearner = CompletionTimeLearner(),
+        ownership: Ownership = Ownership(registration: InstanceRegistration(id: InstanceID("local"), leaseDuration: nil)),
         logger: Logger
     ) {
         self.store = store
@@ -31,6 +34,7 @@ public struct PipelineContext: Sendable {
         self.counters = counters
         self.heartbeats = heartbeats
         self.completionTimes = completionTimes
+        self.ownership = ownership
         self.logger = logger
     }
 

@@ -17,6 +17,8 @@ public final class PipelineCounters: Sendable {
         public var completed = 0
         public var failed = 0
         public var rejected = 0
+        /// Why this daemon may not act on any job (its lease on a shared store is gone).
+        public var leaseLost: String?
         /// Why the job store cannot be written, while commits wait for it.
         public var storeUnavailable: String?
         /// Why submissions are paused, if they are.
@@ -25,6 +27,9 @@ public final class PipelineCounters: Sendable {
         public var pollingPaused: String?
         /// The API request limits, while 429s keep them below the configuration.
         public var apiLimits: APIRateLimiter.Status?
+        /// Which store the daemon shares and as whom, last on the line (`nil` for SQLite, so a
+        /// single daemon's line is as it always was).
+        public var sharedStore: String?
 
         public init() {}
 
@@ -32,6 +37,8 @@ public final class PipelineCounters: Sendable {
         public struct Condition: Sendable, Hashable, CustomStringConvertible {
             /// Every condition there is, most severe first: the order of the status line.
             public enum Kind: Int, Sendable, Hashable, Comparable, CaseIterable {
+                /// This daemon acts on nothing until it has registered again.
+                case leaseLost
                 /// Nothing durable can change, so every job waits.
                 case storeUnavailable
                 /// No job is sent to the API.
@@ -46,6 +53,7 @@ public final class PipelineCounters: Sendable {
                 /// How the status line names it.
                 public var label: String {
                     switch self {
+                    case .leaseLost: "lease lost"
                     case .storeUnavailable: "store unavailable"
                     case .submissionsPaused: "submissions paused"
                     case .pollingPaused: "polling paused"
@@ -69,6 +77,7 @@ public final class PipelineCounters: Sendable {
         /// The conditions in force, most severe first.
         public var conditions: [Condition] {
             var conditions: [Condition] = []
+            if let leaseLost { conditions.append(Condition(.leaseLost, leaseLost)) }
             if let storeUnavailable { conditions.append(Condition(.storeUnavailable, storeUnavailable)) }
             if let submissionsPaused { conditions.append(Condition(.submissionsPaused, submissionsPaused)) }
             if let pollingPaused { conditions.append(Condition(.pollingPaused, pollingPaused)) }
@@ -90,7 +99,7 @@ public final class PipelineCounters: Sendable {
         public var description: String {
             let counts = "\(queued) queued, \(submitting + generating) generating, \(delivering) delivering, "
                 + "\(completed) done, \(failed) failed, \(rejected) rejected"
-            return ([counts] + conditions.map(\.description)).joined(separator: "; ")
+            return ([counts] + conditions.map(\.description) + [sharedStore].compactMap { $0 }).joined(separator: "; ")
         }
     }
 

@@ -2,28 +2,9 @@ import Foundation
 import GRDB
 public import VideoSpoolCore
 
-/// What `videospool list` shows of a job.
-public struct JobSummary: Sendable {
-    public var job: Job
-    public var state: JobState
-}
-
-/// Everything `videospool show` tells about one job.
-public struct JobReport: Sendable {
-    public var job: Job
-    public var state: JobState
-    /// The request as sent upstream (`nil` for rejections, which keep none).
-    public var requestBody: [UInt8]?
-    public var transitions: [JobTransition]
-    /// Every event, oldest first (a retried job has one per ending).
-    public var events: [WebhookEvent]
-    public var deliveries: [Delivery]
-    public var attempts: [DeliveryAttempt]
-}
-
 /// Read-only queries for the operator commands. They run on WAL readers, so they never block the
-/// daemon's writer, and they are not part of the `JobStore` port: the pipeline never needs them.
-extension SQLiteJobStore {
+/// daemon's writer.
+extension SQLiteJobStore: JobReports {
     /// Jobs in `state` (any state when `nil`), most recently accepted first.
     public func jobSummaries(in state: JobState?, limit: Int) async throws -> [JobSummary] {
         try await pool.read { db in

@@ -204,15 +204,16 @@ public final class SQLiteJobStore: JobStore, Sendable {
                 sql: """
                     INSERT INTO jobs (id, phase, model, callback_urls, metadata, accepted_at, source_name,
                         source_sha256, source_disposition, source_error_document, resolution, duration_seconds,
-                        failure_code, failure_message, finished_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        failure_code, failure_message, finished_at, submit_allowance, source_identity)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     job.id.rawValue, job.phase.rawValue, job.model, Self.encode(job.callbackURLs),
                     job.metadata.map { Self.encode(.object($0)) }, job.acceptedAt.millisecondsSinceEpoch,
                     source.name, source.sha256, source.disposition.rawValue, source.errorDocument.map { Data($0) },
                     job.parameters.resolution, job.parameters.durationSeconds, job.failure?.code.description,
-                    job.failure?.message, job.finishedAt?.millisecondsSinceEpoch,
+                    job.failure?.message, job.finishedAt?.millisecondsSinceEpoch, job.submitAllowance,
+                    source.identity,
                 ]
             )
             try db.executeCached(
@@ -247,7 +248,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
                         generation_id = ?, upstream_status = ?, polls = ?, consecutive_poll_failures = ?,
                         consecutive_not_found = ?, finished_at = ?, video_url = ?, credits_used = ?, usd_spent = ?,
                         failure_code = ?, failure_message = ?, outcome_version = outcome_version + ?,
-                        last_running_at = ?, requeued_at = ?
+                        last_running_at = ?, requeued_at = ?, submit_allowance = ?
                     WHERE id = ?
                     """,
                 arguments: [
@@ -256,7 +257,8 @@ public final class SQLiteJobStore: JobStore, Sendable {
                     job.consecutivePollFailures, job.consecutiveNotFound, job.finishedAt?.millisecondsSinceEpoch,
                     job.videoURL, job.usage?.creditsUsed?.text, job.usage?.usdSpent?.text,
                     job.failure?.code.description, job.failure?.message, finished ? 1 : 0,
-                    job.lastRunningAt?.millisecondsSinceEpoch, job.requeuedAt?.millisecondsSinceEpoch, job.id.rawValue,
+                    job.lastRunningAt?.millisecondsSinceEpoch, job.requeuedAt?.millisecondsSinceEpoch,
+                    job.submitAllowance, job.id.rawValue,
                 ]
             )
             guard db.changesCount == 1 else { throw StoreError.unknownJob(job.id) }
@@ -320,6 +322,22 @@ public final class SQLiteJobStore: JobStore, Sendable {
                 try db.executeCached(sql: "DELETE FROM \(table) WHERE job_id = ?", arguments: [id.rawValue])
             }
             try db.executeCached(sql: "DELETE FROM requests WHERE job_id = ?", arguments: [id.rawValue])
+        case .recordLateGeneration(let id, let generationID, let submittedAt):
+            // One owner never loses a job, so this only happens by hand; it means what it means on
+            // a shared store.
+            try db.executeCached(
+                sql: """
+                    UPDATE jobs SET generation_id = ?,
+                        submitted_at = CASE WHEN phase = 'submitting' THEN ? ELSE submitted_at END,
+                        next_action_at = CASE WHEN phase = 'submitting' THEN NULL ELSE next_action_at END,
+                        phase = CASE WHEN phase = 'submitting' THEN 'generating' ELSE phase END
+                    WHERE id = ? AND generation_id IS NULL
+                    """,
+                arguments: [generationID, submittedAt.millisecondsSinceEpoch, id.rawValue]
+            )
+        case .requestCancel:
+            // One owner: ``claimJob(_:)`` always hands the job over, so the daemon cancels it itself.
+            break
         }
     }
 
@@ -524,6 +542,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
             parameters: GenerationParameters(resolution: row["resolution"], durationSeconds: row["duration_seconds"])
         )
         job.submitAttempts = row["submit_attempts"]
+        job.submitAllowance = row["submit_allowance"]
         job.nextActionAt = timestamp(row["next_action_at"])
         job.submittedAt = timestamp(row["submitted_at"])
         job.generationID = row["generation_id"]

@@ -122,6 +122,23 @@ enum StoreSchema {
                     """
             )
         }
+        migrator.registerMigration("v5: submit allowance and ownership") { db in
+            // The allowance makes "never POST twice" the database's rule, not only the code's: every
+            // submission beyond the first needs a committed decision (WorkOwnership.swift). Existing
+            // queued jobs may be sent once more; every other job has used what it was allowed.
+            try db.execute(
+                sql: """
+                    ALTER TABLE jobs ADD COLUMN submit_allowance INTEGER NOT NULL DEFAULT 1;
+                    UPDATE jobs SET submit_allowance = max(1, submit_attempts + (phase = 'queued'));
+                    CREATE TRIGGER jobs_submit_budget BEFORE UPDATE OF submit_attempts, submit_allowance ON jobs
+                        WHEN NEW.submit_attempts > NEW.submit_allowance
+                    BEGIN
+                        SELECT RAISE(ABORT, 'submit_budget: more submissions than the job is allowed');
+                    END;
+                    ALTER TABLE jobs ADD COLUMN source_identity TEXT;
+                    """
+            )
+        }
         return migrator
     }
 }

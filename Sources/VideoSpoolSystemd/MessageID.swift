@@ -20,5 +20,9 @@ public enum MessageID {
         "polling.resumed": "903c5d4c47184e7eb28f79ad571c78f4",
         "store.unavailable": "df5902123f694c6bb8ae3649ba89aea2",
         "store.recovered": "2f392eda444b48e0a37cac4986c9b888",
+        "lease.lost": "122a07e8450f4df58862cfff949806e8",
+        "jobs.taken_over": "ecfbb773538d4285b08acc7abd322960",
+        "database.unavailable": "da42fba551a64f62a14445a2b8783c8d",
+        "database.recovered": "b40dbdecec7949da960f5f1009dcc0c5",
     ]
 }

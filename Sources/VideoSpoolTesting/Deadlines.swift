@@ -68,11 +68,11 @@ public func withTimeout<Result: Sendable>(
 public func eventually(
     timeout: Duration = .seconds(30),
     _ description: String,
-    _ condition: () throws -> Bool
+    _ condition: () async throws -> Bool
 ) async throws {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
-    while try !condition() {
+    while try await !condition() {
         guard clock.now < deadline else { throw TimedOut(timeout: timeout, waitingFor: description) }
         try await Task.sleep(for: .milliseconds(5))
     }

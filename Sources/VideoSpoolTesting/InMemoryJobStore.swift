@@ -78,6 +78,11 @@ public final class InMemoryJobStore: JobStore, Sendable {
 
     public func commit(_ changes: [StoreChange]) async throws {
         await waitUntilAvailable()
+        try commitNow(changes)
+    }
+
+    /// ``commit(_:)`` without suspending, for a caller that must hold its own lock around it.
+    func commitNow(_ changes: [StoreChange]) throws {
         try state.withLock { state in
             var copy = state
             for change in changes { try Self.apply(change, to: &copy) }
@@ -123,6 +128,17 @@ public final class InMemoryJobStore: JobStore, Sendable {
             state.events = state.events.filter { $0.value.jobID != id }
             state.deliveries = state.deliveries.filter { $0.value.jobID != id }
             state.attempts.removeAll { $0.jobID == id }
+        case .recordLateGeneration(let id, let generationID, let submittedAt):
+            guard var record = state.records[id], record.job.generationID == nil else { return }
+            record.job.generationID = generationID
+            if record.job.phase == .submitting {
+                record.job.phase = .generating
+                record.job.submittedAt = submittedAt
+                record.job.nextActionAt = nil
+            }
+            state.records[id] = record
+        case .requestCancel:
+            break
         }
     }
 
@@ -223,4 +239,31 @@ public final class InMemoryJobStore: JobStore, Sendable {
 public enum InMemoryStoreError: Error {
     case duplicateJob(JobID)
     case unknownJob(JobID)
+}
+
+/// One owner, as on SQLite.
+extension InMemoryJobStore {
+    public func register(
+        _ instance: InstanceDescription,
+        replacing previous: InstanceID?
+    ) async throws -> InstanceRegistration {
+        InstanceRegistration(id: InstanceID("in-memory"), leaseDuration: nil)
+    }
+
+    public func renewLease() async throws -> LeaseRenewal { .renewed(duration: .seconds(86_400)) }
+
+    public func releaseExpiredInstances() async throws -> [ReleasedInstance] { [] }
+
+    public func claimReleasedWork(_ limits: ClaimLimits) async throws -> RecoveredState { RecoveredState() }
+
+    public func claimJob(_ id: JobID) async throws -> JobClaim {
+        guard let job = try await job(id) else { return .notFound }
+        return .held(job, pendingDeliveries: allDeliveries.filter { $0.jobID == id && $0.state == .pending }, newlyClaimed: false)
+    }
+
+    public func releaseOwnership() async throws {}
+
+    public func jobTaken(fromSource identity: String) async throws -> JobID? { nil }
+
+    public func workAnnouncements() -> AsyncStream<Void> { AsyncStream { $0.finish() } }
 }

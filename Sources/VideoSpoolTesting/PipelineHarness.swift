@@ -6,7 +6,10 @@ public import VideoSpoolRuntime
 
 /// A pipeline over in-memory fakes, run as a service group for the duration of a test body.
 public struct PipelineHarness: Sendable {
+    /// The data of the store (shared by every daemon on a shared store).
     public let store: InMemoryJobStore
+    /// The store the pipeline uses: `store` itself, or one daemon's view of a shared store.
+    public let jobStore: any JobStore
     public let spool: InMemorySpoolDirectory
     public let api: ScriptedGenerationAPI
     public let transport: RecordingWebhookTransport
@@ -36,8 +39,30 @@ public struct PipelineHarness: Sendable {
 
     public static let testSecret = try! WebhookSecret(parsing: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 
+    /// One daemon of several on `shared`, registered as `registration`.
+    public init(
+        shared: InMemorySharedStore.View,
+        registration: InstanceRegistration,
+        api: ScriptedGenerationAPI = ScriptedGenerationAPI(),
+        transport: RecordingWebhookTransport = RecordingWebhookTransport(),
+        policy: PipelinePolicy = PipelineHarness.fastPolicy,
+        logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.init(
+            store: shared.shared.data,
+            jobStore: shared,
+            ownership: Ownership(registration: registration),
+            api: api,
+            transport: transport,
+            policy: policy,
+            logger: logger
+        )
+    }
+
     public init(
         store: InMemoryJobStore = InMemoryJobStore(),
+        jobStore: (any JobStore)? = nil,
+        ownership: Ownership? = nil,
         spool: InMemorySpoolDirectory = InMemorySpoolDirectory(),
         api: ScriptedGenerationAPI = ScriptedGenerationAPI(),
         transport: RecordingWebhookTransport = RecordingWebhookTransport(),
@@ -51,11 +76,19 @@ public struct PipelineHarness: Sendable {
         logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.store = store
+        self.jobStore = jobStore ?? store
         self.spool = spool
         self.api = api
         self.transport = transport
         self.secret = Self.testSecret
-        let context = PipelineContext(store: store, time: time, policy: policy, logger: logger)
+        let context = PipelineContext(
+            store: self.jobStore,
+            time: time,
+            policy: policy,
+            ownership: ownership
+                ?? Ownership(registration: InstanceRegistration(id: InstanceID("local"), leaseDuration: nil)),
+            logger: logger
+        )
         self.pipeline = Pipeline(
             context: context,
             spool: spool,

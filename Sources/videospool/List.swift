@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VideoSpoolApp
 import VideoSpoolCore
 
@@ -37,7 +38,8 @@ struct List: AsyncParsableCommand {
         do {
             print(
                 try await OperatorViews.list(
-                    stateDirectory: settings.stateDirectory,
+                    settings: settings,
+                    environment: ProcessInfo.processInfo.environment,
                     state: state.flatMap(JobState.init(rawValue:)),
                     limit: limit,
                     json: options.json,

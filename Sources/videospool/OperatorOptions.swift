@@ -48,7 +48,11 @@ struct OperatorOptions: ParsableArguments {
             if response.via == "daemon" {
                 print("(done by the running daemon)")
             } else {
-                print("(the daemon is not running: applied to the store in \(settings.stateDirectory); it takes effect at its next start)")
+                if settings.storeBackend == .postgresql {
+                    print("(no daemon runs here: applied to the shared store; a daemon sharing it takes it up within seconds)")
+                } else {
+                    print("(the daemon is not running: applied to the store in \(settings.stateDirectory); it takes effect at its next start)")
+                }
             }
         }
         if !response.ok {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VideoSpoolApp
 import VideoSpoolCore
 
@@ -22,7 +23,15 @@ struct Show: AsyncParsableCommand {
         let id = try OperatorOptions.jobID(jobID)
         let settings = try await options.settings()
         do {
-            print(try await OperatorViews.show(stateDirectory: settings.stateDirectory, id: id, json: options.json, colors: options.colors))
+            print(
+                try await OperatorViews.show(
+                    settings: settings,
+                    environment: ProcessInfo.processInfo.environment,
+                    id: id,
+                    json: options.json,
+                    colors: options.colors
+                )
+            )
         } catch let failure as OperatorViews.Failure {
             Run.printError("\(failure)")
             throw ExitCode.failure

@@ -8,7 +8,7 @@ import VideoSpoolTesting
 
 /// The built daemon killed with SIGKILL over and over while it works: nothing lost, nothing
 /// submitted twice, every terminal event delivered to every callback with a stable webhook-id.
-@Suite(.serialized, .timeLimit(.minutes(6)))
+@Suite(.serialized, .timeLimit(.minutes(8)))
 struct CrashSuiteTests {
     /// What the test waits for before a kill, so kills land in every phase of the pipeline.
     enum KillPoint: CustomStringConvertible {
@@ -48,11 +48,13 @@ struct CrashSuiteTests {
             """
     }
 
-    @Test func killingTheDaemonThirtyTimesLosesNothingAndSubmitsNothingTwice() async throws {
+    @Test(arguments: StoreUnderTest.allCases)
+    func killingTheDaemonThirtyTimesLosesNothingAndSubmitsNothingTwice(store backend: StoreUnderTest) async throws {
+        let stateKeys = try await backend.stateKeys()
         try await withTemporaryDirectory { root in
             let simulator = EndToEndTests.simulator(generation: .milliseconds(300))
             try await simulator.withRunningServer { port in
-                let config = try EndToEndTests.configure(root: root, port: port, extra: "")
+                let config = try EndToEndTests.configure(root: root, port: port, extra: "", state: stateKeys)
                 let hook = "http://127.0.0.1:\(port)/webhooks/crash"
                 var api = simulator.api.subscribe().makeAsyncIterator()
                 var webhooks = simulator.receiver.subscribe().makeAsyncIterator()
@@ -135,10 +137,12 @@ struct CrashSuiteTests {
                 }
                 let left = try FileManager.default.contentsOfDirectory(atPath: root + "/spool/incoming").filter { !$0.hasPrefix(".") }
                 #expect(left.isEmpty, "left in incoming/: \(left)")
-                let store = try SQLiteJobStore(directory: root + "/state", readOnly: true)
-                #expect(try await store.integrityProblems().isEmpty)
+                if backend == .sqlite {
+                    let store = try SQLiteJobStore(directory: root + "/state", readOnly: true)
+                    #expect(try await store.integrityProblems().isEmpty)
+                }
                 print(
-                    "crash suite: \(kills.count) SIGKILLs (\(Set(kills).sorted().joined(separator: ", "))), \(Self.jobCount) jobs, "
+                    "crash suite (\(backend)): \(kills.count) SIGKILLs (\(Set(kills).sorted().joined(separator: ", "))), \(Self.jobCount) jobs, "
                         + "\(simulator.api.generations.count) POSTs accepted, 0 submitted twice, "
                         + "\(failed.count) failed as submission_outcome_unknown (killed mid-POST), "
                         + "\(repeats) deliveries repeated after a kill"
@@ -147,11 +151,13 @@ struct CrashSuiteTests {
         }
     }
 
-    @Test func sigtermUnderLoadFinishesInFlightWorkAndLosesNothing() async throws {
+    @Test(arguments: StoreUnderTest.allCases)
+    func sigtermUnderLoadFinishesInFlightWorkAndLosesNothing(store backend: StoreUnderTest) async throws {
+        let stateKeys = try await backend.stateKeys()
         try await withTemporaryDirectory { root in
             let simulator = EndToEndTests.simulator(generation: .milliseconds(300))
             try await simulator.withRunningServer { port in
-                let config = try EndToEndTests.configure(root: root, port: port)
+                let config = try EndToEndTests.configure(root: root, port: port, state: stateKeys)
                 let hook = "http://127.0.0.1:\(port)/webhooks/term"
                 let count = 120
                 var daemon = try EndToEndTests.start(config: config, root: root, run: 0)

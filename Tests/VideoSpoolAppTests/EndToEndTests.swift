@@ -25,7 +25,13 @@ struct EndToEndTests {
     }
 
     /// Writes key, secret and config files under `root`; returns the config path.
-    static func configure(root: String, port: Int, extra: String = "", key: String = "e2e-key") throws -> String {
+    static func configure(
+        root: String,
+        port: Int,
+        extra: String = "",
+        key: String = "e2e-key",
+        state stateKeys: String = ""
+    ) throws -> String {
         try write(key + "\n", to: root + "/api-key")
         try write(testSecretText + "\n", to: root + "/webhook-secret")
         let path = root + "/videospool.yaml"
@@ -36,7 +42,7 @@ struct EndToEndTests {
               settle_seconds: 0.2
             state:
               directory: \(root)/state
-            api:
+            \(stateKeys)api:
               base_url: http://127.0.0.1:\(port)
               key_file: \(root)/api-key
               poll:
@@ -75,11 +81,13 @@ struct EndToEndTests {
 
     // MARK: -
 
-    @Test func theBinaryTurnsFilesIntoVerifiedWebhooksAndOutcomeFiles() async throws {
+    @Test(arguments: StoreUnderTest.allCases)
+    func theBinaryTurnsFilesIntoVerifiedWebhooksAndOutcomeFiles(store backend: StoreUnderTest) async throws {
+        let stateKeys = try await backend.stateKeys()
         try await withTemporaryDirectory { root in
             let simulator = Self.simulator(generation: .milliseconds(100))
             try await simulator.withRunningServer { port in
-                let config = try Self.configure(root: root, port: port)
+                let config = try Self.configure(root: root, port: port, state: stateKeys)
                 let hook = "http://127.0.0.1:\(port)/webhooks/e2e"
                 let daemon = try Self.start(config: config, root: root, run: 1)
                 try Self.drop(Self.request(tag: "e2e-ok", hook: hook), as: "ok.json", root: root)

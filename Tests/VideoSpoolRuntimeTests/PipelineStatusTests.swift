@@ -22,6 +22,7 @@ struct PipelineStatusTests {
     /// Sets one condition of each kind on `snapshot`.
     static func set(_ kind: Snapshot.Condition.Kind, on snapshot: inout Snapshot) {
         switch kind {
+        case .leaseLost: snapshot.leaseLost = "registering again"
         case .storeUnavailable: snapshot.storeUnavailable = "disk full"
         case .submissionsPaused: snapshot.submissionsPaused = "HTTP 401 (the API key was not accepted): bad key"
         case .pollingPaused: snapshot.pollingPaused = "HTTP 403 (the account may be out of credits): top up"
@@ -40,15 +41,30 @@ struct PipelineStatusTests {
         for kind in Snapshot.Condition.Kind.allCases.reversed() { Self.set(kind, on: &snapshot) }
         #expect(
             snapshot.description
-                == "3 queued, 12 generating, 1 delivering, 240 done, 2 failed, 0 rejected; store unavailable: disk full; "
+                == "3 queued, 12 generating, 1 delivering, 240 done, 2 failed, 0 rejected; lease lost: registering again; "
+                + "store unavailable: disk full; "
                 + "submissions paused: HTTP 401 (the API key was not accepted): bad key; "
                 + "polling paused: HTTP 403 (the account may be out of credits): top up; "
                 + "API limited: concurrency 2 of 8 after 429s"
         )
     }
 
-    @Test func theSeverityOrderIsStoreThenSubmissionsThenPollingThenAPILimits() {
-        #expect(Snapshot.Condition.Kind.allCases.sorted() == [.storeUnavailable, .submissionsPaused, .pollingPaused, .apiLimited])
+    @Test func theSeverityOrderIsLeaseThenStoreThenSubmissionsThenPollingThenAPILimits() {
+        #expect(
+            Snapshot.Condition.Kind.allCases.sorted()
+                == [.leaseLost, .storeUnavailable, .submissionsPaused, .pollingPaused, .apiLimited]
+        )
+    }
+
+    @Test func aSharedStoreIsNamedLastWithTheDaemonsLease() {
+        var snapshot = Self.counts()
+        snapshot.sharedStore = "postgresql: instance 1a2b3c4d, lease held"
+        snapshot.storeUnavailable = "database unreachable"
+        #expect(
+            snapshot.description
+                == "3 queued, 12 generating, 1 delivering, 240 done, 2 failed, 0 rejected; "
+                + "store unavailable: database unreachable; postgresql: instance 1a2b3c4d, lease held"
+        )
     }
 
     /// Any two conditions together appear in severity order, and after the counts.

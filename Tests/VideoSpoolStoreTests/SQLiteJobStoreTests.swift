@@ -184,6 +184,7 @@ struct SQLiteJobStoreJobTests {
             var submitting = job
             submitting.phase = .submitting
             submitting.submitAttempts = 2
+            submitting.submitAllowance = 2
             try await store.commit([.updateJob(submitting)])
             #expect(try await store.recover().activeJobs == [submitting])
 

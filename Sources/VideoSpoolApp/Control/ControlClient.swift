@@ -23,9 +23,14 @@ public enum ControlClient {
     ///
     /// - Throws: ``OwnershipError`` (`daemonNotAnswering`) when a daemon owns the store but its
     ///   socket does not answer; nothing is changed then.
-    public static func perform(_ request: ControlRequest, settings: DaemonSettings) async throws -> ControlResponse {
+    public static func perform(
+        _ request: ControlRequest,
+        settings: DaemonSettings,
+        environment: [String: String]? = nil
+    ) async throws -> ControlResponse {
+        let environment = environment ?? ProcessInfo.processInfo.environment
         let storePath = settings.stateDirectory + "/videospool.sqlite"
-        guard FileManager.default.fileExists(atPath: storePath) else {
+        guard settings.storeBackend == .postgresql || FileManager.default.fileExists(atPath: storePath) else {
             throw ControlClientError("no job store at \(storePath) (has the daemon run with this state.directory?)")
         }
         switch try DaemonOwnership.probe(DaemonOwnership.claims(for: settings)) {
@@ -37,18 +42,24 @@ public enum ControlClient {
             return response
         case .free(let lease):
             defer { lease.release() }
-            return try await performOnStore(request, settings: settings)
+            return try await performOnStore(request, settings: settings, environment: environment)
         }
     }
 
-    /// Carries `request` out on the store of a stopped daemon. The caller holds the lock.
-    private static func performOnStore(_ request: ControlRequest, settings: DaemonSettings) async throws -> ControlResponse {
-        let store = try SQLiteJobStore(directory: settings.stateDirectory)
+    /// Carries `request` out on the store of a stopped daemon (the caller holds its lock), or, on a
+    /// shared store, as a short-lived instance of its own.
+    private static func performOnStore(
+        _ request: ControlRequest,
+        settings: DaemonSettings,
+        environment: [String: String]
+    ) async throws -> ControlResponse {
         let spool = LocalSpoolDirectory(root: settings.spoolDirectory)
-        var logger = Logger(label: "videospool")
-        logger.logLevel = .critical
-        let control = JobControl(store: store, spool: spool, time: SystemTimeSource(), logger: logger)
-        var response = await request.perform(with: control)
+        var response = try await OperatorStore.withStore(settings: settings, environment: environment) { store in
+            var logger = Logger(label: "videospool")
+            logger.logLevel = .critical
+            let control = JobControl(store: store, spool: spool, time: SystemTimeSource(), logger: logger)
+            return await request.perform(with: control)
+        }
         response.via = "store"
         return response
     }

@@ -9,6 +9,7 @@ public import UnixSignals
 public import VideoSpoolCore
 public import VideoSpoolFileSystem
 import VideoSpoolHTTP
+import VideoSpoolPostgres
 public import VideoSpoolRuntime
 public import VideoSpoolStore
 public import VideoSpoolSystemd
@@ -19,7 +20,11 @@ public struct Daemon: Sendable {
     public static let version = "0.1.0"
 
     public let pipeline: Pipeline
-    public let store: SQLiteJobStore
+    public let store: any JobStore & JobReports
+    /// The shared store, whose connections run for the daemon's whole life; `nil` with SQLite.
+    let sharedStore: PostgresJobStore?
+    /// Who this daemon is to the store (``register()``).
+    let instance: InstanceDescription
     public let spool: LocalSpoolDirectory
     public let startup: StartupProgress
     let api: HTTPGenerationAPI
@@ -77,17 +82,40 @@ public struct Daemon: Sendable {
     ) throws -> Daemon {
         let ownership = try ownership ?? DaemonOwnership.claimNow(DaemonOwnership.claims(for: settings))
         let environment = environment ?? Environment(logSettings: LogSettings(level: settings.logLevel))
-        environment.logSettings.setSecrets([credentials.apiKey, credentials.webhookSecret.encoded])
+        environment.logSettings.setSecrets(credentials.secrets)
         let spool = LocalSpoolDirectory(root: settings.spoolDirectory)
+        let spoolID: String
         do {
             try spool.prepare()
+            spoolID = try SpoolIdentity.read(spoolDirectory: settings.spoolDirectory)
         } catch {
             throw ConfigurationError(key: "spool.directory", "\(error)")
         }
-        let store: SQLiteJobStore
+        let instance = InstanceDescription(
+            host: ProcessInfo.processInfo.hostName,
+            pid: getpid(),
+            version: version,
+            spoolID: spoolID
+        )
+        let store: any JobStore & JobReports
+        let sharedStore: PostgresJobStore?
+        let leases: Ownership
         do {
             try FileManager.default.createDirectory(atPath: settings.stateDirectory, withIntermediateDirectories: true)
-            store = try SQLiteJobStore(directory: settings.stateDirectory, logger: logger)
+            if let postgresql = credentials.postgresql {
+                let shared = try PostgresJobStore(
+                    configuration: postgresql,
+                    spoolID: spoolID,
+                    logger: logger,
+                    clock: { environment.time.now() }
+                )
+                (store, sharedStore) = (shared, shared)
+                leases = Ownership(leaseDuration: postgresql.leaseDuration)
+            } else {
+                store = try SQLiteJobStore(directory: settings.stateDirectory, logger: logger)
+                sharedStore = nil
+                leases = Ownership(registration: InstanceRegistration(id: SQLiteJobStore.soleInstance, leaseDuration: nil))
+            }
         } catch {
             throw ConfigurationError(key: "state.directory", "cannot open the job store: \(error)")
         }
@@ -129,6 +157,7 @@ public struct Daemon: Sendable {
             time: environment.time,
             policy: settings.pipelinePolicy,
             heartbeats: heartbeats,
+            ownership: leases,
             logger: logger
         )
         let startup = StartupProgress()
@@ -149,7 +178,8 @@ public struct Daemon: Sendable {
                 maximumInFlightGenerations: settings.maximumInFlightGenerations,
                 maximumRequestsPerSecond: settings.maximumRequestsPerSecond
             ),
-            startup: startup
+            startup: startup,
+            spoolID: spoolID
         )
         let health = HealthReporter(
             notifier: environment.notifier,
@@ -159,11 +189,13 @@ public struct Daemon: Sendable {
             configuration: .init(watchdogTimeout: environment.watchdogTimeout),
             logger: logger,
             storeAvailability: { store.availability },
-            status: { pipeline.status.description }
+            status: { Self.status(of: pipeline, sharedStore: sharedStore).description }
         )
         return Daemon(
             pipeline: pipeline,
             store: store,
+            sharedStore: sharedStore,
+            instance: instance,
             spool: spool,
             startup: startup,
             api: api,
@@ -204,7 +236,9 @@ public struct Daemon: Sendable {
         limit: Duration?
     ) -> ServiceGroup {
         // Operator services start first so they stop last: their shutdown never holds up the pipeline's.
-        var services: [any Service] = operatorServices + pipeline.services
+        // The shared store's lease keeper comes before them: it stops after the pipeline has
+        // drained, then gives every job back.
+        var services: [any Service] = sharedStoreServices + operatorServices + pipeline.services
         if let reload { services.append(ReloadService(daemon: self, trigger: reload)) }
         services.append(health)
         var configuration = ServiceGroupConfiguration(
@@ -225,6 +259,10 @@ public struct Daemon: Sendable {
     /// Recovers the store, runs until a shutdown signal (reloading on SIGHUP), then closes
     /// connections.
     public func run(gracefulShutdownSignals signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        try await withStoreRunning { try await runRegistered(gracefulShutdownSignals: signals) }
+    }
+
+    private func runRegistered(gracefulShutdownSignals signals: [UnixSignal]) async throws {
         let recovered = try await recover()
         // Trapped before the start is announced: from then on a signal is handled, never fatal
         // (SIGHUP's default action would end the process before the reload service runs).
@@ -290,8 +328,10 @@ public struct Daemon: Sendable {
         }
     }
 
-    /// Recovers the store, asking systemd for time while it works.
+    /// Opens the store (on a shared store: waits for the database, migrates, registers), then
+    /// recovers it, asking systemd for time while it works.
     func recover() async throws -> RecoveredState {
+        try await register()
         notifier.notify([.extendTimeout(.seconds(60)), .status("starting: recovering jobs")])
         return try await pipeline.recover()
     }
@@ -299,14 +339,16 @@ public struct Daemon: Sendable {
     /// Recovers the store and runs the daemon while `body` runs (no signal handling), then stops it
     /// gracefully and closes connections: for the demo, tests and embedding.
     public func run<Result: Sendable>(while body: @escaping @Sendable (Daemon) async throws -> Result) async throws -> Result {
-        do {
-            _ = try await recover()
-            let result = try await serviceGroup(gracefulShutdownSignals: []).run { try await body(self) }
-            try await shutdown()
-            return result
-        } catch {
-            try? await shutdown()
-            throw error
+        try await withStoreRunning {
+            do {
+                _ = try await recover()
+                let result = try await serviceGroup(gracefulShutdownSignals: []).run { try await body(self) }
+                try await shutdown()
+                return result
+            } catch {
+                try? await shutdown()
+                throw error
+            }
         }
     }
 

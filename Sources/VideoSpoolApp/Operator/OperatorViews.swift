@@ -1,7 +1,6 @@
 import Foundation
 public import VideoSpoolCore
 import VideoSpoolRuntime
-import VideoSpoolStore
 
 /// The read-only operator commands (`list`, `show`) end to end, so the executable stays thin.
 public enum OperatorViews {
@@ -21,34 +20,50 @@ public enum OperatorViews {
 
     public static func now() -> Timestamp { SystemTimeSource().now() }
 
-    public static func list(stateDirectory: String, state: JobState?, limit: Int, json: Bool, colors: TerminalColors) async throws -> String {
-        let store = try open(stateDirectory)
-        let jobs = try await read(stateDirectory) { try await store.jobSummaries(in: state, limit: limit) }
+    public static func list(
+        settings: DaemonSettings,
+        environment: [String: String],
+        state: JobState?,
+        limit: Int,
+        json: Bool,
+        colors: TerminalColors
+    ) async throws -> String {
+        let jobs = try await read(settings) {
+            try await OperatorStore.withReports(settings: settings, environment: environment) { store in
+                try await store.jobSummaries(in: state, limit: limit)
+            }
+        }
         return json ? JobReportFormat.listJSON(jobs) : JobReportFormat.listText(jobs, now: now(), style: colors)
     }
 
-    public static func show(stateDirectory: String, id: JobID, json: Bool, colors: TerminalColors) async throws -> String {
-        let store = try open(stateDirectory)
-        guard let report = try await read(stateDirectory, { try await store.jobReport(id) }) else { throw Failure.noJob(id) }
+    public static func show(
+        settings: DaemonSettings,
+        environment: [String: String],
+        id: JobID,
+        json: Bool,
+        colors: TerminalColors
+    ) async throws -> String {
+        let report = try await read(settings) {
+            try await OperatorStore.withReports(settings: settings, environment: environment) { store in
+                try await store.jobReport(id)
+            }
+        }
+        guard let report else { throw Failure.noJob(id) }
         return json ? JobReportFormat.showJSON(report) : JobReportFormat.showText(report, now: now(), style: colors)
     }
 
-    /// Opened read-only: WAL readers never block the daemon's writer, and nothing is migrated.
-    private static func open(_ directory: String) throws -> SQLiteJobStore {
-        let path = directory + "/videospool.sqlite"
-        guard FileManager.default.fileExists(atPath: path) else { throw Failure.noStore(path) }
-        do {
-            return try SQLiteJobStore(directory: directory, readOnly: true)
-        } catch {
-            throw Failure.unreadable(path, error)
-        }
-    }
-
-    private static func read<T>(_ directory: String, _ body: () async throws -> T) async throws -> T {
+    private static func read<T>(_ settings: DaemonSettings, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
+        } catch let failure as Failure {
+            throw failure
+        } catch let error as ConfigurationError {
+            throw error
         } catch {
-            throw Failure.unreadable(directory + "/videospool.sqlite", error)
+            let place =
+                settings.storeBackend == .postgresql
+                ? "the shared store" : settings.stateDirectory + "/videospool.sqlite"
+            throw Failure.unreadable(place, error)
         }
     }
 }

@@ -27,10 +27,11 @@ public final class DaemonOwnership: Sendable {
         }
     }
 
-    /// What a daemon owns: the state directory, and the spool unless `lockingSpool` is false.
-    public static func claims(for settings: DaemonSettings, lockingSpool: Bool = true) -> [Claim] {
+    /// What a daemon owns: the state directory, and the spool unless `lockingSpool` is false (by
+    /// default, on a shared store: daemons sharing a spool directory are arbitrated by the store).
+    public static func claims(for settings: DaemonSettings, lockingSpool: Bool? = nil) -> [Claim] {
         var claims = [Claim.state(settings.stateDirectory)]
-        if lockingSpool { claims.append(.spool(settings.spoolDirectory)) }
+        if lockingSpool ?? (settings.storeBackend == .sqlite) { claims.append(.spool(settings.spoolDirectory)) }
         return claims
     }
 

@@ -1,19 +1,44 @@
 import Foundation
 public import VideoSpoolCore
+public import VideoSpoolPostgres
 
 /// The API key and the webhook signing secret, found the way systemd services expect: an explicit
 /// file, then the unit's credential (`LoadCredential=`), then an environment variable.
 public struct Credentials: Sendable, CustomStringConvertible {
     public let apiKey: String
     public let webhookSecret: WebhookSecret
+    /// The shared store's connection, password included, with `state.backend: postgresql`.
+    public let postgresql: PostgresStoreConfiguration?
 
-    public init(apiKey: String, webhookSecret: WebhookSecret) {
+    public init(apiKey: String, webhookSecret: WebhookSecret, postgresql: PostgresStoreConfiguration? = nil) {
         self.apiKey = apiKey
         self.webhookSecret = webhookSecret
+        self.postgresql = postgresql
     }
 
     /// Never prints a secret.
     public var description: String { "Credentials(apiKey: <redacted>, webhookSecret: <redacted>)" }
+
+    /// Every secret, to be scrubbed from anything logged.
+    public var secrets: [String] {
+        [apiKey, webhookSecret.encoded] + [postgresql?.password].compactMap { $0 }.filter { !$0.isEmpty }
+    }
+
+    /// The shared store's connection, with the password from `state.postgresql.password_file`, the
+    /// unit's credential `postgresql-password` or the URL; `nil` with another backend.
+    public static func postgresql(
+        settings: DaemonSettings,
+        environment: [String: String]
+    ) throws(ConfigurationError) -> PostgresStoreConfiguration? {
+        guard settings.storeBackend == .postgresql else { return nil }
+        var values = settings.postgresql
+        values.credentialsDirectory = environment["CREDENTIALS_DIRECTORY"]
+        do {
+            return try PostgresStoreConfiguration.parse(values)
+        } catch {
+            throw ConfigurationError(key: error.key, error.message)
+        }
+    }
 
     public static func resolve(
         settings: DaemonSettings,
@@ -42,7 +67,11 @@ public struct Credentials: Sendable, CustomStringConvertible {
         } catch {
             throw ConfigurationError(key: "webhooks.secret_file", "the webhook secret \(error.description)")
         }
-        return Credentials(apiKey: key, webhookSecret: secret)
+        return Credentials(
+            apiKey: key,
+            webhookSecret: secret,
+            postgresql: try postgresql(settings: settings, environment: environment)
+        )
     }
 
     /// The value of a secret: `file` when set, else the unit's credential `credential`, else the

@@ -1,4 +1,5 @@
 public import Configuration
+import VideoSpoolPostgres
 import Logging
 import VideoSpoolCore
 
@@ -22,6 +23,12 @@ extension DaemonSettings {
         )
         stateDirectory = try reader.path("state.directory", default: stateDirectory)
         retentionDays = try reader.int("state.retention_days", default: retentionDays, in: 0...36500)
+        let backend = try reader.string("state.backend", default: storeBackend.rawValue)
+        guard let parsedBackend = StoreBackend(rawValue: backend) else {
+            throw ConfigurationError(key: "state.backend", "must be 'sqlite' or 'postgresql' (got '\(backend)')")
+        }
+        storeBackend = parsedBackend
+        postgresql = try PostgresStoreConfiguration.Values(reader: reader)
 
         apiBaseURL = try reader.string("api.base_url", default: apiBaseURL)
         do {
@@ -216,5 +223,39 @@ struct StrictReader {
             }
             return number
         }
+    }
+}
+
+extension PostgresStoreConfiguration.Values {
+    /// The `state.postgresql.*` keys as written (types checked; ranges and the password are checked
+    /// by ``PostgresStoreConfiguration/parse(_:readFile:fileExists:)`` when the backend is used).
+    init(reader: StrictReader) throws(ConfigurationError) {
+        func optional<Value>(_ key: String, _ read: (String) throws(ConfigurationError) -> Value) throws(ConfigurationError) -> Value? {
+            reader.isPresent(key) ? try read(key) : nil
+        }
+        self.init(
+            url: try optional("state.postgresql.url") { key throws(ConfigurationError) in try reader.string(key, default: "") },
+            passwordFile: try reader.optionalPath("state.postgresql.password_file"),
+            schema: try optional("state.postgresql.schema") { key throws(ConfigurationError) in try reader.string(key, default: "") },
+            leaseSeconds: try optional("state.postgresql.lease_seconds") { key throws(ConfigurationError) in
+                try reader.seconds(key, default: 0, in: 0...86400)
+            },
+            reaperIntervalSeconds: try optional("state.postgresql.reaper_interval_seconds") { key throws(ConfigurationError) in
+                try reader.seconds(key, default: 0, in: 0...86400)
+            },
+            claimIntervalSeconds: try optional("state.postgresql.claim_interval_seconds") { key throws(ConfigurationError) in
+                try reader.seconds(key, default: 0, in: 0...86400)
+            },
+            submitGraceSeconds: try optional("state.postgresql.submit_grace_seconds") { key throws(ConfigurationError) in
+                try reader.seconds(key, default: 0, in: 0...86400)
+            },
+            listen: try optional("state.postgresql.listen") { key throws(ConfigurationError) in try reader.bool(key, default: true) },
+            maximumConnections: try optional("state.postgresql.max_connections") { key throws(ConfigurationError) in
+                try reader.int(key, default: 0, in: 0...100_000)
+            },
+            statementTimeoutSeconds: try optional("state.postgresql.statement_timeout_seconds") { key throws(ConfigurationError) in
+                try reader.seconds(key, default: 0, in: 0...86400)
+            }
+        )
     }
 }

@@ -1,5 +1,6 @@
 public import Logging
 public import VideoSpoolCore
+public import VideoSpoolPostgres
 
 /// Every setting of the daemon, with its default. Secrets are resolved separately (``Credentials``)
 /// and never printed.
@@ -15,6 +16,10 @@ public struct DaemonSettings: Sendable {
     public var stateDirectory = "/var/lib/videospool"
     /// Finished jobs and their outcome files are deleted this many days after they ended; 0 keeps them.
     public var retentionDays = 30
+    /// Where jobs are kept: SQLite in ``stateDirectory`` (one daemon) or a shared PostgreSQL.
+    public var storeBackend = StoreBackend.sqlite
+    /// The `state.postgresql.*` keys as written; checked, with the password, by ``Credentials``.
+    public var postgresql = PostgresStoreConfiguration.Values(url: nil)
 
     // api.*
     public var apiBaseURL = "https://api.aimlapi.com"
@@ -63,6 +68,7 @@ public struct DaemonSettings: Sendable {
         "spool.duplicate_window_seconds",
         "state.directory",
         "state.retention_days",
+        "state.backend",
         "api.base_url", "api.key_file", "api.max_concurrent_requests", "api.max_requests_per_second",
         "api.max_in_flight_generations",
         "api.request_timeout_seconds", "api.poll.schedule", "api.poll.first_delay_seconds",
@@ -73,7 +79,7 @@ public struct DaemonSettings: Sendable {
         "webhooks.max_concurrent_deliveries",
         "models.directory", "models.allow_unlisted",
         "log.level",
-    ]
+    ] + PostgresStoreConfiguration.keys
 
     /// The rules the state machine follows, from these settings.
     public var pipelinePolicy: PipelinePolicy {
@@ -138,6 +144,7 @@ extension DaemonSettings {
             "spool.max_request_bytes: \(maximumRequestBytes)",
             "state.directory: \(stateDirectory)",
             "state.retention_days: \(retentionDays == 0 ? "0 (keep forever)" : "\(retentionDays)")",
+            "state.backend: \(storeBackend.rawValue)",
             "api.base_url: \(apiBaseURL)",
             "api.key_file: \(apiKeyFile ?? "(credential 'api-key' or $AIMLAPI_API_KEY)")",
             "api.max_concurrent_requests: \(maximumConcurrentRequests)",
@@ -155,4 +162,12 @@ extension DaemonSettings {
             "log.level: \(logLevel.rawValue)",
         ]
     }
+}
+
+/// `state.backend`: where the daemon keeps its jobs.
+public enum StoreBackend: String, Sendable, Hashable, CaseIterable {
+    /// SQLite in `state.directory`: one daemon owns the store.
+    case sqlite
+    /// A PostgreSQL database several daemons share (docs/several-hosts.md).
+    case postgresql
 }

@@ -37,6 +37,8 @@ public struct Delivery: Sendable, Hashable {
     public var lastStatusCode: Int?
     public var lastError: String?
     public var deliveredAt: Timestamp?
+    /// The fence of its job this daemon holds it under (see WorkOwnership.swift); 0 with one owner.
+    public var fence: Int64 = 0
 
     public init(id: ID, jobID: JobID, url: String, nextAttemptAt: Timestamp?) {
         self.id = id

@@ -15,6 +15,13 @@ public struct Job: Sendable, Hashable {
 
     /// Submission attempts started so far.
     public var submitAttempts: Int = 0
+    /// Submission attempts allowed so far: 1, raised by one each time a rule decides that the job
+    /// may be sent again (its POST provably never arrived or was refused, the `resubmit` policy, an
+    /// operator's retry), in the same transaction that puts it back in the queue. The store refuses
+    /// `submitAttempts > submitAllowance`, so a second POST needs a committed decision.
+    public var submitAllowance: Int = 1
+    /// The fence this daemon holds the job under (see WorkOwnership.swift); 0 with one owner.
+    public var fence: Int64 = 0
     /// Earliest time of the next action: a submission retry while queued, a poll while generating.
     public var nextActionAt: Timestamp?
     public var submittedAt: Timestamp?

@@ -27,7 +27,7 @@ extension JobStateMachine {
                 "job \(job.id) is \(job.phase.rawValue); only failed or canceled jobs can be retried"
             )
         }
-        job.phase = .queued
+        requeue(&job)
         job.requeuedAt = now
         job.nextActionAt = now
         job.failure = nil

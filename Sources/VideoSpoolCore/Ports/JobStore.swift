@@ -1,8 +1,9 @@
 /// Durable job state. Every change the pipeline makes goes through ``commit(_:)`` before the side
 /// effect that depends on it, so a restart finds each job where it was.
 ///
-/// The port is small on purpose: SQLite is the embedded default, and a shared backend (PostgreSQL
-/// for several hosts) can be added behind it without touching the pipeline.
+/// Two backends implement it: SQLite, the embedded default with one owner, and PostgreSQL, shared by
+/// several daemons that hand jobs to each other (see WorkOwnership.swift). The pipeline runs the
+/// same code on both.
 public protocol JobStore: Sendable {
     /// Whether commits go through now or are waiting for the store to come back (a full disk, a
     /// database that is down). Cheap: read by the health reporter several times a second.
@@ -23,6 +24,11 @@ public protocol JobStore: Sendable {
     /// A job (not a rejection) accepted at or after `since` from a file with exactly these bytes.
     func jobAccepted(fromFileWithSHA256 sha256: String, since: Timestamp) async throws -> (JobID, Timestamp)?
 
+    /// The job another daemon sharing this spool directory already made of the file with this
+    /// identity (``SourceFile/identity``), if any: the file is then left to that job, never read
+    /// as a duplicate of itself. Always `nil` with one daemon per spool.
+    func jobTaken(fromSource identity: String) async throws -> JobID?
+
     /// The exact body to POST upstream for a job.
     func requestBody(for id: JobID) async throws -> [UInt8]?
 
@@ -42,6 +48,38 @@ public protocol JobStore: Sendable {
     /// Finished jobs (any terminal phase) that ended before `cutoff`, with no delivery pending and
     /// their spool file settled: what retention may delete. At most `limit`, oldest first.
     func finishedJobs(before cutoff: Timestamp, limit: Int) async throws -> [Job]
+
+    // MARK: Ownership
+
+    /// Registers this daemon as an owner of work. `previous` is an earlier run of this daemon (its
+    /// id, remembered in the state directory); the caller holds the state directory's lock, so that
+    /// run is dead and its jobs are released at once instead of when its lease runs out.
+    func register(_ instance: InstanceDescription, replacing previous: InstanceID?) async throws -> InstanceRegistration
+
+    /// Renews this daemon's lease. Call every `leaseDuration / 3`; a lease never renewed ends.
+    func renewLease() async throws -> LeaseRenewal
+
+    /// Releases the jobs of every instance whose lease ran out (by the store's clock). Any daemon
+    /// may call it at any time; concurrent calls do the work once.
+    func releaseExpiredInstances() async throws -> [ReleasedInstance]
+
+    /// Takes released jobs, at most `limits`, each under a new fence, and collects what this
+    /// daemon's spool owes: outcome files out of date, spool files not yet removed, and cancels
+    /// that operators asked for on jobs this daemon holds. ``RecoveredState/finishedCounts`` is
+    /// left empty.
+    func claimReleasedWork(_ limits: ClaimLimits) async throws -> RecoveredState
+
+    /// Takes one job for an operator command, if it is free or already this daemon's.
+    func claimJob(_ id: JobID) async throws -> JobClaim
+
+    /// Gives back every job this daemon holds and forgets the instance (a clean stop), so that
+    /// other daemons take them at once instead of when the lease runs out.
+    func releaseOwnership() async throws
+
+    /// Announcements that work may be waiting: another daemon released jobs, queued a retry, or
+    /// asked this one to cancel. A hint only (claims must also run on a timer); a store with one
+    /// owner never announces anything.
+    func workAnnouncements() -> AsyncStream<Void>
 }
 
 /// A change to durable state; a batch of them is one transaction.
@@ -65,6 +103,13 @@ public enum StoreChange: Sendable {
     case recordDeliveryAttempt(DeliveryAttempt)
     /// Forgets a finished job entirely: its request, events, deliveries and history (retention).
     case deleteJob(JobID)
+    /// A generation id learned after the job was lost (its POST's answer came in after the lease
+    /// ended). Facts from upstream are kept whatever the fence says, so that the video is not lost:
+    /// a job still waiting in `submitting` becomes `generating` (free for any daemon to poll); a
+    /// job that has ended keeps its phase and only records the id.
+    case recordLateGeneration(JobID, generationID: String, submittedAt: Timestamp)
+    /// Asks the daemon that holds a job to cancel it (it acts within a claim round).
+    case requestCancel(JobID)
 }
 
 /// The spool file a job was read from, remembered until it has left `incoming/`, so that a restart
@@ -83,13 +128,35 @@ public struct SourceFile: Sendable, Hashable {
     public let disposition: Disposition
     /// The `.error.json` document, for rejected files.
     public let errorDocument: [UInt8]?
+    /// The file's identity in its spool (inode, size, modification time): daemons reading one
+    /// shared spool directory see the same identity for the same file, and the store makes one job
+    /// of it (``SourceAlreadyTaken``).
+    public let identity: String?
 
-    public init(name: String, sha256: String, disposition: Disposition, errorDocument: [UInt8]? = nil) {
+    public init(
+        name: String,
+        sha256: String,
+        disposition: Disposition,
+        errorDocument: [UInt8]? = nil,
+        identity: String? = nil
+    ) {
         self.name = name
         self.sha256 = sha256
         self.disposition = disposition
         self.errorDocument = errorDocument
+        self.identity = identity
     }
+}
+
+/// Another daemon sharing the spool directory already made a job of this very file.
+public struct SourceAlreadyTaken: Error, Sendable, Hashable, CustomStringConvertible {
+    public var jobID: JobID
+
+    public init(jobID: JobID) {
+        self.jobID = jobID
+    }
+
+    public var description: String { "the file is already job \(jobID) (taken by a daemon sharing this spool)" }
 }
 
 /// What ``JobStore/recover()`` returns.
@@ -104,19 +171,23 @@ public struct RecoveredState: Sendable {
     public var unsettledSources: [(jobID: JobID, source: SourceFile)]
     /// How many jobs ended in each terminal phase so far (for status lines).
     public var finishedCounts: [JobPhase: Int]
+    /// Jobs this daemon holds that an operator asked to cancel from another host.
+    public var cancelRequests: [JobID]
 
     public init(
         activeJobs: [Job] = [],
         pendingDeliveries: [Delivery] = [],
         staleOutcomes: [JobID] = [],
         unsettledSources: [(jobID: JobID, source: SourceFile)] = [],
-        finishedCounts: [JobPhase: Int] = [:]
+        finishedCounts: [JobPhase: Int] = [:],
+        cancelRequests: [JobID] = []
     ) {
         self.activeJobs = activeJobs
         self.pendingDeliveries = pendingDeliveries
         self.staleOutcomes = staleOutcomes
         self.unsettledSources = unsettledSources
         self.finishedCounts = finishedCounts
+        self.cancelRequests = cancelRequests
     }
 }
 
@@ -127,11 +198,15 @@ public struct OutcomeSnapshot: Sendable {
     public var deliveries: [Delivery]
     /// Increases with every change that affects the file.
     public var version: Int
+    /// The spool the request came from, on a shared store (`nil` with one daemon): its outcome file
+    /// belongs in that spool, so only a daemon watching it writes the file.
+    public var spoolID: String?
 
-    public init(job: Job, event: WebhookEvent, deliveries: [Delivery], version: Int) {
+    public init(job: Job, event: WebhookEvent, deliveries: [Delivery], version: Int, spoolID: String? = nil) {
         self.job = job
         self.event = event
         self.deliveries = deliveries
         self.version = version
+        self.spoolID = spoolID
     }
 }

@@ -67,11 +67,15 @@ public struct SpoolFile: Sendable {
     public let modifiedAt: Timestamp
     /// More than 1 means another name links to the same file.
     public let linkCount: Int
+    /// Which file this is, the same for every daemon reading the spool directory (inode, size and
+    /// modification time; see ``SourceFile/identity``); `nil` when the adapter cannot tell.
+    public let identity: String?
 
-    public init(name: String, bytes: [UInt8], modifiedAt: Timestamp, linkCount: Int) {
+    public init(name: String, bytes: [UInt8], modifiedAt: Timestamp, linkCount: Int, identity: String? = nil) {
         self.name = name
         self.bytes = bytes
         self.modifiedAt = modifiedAt
         self.linkCount = linkCount
+        self.identity = identity
     }
 }

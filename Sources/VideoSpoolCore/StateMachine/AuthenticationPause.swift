@@ -87,6 +87,13 @@ public struct AuthenticationPause: Sendable, Hashable {
         state = .probing(reason: reason, failedProbes: failedProbes)
     }
 
+    /// The probe was never sent after all (another daemon took its job before it left): the next
+    /// request may probe at once.
+    public mutating func probeWithdrawn(now: Timestamp) {
+        guard case .probing(let reason, let failedProbes) = state else { return }
+        state = .paused(until: now, reason: reason, failedProbes: failedProbes)
+    }
+
     /// The API refused a request (401, 403, 3xx) for `reason`.
     ///
     /// - Parameters:

@@ -33,6 +33,10 @@ public struct JobStateMachine: Sendable {
     /// The intent to POST, recorded before the request is sent.
     public func submissionStarted(_ job: inout Job, now: Timestamp) {
         precondition(job.phase == .queued, "Invalid state: submission started for \(job.phase) job \(job.id)")
+        precondition(
+            job.submitAttempts < job.submitAllowance,
+            "Invalid state: job \(job.id) has used its \(job.submitAllowance) submission(s)"
+        )
         job.phase = .submitting
         job.submitAttempts += 1
         job.nextActionAt = nil
@@ -70,7 +74,7 @@ public struct JobStateMachine: Sendable {
             case 300..<400, 401, 403:
                 // Nothing was created and nothing is wrong with the job: the key, the account or
                 // api.base_url needs fixing. Keep the job queued and stop submitting until then.
-                job.phase = .queued
+                requeue(&job)
                 job.nextActionAt = nil
                 return .pauseSubmissions(reason: pauseReason(response))
             case 408, 425, 429, 502, 503:
@@ -107,7 +111,7 @@ public struct JobStateMachine: Sendable {
         reason: String,
         using random: inout some RandomNumberGenerator
     ) -> Action {
-        job.phase = .queued
+        requeue(&job)
         let delay = policy.submitBackoff.delay(forRetry: job.submitAttempts, retryAfter: retryAfter, using: &random)
         let next = now + delay
         if next > (job.requeuedAt ?? job.acceptedAt) + policy.queueLifetime {
@@ -333,7 +337,7 @@ public struct JobStateMachine: Sendable {
                         + "created is unknown; it was not re-sent, to avoid paying twice"
                 )
             case .resubmit:
-                job.phase = .queued
+                requeue(&job)
                 job.nextActionAt = now
                 return .enqueue(at: now)
             }
@@ -345,6 +349,13 @@ public struct JobStateMachine: Sendable {
         case .completed, .failed, .rejected, .canceled:
             return nil
         }
+    }
+
+    /// Back to the queue, allowed one more POST: every way back from `submitting` is a decision
+    /// that the job may be sent again, committed with the requeue itself.
+    func requeue(_ job: inout Job) {
+        job.phase = .queued
+        job.submitAllowance = job.submitAttempts + 1
     }
 
     // MARK: - Ending

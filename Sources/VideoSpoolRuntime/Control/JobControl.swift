@@ -55,10 +55,33 @@ public struct JobControl: Sendable {
     // MARK: - Cancel
 
     public func cancel(_ id: JobID) async throws -> Result {
-        guard let pipeline else {
-            guard var job = try await store.job(id) else { throw OperatorRefusal("no job \(id)") }
+        let claimed: Job
+        var newlyClaimed = false
+        switch try await store.claimJob(id) {
+        case .notFound:
+            throw OperatorRefusal("no job \(id)")
+        case .heldElsewhere(var job, let holder):
+            _ = try machine.cancel(&job, now: time.now())  // throws the refusal for an ended job
+            try await store.commit([.requestCancel(id)])
+            logger.notice("Cancel requested from the daemon that holds the job", metadata: ["job.id": "\(id)"])
+            return Result(
+                message: "asked the daemon that holds \(id) (\(holder.host), pid \(holder.pid)) to cancel it; "
+                    + "it does so within a few seconds",
+                jobs: [id.rawValue]
+            )
+        case .held(let job, _, let newly):
+            claimed = job
+            newlyClaimed = newly
+        }
+        guard let pipeline, !newlyClaimed else {
+            // No pipeline knows the job (the daemon is stopped, or the job was free until now).
+            var job = claimed
             _ = try machine.cancel(&job, now: time.now())
-            try await store.commit(Self.finishing(job, eventID: ids.eventID(at: time.now()), now: time.now()))
+            if let pipeline {
+                try await pipeline.finisher.finish(job)
+            } else {
+                try await store.commit(Self.finishing(job, eventID: ids.eventID(at: time.now()), now: time.now()))
+            }
             return canceled(job)
         }
         // A job on the wire (its POST or a poll) cannot be taken until its answer is in; that
@@ -113,16 +136,37 @@ public struct JobControl: Sendable {
         let records = job.callbackURLs.enumerated().map { index, url in
             Delivery(id: Delivery.ID(eventID: event.id, index: index), jobID: job.id, url: url, nextAttemptAt: now)
         }
-        return [.updateJob(job), .insertEvent(event, deliveries: records)]
+        let held = records.map { delivery in
+            var delivery = delivery
+            delivery.fence = job.fence
+            return delivery
+        }
+        return [.updateJob(job), .insertEvent(event, deliveries: held)]
+    }
+
+    /// The job, held by this daemon, for a change an operator asked for; refused when another
+    /// daemon holds it (its webhooks are still going out there).
+    private func hold(_ id: JobID) async throws -> (job: Job, newlyClaimed: Bool) {
+        switch try await store.claimJob(id) {
+        case .notFound:
+            throw OperatorRefusal("no job \(id)")
+        case .heldElsewhere(let job, let holder):
+            throw OperatorRefusal(
+                "job \(id) (\(job.phase.rawValue)) is held by the daemon on \(holder.host) (pid \(holder.pid)); "
+                    + "run the command there, or once its webhooks are settled"
+            )
+        case .held(let job, _, let newlyClaimed):
+            return (job, newlyClaimed)
+        }
     }
 
     // MARK: - Retry
 
     public func retry(_ id: JobID) async throws -> Result {
-        guard var job = try await store.job(id) else { throw OperatorRefusal("no job \(id)") }
+        var (job, _) = try await hold(id)
         let now = time.now()
         _ = try machine.retry(&job, now: now)
-        try await store.commit([.updateJob(job)])
+        try await commit([.updateJob(job)])
         // Its old outcome no longer holds; the new ending writes a new one.
         try await spool.removeOutcome(jobID: id)
         try await spool.flush()
@@ -147,19 +191,25 @@ public struct JobControl: Sendable {
             guard try await store.containsJob(id) else { throw OperatorRefusal("no job \(id)") }
             throw OperatorRefusal("job \(id) has not ended yet, so it has no webhook to send again")
         }
-        var selected = outcome.deliveries
+        let fence = try await hold(id).job.fence
+        var selected = outcome.deliveries.map { delivery in
+            var delivery = delivery
+            delivery.fence = fence
+            return delivery
+        }
         if let url {
             if let parseError = Self.problem(with: url) { throw OperatorRefusal("--url \(parseError)") }
             selected = outcome.deliveries.filter { $0.url == url }
             if selected.isEmpty {
                 let index = (outcome.deliveries.map(\.id.index).max() ?? -1) + 1
-                let added = Delivery(
+                var added = Delivery(
                     id: Delivery.ID(eventID: outcome.event.id, index: index),
                     jobID: id,
                     url: url,
                     nextAttemptAt: time.now()
                 )
-                try await store.commit([.addDelivery(added)])
+                added.fence = fence
+                try await commit([.addDelivery(added)])
                 selected = [added]
             }
         }
@@ -174,11 +224,26 @@ public struct JobControl: Sendable {
 
     /// Every delivery that ended `failed` at or after `since`.
     public func redeliverFailed(since: Timestamp) async throws -> Result {
-        let failed = try await store.failedDeliveries(since: since)
+        var failed: [Delivery] = []
+        var elsewhere: [String] = []
+        for (id, deliveries) in Dictionary(grouping: try await store.failedDeliveries(since: since), by: \.jobID) {
+            guard let fence = try? await hold(id).job.fence else {
+                elsewhere.append(id.rawValue)
+                continue
+            }
+            failed += deliveries.map { delivery in
+                var delivery = delivery
+                delivery.fence = fence
+                return delivery
+            }
+        }
         let count = try await resend(failed)
         let jobs = Array(Set(failed.map(\.jobID.rawValue))).sorted()
+        let skipped =
+            elsewhere.isEmpty ? "" : "; \(elsewhere.count) job(s) held by other daemons were left alone: "
+                + elsewhere.sorted().joined(separator: ", ")
         return Result(
-            message: "sending \(count) failed delivery(ies) of \(jobs.count) job(s) again",
+            message: "sending \(count) failed delivery(ies) of \(jobs.count) job(s) again" + skipped,
             jobs: jobs,
             deliveries: count
         )
@@ -197,9 +262,18 @@ public struct JobControl: Sendable {
             return delivery
         }
         guard !reset.isEmpty else { return 0 }
-        try await store.commit(reset.map(StoreChange.updateDelivery))
+        try await commit(reset.map(StoreChange.updateDelivery))
         pipeline?.deliveries.redeliver(reset)
         return reset.count
+    }
+
+    /// Commits a change to jobs this daemon just took for the operator.
+    private func commit(_ changes: [StoreChange]) async throws {
+        do {
+            try await store.commit(changes)
+        } catch let lost as LeaseLost {
+            throw OperatorRefusal("\(lost); try again")
+        }
     }
 
     static func problem(with url: String) -> String? {

@@ -187,6 +187,11 @@ public final class DeliveryService: Service, Sendable {
         logger[metadataKey: "attempt"] = "\(delivery.attempts + 1)"
 
         let body = try await body(for: delivery.id.eventID)
+        guard context.ownership.mayAct() else {
+            // The lease is running out: another daemon may hold the job by the time this lands.
+            forget(delivery)
+            return
+        }
         let now = context.time.now()
         let clock = ContinuousClock()
         let started = clock.now
@@ -225,7 +230,10 @@ public final class DeliveryService: Service, Sendable {
             error: delivery.lastError,
             resultingState: delivery.state
         )
-        try await context.store.commit([.updateDelivery(delivery), .recordDeliveryAttempt(record)])
+        guard try await context.commitHeld([.updateDelivery(delivery), .recordDeliveryAttempt(record)]) else {
+            forget(delivery)
+            return
+        }
 
         if let status = delivery.lastStatusCode { logger[metadataKey: "http.status"] = "\(status)" }
         switch action {
@@ -245,21 +253,45 @@ public final class DeliveryService: Service, Sendable {
                 ]
             )
         }
-        state.withLock { state in
-            if case .retry(let at) = action {
+        if case .retry(let at) = action {
+            state.withLock { state in
+                // Unless this daemon gave its jobs up meanwhile (its lease was lost).
+                guard state.pending[delivery.id] != nil else { return }
                 state.pending[delivery.id] = delivery
                 state.timers.schedule(delivery.id, at: at)
-            } else {
-                state.pending[delivery.id] = nil
-                let eventID = delivery.id.eventID
-                state.remaining[eventID, default: 1] -= 1
-                if state.remaining[eventID] == 0 {
-                    state.remaining[eventID] = nil
-                    state.bodies[eventID] = nil
-                }
             }
+        } else {
+            forget(delivery)
         }
         outcomes.markStale(delivery.jobID)
+    }
+
+    /// Drops a delivery that is over, or no longer this daemon's to make.
+    private func forget(_ delivery: Delivery) {
+        state.withLock { state in
+            guard state.pending.removeValue(forKey: delivery.id) != nil else { return }
+            state.timers.cancel(delivery.id)
+            let eventID = delivery.id.eventID
+            state.remaining[eventID, default: 1] -= 1
+            if state.remaining[eventID] == 0 {
+                state.remaining[eventID] = nil
+                state.bodies[eventID] = nil
+            }
+        }
+    }
+
+    /// Drops every delivery (this daemon's lease is gone). Attempts on the wire finish, but their
+    /// results are not committed and nothing is rescheduled. Returns how many jobs were dropped.
+    func abandonAll() -> Int {
+        state.withLock { state in
+            let jobs = Set(state.pending.values.map(\.jobID)).count
+            state.pending.removeAll()
+            state.timers = TimerQueue()
+            state.bodies.removeAll()
+            state.remaining.removeAll()
+            state.blocked.removeAll()
+            return jobs
+        }
     }
 
     private func body(for eventID: String) async throws -> [UInt8]? {

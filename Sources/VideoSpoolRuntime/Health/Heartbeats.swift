@@ -13,12 +13,16 @@ public import VideoSpoolCore
 public final class Heartbeats: Sendable {
     public enum Loop: String, Sendable, CaseIterable {
         case intake, submission, polling, delivery, outcomes
+        /// The lease keeper of a shared store (only watched when it runs).
+        case ownership
     }
 
     private struct State {
         var beats: [Loop: Timestamp] = [:]
         /// Store calls each loop is inside right now.
         var storeCalls: [Loop: Int] = [:]
+        /// The loops the watchdog waits for.
+        var watched: Set<Loop> = [.intake, .submission, .polling, .delivery, .outcomes]
     }
 
     private let state = Mutex(State())
@@ -52,18 +56,24 @@ public final class Heartbeats: Sendable {
         return try await body()
     }
 
-    /// The loops that have not beaten since `now - maximumAge` (or never).
+    /// Adds a loop that runs only in some configurations to the ones the watchdog waits for.
+    public func watch(_ loop: Loop) {
+        state.withLock { _ = $0.watched.insert(loop) }
+    }
+
+    /// The loops that have not beaten since `now - maximumAge` (or never), among `loops` (by default
+    /// every watched loop).
     ///
     /// - Parameter storeUnavailable: whether the store says its commits are waiting; a loop
     ///   waiting in a store call is then not stale.
     public func stale(
         now: Timestamp,
         maximumAge: Duration,
-        among loops: [Loop] = Loop.allCases,
+        among loops: [Loop]? = nil,
         storeUnavailable: Bool = false
     ) -> [Loop] {
         state.withLock { state in
-            loops.filter { loop in
+            (loops ?? Loop.allCases.filter(state.watched.contains)).filter { loop in
                 if storeUnavailable, state.storeCalls[loop] != nil { return false }
                 return state.beats[loop].map { now - $0 > maximumAge } ?? true
             }

@@ -172,6 +172,9 @@ public final class SpoolIntake: Service, Sendable {
         guard let rescan else { return nil }
         var candidates: [String]
         if rescan {
+            // Spool files handed over by the store (a shared store reports them every round) whose
+            // file has gone meanwhile are settled, so the list never grows.
+            try await settleUnsettled()
             candidates = try await spool.incomingNames()
         } else {
             candidates = state.withLock { state in
@@ -255,6 +258,16 @@ public final class SpoolIntake: Service, Sendable {
                     }
                     try await context.commit([.sourceSettled(unsettled.jobID)], for: .intake)
                 }
+                // A daemon sharing this spool directory made a job of this very file already: it is
+                // that job's, never a duplicate of itself (and that daemon, or whoever holds its
+                // spool's debts, removes it).
+                if let identity = file.identity, let taken = try await context.store.jobTaken(fromSource: identity) {
+                    context.logger.debug(
+                        "Request file already taken by a daemon sharing the spool",
+                        metadata: ["spool.file": "\(name)", "job.id": "\(taken)"]
+                    )
+                    continue
+                }
                 let young = now - file.modifiedAt < configuration.settleTime
                 if file.linkCount > 1 {
                     if young {
@@ -267,7 +280,7 @@ public final class SpoolIntake: Service, Sendable {
                         message: "the file has \(file.linkCount) hard links; publish requests with rename(2), "
                             + "not by linking a file that stays elsewhere"
                     )
-                    reject(name, RejectedRequest(issues: [issue]), sha256: sha256, now: now, into: &batch)
+                    reject(name, RejectedRequest(issues: [issue]), sha256: sha256, identity: file.identity, now: now, into: &batch)
                     continue
                 }
                 switch validator.validate(file.bytes) {
@@ -276,12 +289,13 @@ public final class SpoolIntake: Service, Sendable {
                         postpone(name, until: file.modifiedAt + configuration.settleTime)
                         continue
                     }
-                    reject(name, request, sha256: sha256, now: now, into: &batch)
+                    reject(name, request, sha256: sha256, identity: file.identity, now: now, into: &batch)
                 case .valid(let request):
                     try await accept(
                         request,
                         name: name,
                         sha256: sha256,
+                        identity: file.identity,
                         now: now,
                         configuration: configuration,
                         into: &batch
@@ -311,6 +325,7 @@ public final class SpoolIntake: Service, Sendable {
         _ request: ValidatedRequest,
         name: String,
         sha256: String,
+        identity: String?,
         now: Timestamp,
         configuration: Configuration,
         into batch: inout Batch
@@ -337,7 +352,7 @@ public final class SpoolIntake: Service, Sendable {
                     metadata: request.metadata,
                     model: request.model
                 )
-                reject(name, rejected, sha256: sha256, now: now, into: &batch)
+                reject(name, rejected, sha256: sha256, identity: identity, now: now, into: &batch)
                 return
             }
         }
@@ -362,7 +377,7 @@ public final class SpoolIntake: Service, Sendable {
                     requestedJobID: requested,
                     model: request.model
                 )
-                reject(name, rejected, sha256: sha256, now: now, into: &batch)
+                reject(name, rejected, sha256: sha256, identity: identity, now: now, into: &batch)
                 return
             }
         }
@@ -384,7 +399,7 @@ public final class SpoolIntake: Service, Sendable {
             .insertJob(
                 job,
                 requestBody: JSONWriter().bytes(.object(request.upstreamBody)),
-                source: SourceFile(name: name, sha256: sha256, disposition: .remove)
+                source: SourceFile(name: name, sha256: sha256, disposition: .remove, identity: identity)
             )
         )
     }
@@ -393,6 +408,7 @@ public final class SpoolIntake: Service, Sendable {
         _ name: String,
         _ request: RejectedRequest,
         sha256: String?,
+        identity: String? = nil,
         now: Timestamp,
         into batch: inout Batch
     ) {
@@ -433,7 +449,13 @@ public final class SpoolIntake: Service, Sendable {
                 .insertJob(
                     job,
                     requestBody: [],
-                    source: SourceFile(name: name, sha256: sha256, disposition: .reject, errorDocument: errorDocument)
+                    source: SourceFile(
+                        name: name,
+                        sha256: sha256,
+                        disposition: .reject,
+                        errorDocument: errorDocument,
+                        identity: identity
+                    )
                 )
             )
             batch.changes.append(.insertEvent(event, deliveries: deliveries))
@@ -442,10 +464,56 @@ public final class SpoolIntake: Service, Sendable {
         batch.rejected.append(rejection)
     }
 
+    /// `batch` without the files another daemon sharing the spool has taken.
+    private func withoutTakenFiles(_ batch: Batch) async throws -> Batch {
+        var taken: Set<JobID> = []
+        var names: Set<String> = []
+        for change in batch.changes {
+            guard case .insertJob(let job, _, let source) = change, let identity = source.identity,
+                let owner = try await context.store.jobTaken(fromSource: identity), owner != job.id
+            else { continue }
+            taken.insert(job.id)
+            names.insert(source.name)
+            context.logger.debug(
+                "Request file taken by a daemon sharing the spool at the same moment",
+                metadata: ["spool.file": "\(source.name)", "job.id": "\(owner)"]
+            )
+        }
+        var kept = batch
+        guard !taken.isEmpty else {
+            // The other job is gone again (pruned at once?): leave the whole batch to the next scan.
+            context.logger.warning("A request file was taken by another daemon but cannot be found; will look again")
+            kept.changes = []
+            kept.accepted = []
+            kept.rejected = []
+            return kept
+        }
+        kept.changes = batch.changes.filter { change in
+            switch change {
+            case .insertJob(let job, _, _): !taken.contains(job.id)
+            case .insertEvent(let event, _): !taken.contains(event.jobID)
+            default: true
+            }
+        }
+        kept.accepted = batch.accepted.filter { !taken.contains($0.job.id) }
+        kept.rejected = batch.rejected.filter { !names.contains($0.name) }
+        return kept
+    }
+
     /// Commits the batch, then moves its files, then records that they moved.
     private func finish(_ batch: Batch) async throws {
+        var batch = batch
         guard !batch.accepted.isEmpty || !batch.rejected.isEmpty else { return }
-        if !batch.changes.isEmpty { try await context.commit(batch.changes, for: .intake) }
+        while !batch.changes.isEmpty {
+            do {
+                try await context.commit(batch.changes, for: .intake)
+                break
+            } catch is SourceAlreadyTaken {
+                // Another daemon sharing the spool made a job of one of these files at the same
+                // moment: leave those files to it and commit the rest.
+                batch = try await withoutTakenFiles(batch)
+            }
+        }
         var settled: [StoreChange] = []
         for (job, name) in batch.accepted {
             if await move(name, { try await self.spool.remove(name) }) { settled.append(.sourceSettled(job.id)) }

@@ -23,12 +23,16 @@ public final class OutcomeWriter: Service, Sendable {
 
     private let context: PipelineContext
     private let spool: any SpoolDirectory
+    /// The spool this daemon watches, on a shared store: outcome files of requests from another
+    /// spool are left to a daemon watching that one.
+    private let spoolID: String?
     private let state = Mutex(State())
     private let wake = WakeSignal()
 
-    public init(context: PipelineContext, spool: any SpoolDirectory) {
+    public init(context: PipelineContext, spool: any SpoolDirectory, spoolID: String? = nil) {
         self.context = context
         self.spool = spool
+        self.spoolID = spoolID
     }
 
     public func markStale(_ id: JobID) {
@@ -80,6 +84,7 @@ public final class OutcomeWriter: Service, Sendable {
             guard let snapshot = try await context.store.outcome(for: id), snapshot.job.phase.hasOutcomeFile else {
                 continue
             }
+            if let theirs = snapshot.spoolID, let spoolID, theirs != spoolID { continue }
             let document = OutcomeDocument.render(eventBody: snapshot.event.body, deliveries: snapshot.deliveries)
             do {
                 try await spool.writeOutcome(document, jobID: id, completed: snapshot.job.phase == .completed)

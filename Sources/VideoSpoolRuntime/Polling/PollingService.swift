@@ -69,6 +69,31 @@ public final class PollingService: Service, Sendable {
         return result
     }
 
+    /// Stops polling every job (this daemon's lease is gone) and gives back their generation slots;
+    /// a poll on the wire gives its slot back when it returns and finds its job gone. Returns how
+    /// many jobs were dropped.
+    func abandonAll() -> Int {
+        let (dropped, idle) = state.withLock { state -> (Int, Int) in
+            let busy = state.jobs.keys.filter { !state.timers.contains($0) }.count
+            let count = state.jobs.count
+            state.jobs.removeAll()
+            state.timers = TimerQueue()
+            return (count, count - busy)
+        }
+        if idle > 0 { generationSlots.release(idle) }
+        return dropped
+    }
+
+    /// Forgets a job whose poll just returned, if it was abandoned meanwhile or may no longer be
+    /// acted on; gives back its generation slot. Returns whether it was.
+    private func dropIfAbandoned(_ job: Job) -> Bool {
+        let tracked = state.withLock { $0.jobs[job.id] != nil }
+        guard !tracked || !context.ownership.mayAct() else { return false }
+        state.withLock { _ = $0.jobs.removeValue(forKey: job.id) }
+        generationSlots.release()
+        return true
+    }
+
     public func run() async throws {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
@@ -147,6 +172,12 @@ public final class PollingService: Service, Sendable {
         guard let generationID = job.generationID else {
             preconditionFailure("Invalid state: generating job \(job.id) has no generation id")
         }
+        if dropIfAbandoned(job) {
+            // Never sent: if it was to be the probe, the next poll probes instead.
+            if origin == .probe { state.withLock { $0.pause.probeWithdrawn(now: context.time.now()) } }
+            wake.signal()
+            return
+        }
         let sentAt = context.time.now()
         let exchange = await api.status(of: generationID, jobID: job.id)
         rateLimiter.requestFinished(exchange, sentAt: sentAt)
@@ -155,6 +186,18 @@ public final class PollingService: Service, Sendable {
         let action = context.machine.pollFinished(&job, exchange: exchange, now: now, using: &random)
         let logger = context.logger(for: job)
         let schedule = context.policy.authenticationPause
+        if dropIfAbandoned(job) {
+            // The job is no longer this daemon's, but what the API said of the key still counts.
+            let pauseAction = state.withLock { state in
+                if case .pausePolling(let reason) = action {
+                    return state.pause.refused(origin, reason: reason, now: now, schedule: schedule, using: &random)
+                }
+                return state.pause.accepted(origin)
+            }
+            report(pauseAction)
+            wake.signal()
+            return
+        }
         switch action {
         case .poll(let at):
             logger.debug(
@@ -182,7 +225,11 @@ public final class PollingService: Service, Sendable {
             }
             report(pauseAction)
             generationSlots.release()
-            try await finisher.finish(job)
+            do {
+                try await finisher.finish(job)
+            } catch is LeaseLost {
+                // Another daemon holds the job now; it polls again and finishes it there.
+            }
         case .enqueue, .pauseSubmissions:
             preconditionFailure("Invalid state: poll produced \(action)")
         }

@@ -86,6 +86,18 @@ public final class SubmissionService: Service, Sendable {
         }
     }
 
+    /// Empties the queue (this daemon's lease is gone); POSTs on the wire finish and their answers
+    /// are recorded as facts only. Returns how many jobs were dropped.
+    func abandonAll() -> Int {
+        state.withLock { state in
+            let count = state.ready.count + state.delayedJobs.count
+            state.ready.removeAll()
+            state.delayedJobs.removeAll()
+            state.delayed = TimerQueue()
+            return count
+        }
+    }
+
     /// Jobs waiting to be submitted, and the reason submissions are paused (if they are).
     public var queueStatus: (queued: Int, submitting: Int, pausedReason: String?) {
         state.withLock { state in
@@ -208,7 +220,14 @@ public final class SubmissionService: Service, Sendable {
                 // The intent is durable before the POST leaves, and only for a POST about to leave
                 // (everything it needs is already at hand): a crash from here on is an ambiguous
                 // submission, never a silent second one. Concurrent intents share a transaction.
-                try await self.context.store.commit([.updateJob(job)])
+                guard try await self.context.commitHeld([.updateJob(job)]) else {
+                    // Another daemon holds the job now; if it was the probe, another job probes.
+                    if case .probe = origin {
+                        self.state.withLock { $0.pause.probeWithdrawn(now: self.context.time.now()) }
+                    }
+                    self.dropLost()
+                    return
+                }
                 try await self.submit(job, body: body, origin: origin)
             }
         }
@@ -219,7 +238,12 @@ public final class SubmissionService: Service, Sendable {
         let logger = context.logger(for: job)
         logger.debug("Submitting generation", metadata: ["attempt": "\(job.submitAttempts)"])
         let sentAt = context.time.now()
-        let exchange = await api.submit(body: body, jobID: job.id)
+        // A lease about to run out sends nothing: the job goes back to the queue (if it is still
+        // this daemon's), exactly as for a POST that never left.
+        let exchange =
+            context.ownership.mayAct()
+            ? await api.submit(body: body, jobID: job.id)
+            : .notSent(reason: "this daemon's lease on the shared store is running out")
         rateLimiter.requestFinished(exchange, sentAt: sentAt)
         let now = context.time.now()
         var random = SystemRandomNumberGenerator()
@@ -232,16 +256,30 @@ public final class SubmissionService: Service, Sendable {
             }
             return state.pause.accepted(origin)
         }
+        report(pauseAction)
         switch action {
         case .poll(let at):
-            try await context.store.commit([.updateJob(job)])
+            guard try await context.commitHeld([.updateJob(job)]) else {
+                // Another daemon holds the job now, but the generation exists and is paid for:
+                // record the fact so that whoever holds the job polls it instead of losing it.
+                if let generationID = job.generationID {
+                    try await context.store.commit([
+                        .recordLateGeneration(job.id, generationID: generationID, submittedAt: job.submittedAt ?? now)
+                    ])
+                }
+                dropLost()
+                return
+            }
             context.logger(for: job).info(
                 "Generation submitted",
                 metadata: ["event": "job.submitted", "attempt": "\(job.submitAttempts)"]
             )
             polling.track(job, pollAt: at)
         case .enqueue(let at):
-            try await context.store.commit([.updateJob(job)])
+            guard try await context.commitHeld([.updateJob(job)]) else {
+                dropLost()
+                return
+            }
             generationSlots.release()
             logger.notice(
                 "Submission will be retried",
@@ -249,17 +287,31 @@ public final class SubmissionService: Service, Sendable {
             )
             enqueue(job, at: at)
         case .pauseSubmissions:
-            try await context.store.commit([.updateJob(job)])
+            guard try await context.commitHeld([.updateJob(job)]) else {
+                dropLost()
+                return
+            }
             generationSlots.release()
             // First in line again: it is the next probe.
             state.withLock { $0.ready.prepend(job) }
         case .finish:
             generationSlots.release()
-            try await finisher.finish(job)
+            do {
+                try await finisher.finish(job)
+            } catch is LeaseLost {
+                // Another daemon holds the job now and decides its end.
+            }
         case .pausePolling:
             preconditionFailure("Invalid state: submission produced \(action)")
         }
-        report(pauseAction)
+        state.withLock { $0.inFlight -= 1 }
+        wake.signal()
+    }
+
+    /// A job whose lease was lost while its submission was under way: give back its generation
+    /// slot and forget it.
+    private func dropLost() {
+        generationSlots.release()
         state.withLock { $0.inFlight -= 1 }
         wake.signal()
     }

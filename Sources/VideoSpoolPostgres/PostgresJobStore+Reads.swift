@@ -1,0 +1,195 @@
+import NIOCore
+import PostgresNIO
+public import VideoSpoolCore
+
+/// The port's reads, with SQLiteJobStore's results.
+extension PostgresJobStore {
+    /// At start, after ``register(_:replacing:)``: what ``claimReleasedWork(_:)`` returns without
+    /// limits (every job nobody holds that is due), plus the finished counts (kept in a small table
+    /// by a trigger, so nothing counts the jobs table). Claimed in rounds of a thousand of each
+    /// kind, so that no statement of a large backlog runs into the statement timeout.
+    public func recover() async throws -> RecoveredState {
+        var claimed: [(seq: Int64, job: Job)] = []
+        var deliveries: [Delivery] = []
+        var cancels: [JobID] = []
+        var state: RecoveredState
+        while true {
+            let round = try await claimRound(ClaimLimits(queued: 1000, others: 1000))
+            claimed += round.claimed
+            deliveries += round.state.pendingDeliveries
+            cancels += round.state.cancelRequests
+            state = round.state
+            if round.claimed.isEmpty { break }
+        }
+        state.activeJobs = claimed.sorted { $0.seq < $1.seq }.map(\.job).filter { !$0.phase.isTerminal }
+        state.pendingDeliveries = deliveries.sorted {
+            ($0.id.eventID, $0.id.index) < ($1.id.eventID, $1.id.index)
+        }
+        state.cancelRequests = cancels
+        let t = tables
+        state.finishedCounts = try await read { transaction in
+            var counts: [JobPhase: Int] = [:]
+            for row in try await transaction.rows(
+                "SELECT phase, sum(n)::bigint AS n FROM \(unescaped: t.counts) GROUP BY phase HAVING sum(n) <> 0"
+            ) {
+                if let phase = JobPhase(rawValue: try row["phase"].decode(String.self)) {
+                    counts[phase] = try row["n"].decode(Int.self)
+                }
+            }
+            return counts
+        }
+        return state
+    }
+
+    public func containsJob(_ id: JobID) async throws -> Bool {
+        let t = tables
+        return try await read { transaction in
+            try await transaction.value("SELECT 1 FROM \(unescaped: t.jobs) WHERE id = \(id.rawValue)", as: Int32.self) != nil
+        }
+    }
+
+    public func job(_ id: JobID) async throws -> Job? {
+        let t = tables
+        return try await read { transaction in
+            try await transaction.rows(
+                "SELECT \(unescaped: Rows.jobColumns()) FROM \(unescaped: t.jobs) WHERE id = \(id.rawValue)"
+            ).first.map { try Rows.job($0, appNow: transaction.appNow) }
+        }
+    }
+
+    public func jobAccepted(fromFileWithSHA256 sha256: String, since: Timestamp) async throws -> (JobID, Timestamp)? {
+        let t = tables
+        let found = try await read { transaction -> (String, Int64)? in
+            try await transaction.rows(
+                """
+                SELECT id, accepted_at FROM \(unescaped: t.jobs)
+                WHERE source_sha256 = \(sha256) AND accepted_at >= \(since.millisecondsSinceEpoch) AND phase <> 'rejected'
+                ORDER BY accepted_at DESC LIMIT 1
+                """
+            ).first.map { (try $0["id"].decode(String.self), try $0["accepted_at"].decode(Int64.self)) }
+        }
+        return found.map { (JobID(trusted: $0.0), Timestamp(millisecondsSinceEpoch: $0.1)) }
+    }
+
+    public func requestBody(for id: JobID) async throws -> [UInt8]? {
+        let t = tables
+        return try await read { transaction in
+            try await transaction.value(
+                "SELECT body FROM \(unescaped: t.requests) WHERE job_id = \(id.rawValue)",
+                as: ByteBuffer.self
+            ).map { Array($0.readableBytesView) }
+        }
+    }
+
+    public func event(id: String) async throws -> WebhookEvent? {
+        let t = tables
+        return try await read { transaction in
+            try await transaction.rows(
+                "SELECT \(unescaped: Rows.eventColumns) FROM \(unescaped: t.events) WHERE id = \(id)"
+            ).first.map(Rows.event)
+        }
+    }
+
+    public func jobTaken(fromSource identity: String) async throws -> JobID? {
+        let t = tables
+        let spoolID = try requireSpoolID()
+        return try await read { transaction in
+            try await transaction.rows(
+                "SELECT id FROM \(unescaped: t.jobs) WHERE spool_id = \(spoolID) AND source_identity = \(identity)"
+            ).first.map { JobID(trusted: try $0["id"].decode(String.self)) }
+        }
+    }
+
+    public func outcome(for id: JobID) async throws -> OutcomeSnapshot? {
+        let t = tables
+        return try await read { transaction in
+            guard
+                let jobRow = try await transaction.rows(
+                    """
+                    SELECT \(unescaped: Rows.jobColumns()), outcome_version, spool_id FROM \(unescaped: t.jobs)
+                    WHERE id = \(id.rawValue)
+                    """
+                ).first,
+                let eventRow = try await transaction.rows(
+                    """
+                    SELECT \(unescaped: Rows.eventColumns) FROM \(unescaped: t.events) WHERE job_id = \(id.rawValue)
+                    ORDER BY created_at DESC LIMIT 1
+                    """
+                ).first
+            else { return nil }
+            let job = try Rows.job(jobRow, appNow: transaction.appNow)
+            let event = try Rows.event(eventRow)
+            let deliveries = try await transaction.rows(
+                """
+                SELECT \(unescaped: Rows.deliveryColumns) FROM \(unescaped: t.deliveries)
+                WHERE event_id = \(event.id) ORDER BY idx
+                """
+            ).map { try Rows.delivery($0, fence: job.fence) }
+            return OutcomeSnapshot(
+                job: job,
+                event: event,
+                deliveries: deliveries,
+                version: try jobRow["outcome_version"].decode(Int.self),
+                spoolID: try jobRow["spool_id"].decode(String?.self)
+            )
+        }
+    }
+
+    public func recentCompletions(limit: Int) async throws -> [CompletionObservation] {
+        let t = tables
+        return try await read { transaction in
+            try await transaction.rows(
+                """
+                SELECT model, resolution, duration_seconds, submitted_at, last_running_at, finished_at
+                FROM \(unescaped: t.jobs)
+                WHERE phase = 'completed' AND last_running_at IS NOT NULL
+                ORDER BY finished_at DESC LIMIT \(Int64(max(0, limit)))
+                """
+            ).reversed().compactMap { row in
+                CompletionObservation(
+                    key: CompletionTimeKey(
+                        model: try row["model"].decode(String.self),
+                        resolution: try row["resolution"].decode(String?.self),
+                        durationSeconds: try row["duration_seconds"].decode(Int?.self)
+                    ),
+                    submittedAt: try Rows.timestamp(row["submitted_at"]),
+                    lastRunningAt: try Rows.timestamp(row["last_running_at"]),
+                    completedAt: try Rows.timestamp(row["finished_at"])
+                )
+            }
+        }
+    }
+
+    public func failedDeliveries(since: Timestamp) async throws -> [Delivery] {
+        let t = tables
+        return try await read { transaction in
+            try await transaction.rows(
+                """
+                SELECT \(unescaped: Rows.deliveryColumns) FROM \(unescaped: t.deliveries)
+                WHERE state = 'failed' AND last_attempt_at >= \(since.millisecondsSinceEpoch)
+                ORDER BY last_attempt_at
+                """
+            ).map { try Rows.delivery($0) }
+        }
+    }
+
+    /// As on SQLite, and also: nobody holds the job, and it is this daemon's spool's or has no
+    /// outcome file (a rejection). Outcome files live in the spool the request came from, so only
+    /// that spool's daemon may prune the job with its file.
+    public func finishedJobs(before cutoff: Timestamp, limit: Int) async throws -> [Job] {
+        let t = tables
+        let spoolID = try requireSpoolID()
+        return try await read { transaction in
+            try await transaction.rows(
+                """
+                SELECT \(unescaped: Rows.jobColumns()) FROM \(unescaped: t.jobs)
+                WHERE phase IN \(unescaped: PostgresSchema.terminalPhases) AND source_settled
+                    AND coalesce(finished_at, accepted_at) < \(cutoff.millisecondsSinceEpoch)
+                    AND pending_deliveries = 0 AND owner IS NULL
+                    AND (spool_id = \(spoolID) OR phase = 'rejected')
+                ORDER BY coalesce(finished_at, accepted_at) LIMIT \(Int64(max(0, limit)))
+                """
+            ).map { try Rows.job($0, appNow: transaction.appNow) }
+        }
+    }
+}
