@@ -131,7 +131,8 @@ public final class HTTPVideoDownloader: VideoDownloader, Sendable {
             return stored
         } catch {
             let failure = Self.failure(from: error)
-            if failure.isTransient {
+            // A part with bytes in it is kept for the next attempt; an empty or useless one is not.
+            if failure.isTransient, part.bytes > 0 {
                 await part.keep()
             } else {
                 await part.discard()
@@ -317,8 +318,10 @@ public final class HTTPVideoDownloader: VideoDownloader, Sendable {
         } catch let error as VideoDownloadError {
             throw error
         } catch {
-            // Keep what arrived, so the next attempt resumes after it.
-            try? await part.append(pending)
+            // Keep what arrived, so the next attempt resumes after it; shielded from cancellation (a
+            // stall or deadline cancels this task, and the thread pool skips work of canceled tasks).
+            let received = pending
+            try? await Task { try await part.append(received) }.value
             if Task.isCancelled { throw CancellationError() }
             let reason = TransportErrorDescription.describe(error).reason
             throw VideoDownloadError.transient(

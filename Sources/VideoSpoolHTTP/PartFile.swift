@@ -42,6 +42,12 @@ final class PartFile: @unchecked Sendable {
         let file = try await blocking("open the part file") {
             let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o640)
             guard descriptor >= 0 else { throw Errno(errno) }
+            // One writer per part: a second download of the same job must not interleave its bytes.
+            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+                let code = errno
+                Glibc.close(descriptor)
+                throw code == EWOULDBLOCK ? Busy() : Errno(code)
+            }
             return PartFile(directory: directory, partPath: path, descriptor: descriptor)
         }
         do {
@@ -107,9 +113,10 @@ final class PartFile: @unchecked Sendable {
     func commit(to finalPath: String) async throws(VideoDownloadError) -> String {
         let digest = try await Self.blocking("store the video") { [self] () throws -> String in
             guard fsync(descriptor) == 0 else { throw Errno(errno) }
+            // Renamed while still locked, so no other download can open the part in between.
+            guard rename(partPath, finalPath) == 0 else { throw Errno(errno) }
             Glibc.close(descriptor)
             descriptor = -1
-            guard rename(partPath, finalPath) == 0 else { throw Errno(errno) }
             try Self.syncDirectory(directory)
             return hasher.finalize().map { byte in
                 let hex = Array("0123456789abcdef".utf8)
@@ -120,9 +127,9 @@ final class PartFile: @unchecked Sendable {
     }
 
     /// Keeps what arrived for the next attempt: fsync (so a power loss cannot leave a part whose
-    /// length runs ahead of its data), then close.
+    /// length runs ahead of its data), then close. Runs even if the caller was canceled.
     func keep() async {
-        _ = try? await Self.blocking("sync the part file") { [self] in
+        await Self.finishing("sync the part file") { [self] in
             guard descriptor >= 0 else { return }
             fsync(descriptor)
             Glibc.close(descriptor)
@@ -130,15 +137,22 @@ final class PartFile: @unchecked Sendable {
         }
     }
 
-    /// Deletes the part: it cannot be used (the video is gone or too large).
+    /// Deletes the part: it cannot be used (the video is gone or too large). Runs even if the
+    /// caller was canceled.
     func discard() async {
-        _ = try? await Self.blocking("remove the part file") { [self] in
+        await Self.finishing("remove the part file") { [self] in
             if descriptor >= 0 {
                 Glibc.close(descriptor)
                 descriptor = -1
             }
             unlink(partPath)
         }
+    }
+
+    /// Runs must-finish cleanup on the thread pool in a task of its own: the pool skips work whose
+    /// task was canceled, and a canceled download must still sync or remove its part.
+    private static func finishing(_ action: String, _ work: @escaping @Sendable () throws -> Void) async {
+        _ = try? await Task { try await blocking(action, work) }.value
     }
 
     private func closeQuietly() {
@@ -157,6 +171,9 @@ final class PartFile: @unchecked Sendable {
         guard fsync(descriptor) == 0 else { throw Errno(errno) }
     }
 
+    /// Another download holds the part file's lock.
+    struct Busy: Error {}
+
     /// An errno from a failed call.
     struct Errno: Error {
         let code: Int32
@@ -174,6 +191,8 @@ final class PartFile: @unchecked Sendable {
             }
         } catch let error as Errno {
             throw storageError(action, code: error.code)
+        } catch is Busy {
+            throw VideoDownloadError.transient(.storageFailed, "another download of this job is writing its part file")
         } catch {
             throw VideoDownloadError.transient(.storageFailed, "cannot \(action): \(error)")
         }

@@ -239,25 +239,32 @@ struct HTTPVideoDownloaderTests {
     // MARK: - Time
 
     @Test func aSlowDripBeyondTheStallTimeoutFailsTransientlyAndKeepsWhatArrived() async throws {
-        // One byte every five seconds; the stall timeout is one second.
-        let simulator = try videoSimulator(faults: ["video:slow-drip=0.2"])
+        // One byte every ten seconds; the stall timeout is two seconds.
+        let simulator = try videoSimulator(faults: ["video:slow-drip=0.1"])
         try await withResultsDirectory { directory in
-            try await withDownloader(loopbackDownloads(stallTimeout: .seconds(1))) { downloader in
+            try await withDownloader(loopbackDownloads(stallTimeout: .seconds(2))) { downloader in
                 try await simulator.withRunningServer { _ in
+                    let (id, url) = try completedGeneration(simulator)
+                    let expected = SimulatedVideo(generationID: id).bytes
+                    // What an earlier attempt left; the stalled one adds what it got (if anything).
+                    try Data(expected.prefix(300)).write(to: URL(fileURLWithPath: directory + "/.job-video.part"))
                     let started = ContinuousClock.now
-                    let error = try #require(await downloadError(downloader, Self.request(try completedGeneration(simulator).url, directory)))
+                    let error = try #require(await downloadError(downloader, Self.request(url, directory)))
                     #expect(error.code == .stalled)
                     #expect(error.isTransient)
-                    #expect(ContinuousClock.now - started < .seconds(4.5))
+                    #expect(ContinuousClock.now - started < .seconds(9))
                     #expect(try listing(directory) == [".job-video.part"])
+                    let part = try fileBytes(directory + "/.job-video.part")
+                    #expect(part.count >= 300)
+                    #expect(part == Array(expected.prefix(part.count)))
                 }
             }
         }
     }
 
     @Test func aDownloadThatOutlastsItsDeadlineFailsTransiently() async throws {
-        // About 1,100 bytes at 200 bytes per second: data keeps coming, but too slowly.
-        let simulator = try videoSimulator(faults: ["video:slow-drip=200"])
+        // About 1,100 bytes at 50 bytes per second: data keeps coming, but too slowly.
+        let simulator = try videoSimulator(faults: ["video:slow-drip=50"])
         try await withResultsDirectory { directory in
             try await withDownloader(loopbackDownloads(timeout: .seconds(1.5), stallTimeout: .seconds(10))) { downloader in
                 try await simulator.withRunningServer { _ in
@@ -265,7 +272,8 @@ struct HTTPVideoDownloaderTests {
                     let error = try #require(await downloadError(downloader, Self.request(try completedGeneration(simulator).url, directory)))
                     #expect(error.code == .timedOut)
                     #expect(error.isTransient)
-                    #expect(ContinuousClock.now - started < .seconds(4.5))
+                    // Ended by the deadline, long before the body's natural end (about 22 s).
+                    #expect(ContinuousClock.now - started < .seconds(15))
                 }
             }
         }
@@ -276,13 +284,17 @@ struct HTTPVideoDownloaderTests {
         try await withResultsDirectory { directory in
             try await withDownloader(loopbackDownloads()) { downloader in
                 try await simulator.withRunningServer { _ in
-                    let url = try completedGeneration(simulator).url
+                    let (id, url) = try completedGeneration(simulator)
+                    let expected = SimulatedVideo(generationID: id).bytes
+                    // A part from an earlier attempt, which the canceled one must not lose.
+                    try Data(expected.prefix(500)).write(to: URL(fileURLWithPath: directory + "/.job-video.part"))
                     let task = Task { try await downloader.download(Self.request(url, directory)) }
                     // Cancel once the request reached the server (a bounded wait for that event).
                     let deadline = ContinuousClock.now + .seconds(30)
                     while simulator.api.videoRequests.isEmpty, ContinuousClock.now < deadline {
                         try await Task.sleep(for: .milliseconds(10))
                     }
+                    #expect(simulator.api.videoRequests.map(\.range) == ["bytes=500-"])
                     task.cancel()
                     let result = await task.result
                     guard case .failure(let failure) = result, let error = failure as? VideoDownloadError else {
@@ -292,6 +304,35 @@ struct HTTPVideoDownloaderTests {
                     #expect(error.code == .canceled)
                     #expect(error.isTransient)
                     #expect(try listing(directory) == [".job-video.part"])
+                    let part = try fileBytes(directory + "/.job-video.part")
+                    #expect(part.count >= 500)
+                    #expect(part == Array(expected.prefix(part.count)))
+                }
+            }
+        }
+    }
+
+    @Test func aSecondDownloadOfTheSameJobDoesNotWriteIntoTheFirstsPart() async throws {
+        // The first download waits three seconds for its answer, holding its part file.
+        let simulator = try videoSimulator(faults: ["video:delay=3*1"])
+        try await withResultsDirectory { directory in
+            try await withDownloader(loopbackDownloads(stallTimeout: .seconds(60))) { downloader in
+                try await simulator.withRunningServer { _ in
+                    let (id, url) = try completedGeneration(simulator)
+                    let first = Task { try await downloader.download(Self.request(url, directory)) }
+                    // Once the first download's request reached the server, its part file is locked.
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    while simulator.api.videoRequests.isEmpty, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                    let second = try #require(await downloadError(downloader, Self.request(url, directory)))
+                    #expect(second.code == .storageFailed)
+                    #expect(second.isTransient)
+                    #expect(second.message.contains("another download"), "\(second)")
+                    let stored = try await first.value
+                    #expect(stored.sha256 == sha256Hex(SimulatedVideo(generationID: id).bytes))
+                    #expect(simulator.api.videoRequests.count == 1)
+                    #expect(try listing(directory) == ["job-video.mp4"])
                 }
             }
         }
@@ -378,6 +419,8 @@ struct HTTPVideoDownloaderTests {
                 #expect(error.code == .connectionFailed)
                 #expect(error.isTransient)
                 #expect(error.message.contains("connection refused"), "\(error)")
+                // Nothing arrived, so no part file is left behind.
+                #expect(try listing(directory) == [])
             }
         }
     }

@@ -18,8 +18,23 @@ import VideoSpoolSimulator
 struct DownloadScenario {
     var downloads = 32
     var bytes: Int64 = 200 * 1024 * 1024
-    /// Where the videos are stored (a directory on the disk under test; removed afterwards).
+    /// Where the videos are stored (created, and removed afterwards).
     var directory = FileManager.default.temporaryDirectory.path + "/videospool-bench-download-\(getpid())"
+    /// Names the storage in the results ("disk", "tmpfs").
+    var storage = "disk"
+
+    /// The same downloads into tmpfs (`/dev/shm`), which takes the disk's write speed out of the
+    /// figure and leaves the network, hashing and the downloader; `nil` without room for them there.
+    func inMemory() -> DownloadScenario? {
+        var stats = statvfs()
+        guard statvfs("/dev/shm", &stats) == 0 else { return nil }
+        let free = Double(stats.f_bavail) * Double(stats.f_frsize)
+        guard free > Double(bytes) * Double(downloads) * 1.2 else { return nil }
+        var copy = self
+        copy.directory = "/dev/shm/videospool-bench-download-\(getpid())"
+        copy.storage = "tmpfs"
+        return copy
+    }
 
     func run(binary: String) async throws -> ScenarioResult {
         try? FileManager.default.removeItem(atPath: directory)
@@ -54,6 +69,7 @@ struct DownloadScenario {
         let sampler = RSSSampler()
         let sampling = Task { await sampler.run() }
         let cpuBefore = try simulator.cpuSeconds()
+        let ownCPUBefore = try Self.cpuSeconds(pid: "self")
         let start = ContinuousClock.now
         let stored = try await withThrowingTaskGroup(of: StoredVideo.self) { group in
             for (index, link) in links.enumerated() {
@@ -69,6 +85,7 @@ struct DownloadScenario {
         sampling.cancel()
         let peak = max(await sampling.value, try Self.residentMiB())
         let simulatorCPU = try simulator.cpuSeconds() - cpuBefore
+        let downloaderCPU = try Self.cpuSeconds(pid: "self") - ownCPUBefore
         try await downloader.shutdown()
 
         guard stored.allSatisfy({ $0.bytes == bytes }) else {
@@ -83,16 +100,19 @@ struct DownloadScenario {
 
         let total = Double(bytes) * Double(downloads)
         var result = ScenarioResult(
-            name: "download",
-            summary: "\(downloads) videos of \(bytes / 1_048_576) MiB at once from the simulator on loopback, stored with fsync"
+            name: "download (\(storage))",
+            summary: "\(downloads) videos of \(bytes / 1_048_576) MiB at once from the simulator on loopback, "
+                + "hashed and stored with fsync in \(storage == "tmpfs" ? "tmpfs (/dev/shm)" : directory)"
         )
         result.add("aggregate throughput", total / 1e6 / seconds, "MB/s", .atLeast(500))
         result.add("wall time", seconds, "s")
         result.add("RSS growth over idle", peak - idle, "MiB", .atMost(32))
         result.add("RSS idle", idle, "MiB")
         result.add("RSS peak", peak, "MiB")
+        result.add("downloader CPU", downloaderCPU, "s")
+        result.add("downloader CPU per GB", downloaderCPU / (total / 1e9), "s")
         result.add("simulator CPU", simulatorCPU, "s")
-        result.notes.append("stored in \(directory) (removed); the downloader runs in the benchmark process")
+        result.notes.append("the downloader runs in the benchmark process, the simulator in its own")
         return result
     }
 
@@ -133,6 +153,18 @@ struct DownloadScenario {
             chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
         }
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// User plus system CPU time of a process (`self` for this one), in seconds.
+    static func cpuSeconds(pid: String) throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+        guard let close = stat.lastIndex(of: ")") else { throw BenchError("unreadable /proc/\(pid)/stat") }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else {
+            throw BenchError("unreadable /proc/\(pid)/stat")
+        }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// This process's resident memory in MiB.
@@ -194,13 +226,7 @@ private final class SimulatorProcess: @unchecked Sendable {
 
     /// User plus system CPU time so far, in seconds.
     func cpuSeconds() throws -> Double {
-        let stat = try String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)
-        guard let close = stat.lastIndex(of: ")") else { throw BenchError("unreadable stat") }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else {
-            throw BenchError("unreadable stat")
-        }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        try DownloadScenario.cpuSeconds(pid: String(process.processIdentifier))
     }
 
     func stop() {
