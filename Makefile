@@ -109,8 +109,9 @@ test-systemd: deps
 	@if [ "$${VIDEOSPOOL_SKIP_SYSTEMD_TEST:-0}" != 1 ]; then $(MAKE) --no-print-directory release; fi
 	Tests/systemd/test-under-systemd.sh
 
-# The release daemon against the simulator on loopback: burst, steady, waiting, idle and the poll
-# schedule comparison. Prints a table and writes bench-results.json. About five minutes plus the build.
+# The release daemon against the simulator on loopback: burst, steady, waiting, idle, the poll
+# schedule comparison and video downloads (32 x 200 MiB, to disk and to /dev/shm). Prints a table and
+# writes bench-results.json. About six minutes plus the build.
 bench: release
 	$(SWIFT) build -c release --static-swift-stdlib --product videospool-bench
 	./.build/release/videospool-bench --daemon .build/release/videospool --output bench-results.json

@@ -28,14 +28,8 @@ public final class HTTPWebhookTransport: WebhookTransport, Sendable {
     }
 
     private let configuration: Mutex<Configuration>
-    private let resolver: any HostResolver
     private let logger: Logger
-    private let eventLoopGroup: any EventLoopGroup
-    /// Clients pinned to one vetted address per host, reused while DNS keeps giving that address.
-    private let pinnedClients = Mutex(PinnedClients())
-    private let directClient: HTTPClient
-
-    private static let maximumPinnedClients = 128
+    private let clients: VettedClientPool
 
     public init(
         configuration: Configuration,
@@ -44,23 +38,21 @@ public final class HTTPWebhookTransport: WebhookTransport, Sendable {
         logger: Logger
     ) {
         self.configuration = Mutex(configuration)
-        self.resolver = resolver
         self.logger = logger
-        self.eventLoopGroup = eventLoopGroup
-        self.directClient = HTTPClient(
-            eventLoopGroupProvider: .shared(eventLoopGroup),
-            configuration: Self.clientConfiguration(dnsOverride: [:])
+        self.clients = VettedClientPool(
+            eventLoopGroup: eventLoopGroup,
+            resolver: resolver,
+            configuration: Self.clientConfiguration()
         )
     }
 
-    private static func clientConfiguration(dnsOverride: [String: String]) -> HTTPClient.Configuration {
+    private static func clientConfiguration() -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         // AsyncHTTPClient keeps retrying a refused connection until the connect timeout; a dead
         // receiver should cost an attempt a few seconds, not ten.
         configuration.timeout = .init(connect: .seconds(5), read: nil)
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 8)
-        configuration.dnsOverride = dnsOverride
         configuration.decompression = .disabled
         return configuration
     }
@@ -72,9 +64,7 @@ public final class HTTPWebhookTransport: WebhookTransport, Sendable {
 
     /// Closes every connection; call once, after the last `send`.
     public func shutdown() async throws {
-        let clients = pinnedClients.withLock { $0.removeAll() }
-        for client in clients { try await client.shutdown() }
-        try await directClient.shutdown()
+        try await clients.shutdown()
     }
 
     public func send(_ request: WebhookRequest) async -> DeliveryStateMachine.AttemptResult {
@@ -106,17 +96,20 @@ public final class HTTPWebhookTransport: WebhookTransport, Sendable {
             return .refused(reason: "the callback URL's host \(url.host) is written in a form that cannot be checked")
         }
         let addresses: [IPAddress?]
-        switch await route(url, policy: configuration.addressPolicy) {
+        switch await clients.route(url, policy: configuration.addressPolicy) {
         case .success(let vetted): addresses = vetted
-        case .failure(let failure): return failure.result
+        case .failure(.literalRefused(let refusal)): return .refused(reason: "the callback host is \(refusal)")
+        case .failure(.resolvesToRefused(let refusal)): return .refused(reason: "\(url.host) resolves to \(refusal)")
+        case .failure(.unresolvable(let reason)): return .transportFailure(reason: reason, timedOut: false)
+        case .failure(.noAddresses): return .transportFailure(reason: "\(url.host) has no addresses", timedOut: false)
         }
         // Every vetted address in the resolver's order, moving on only when a connection could not
         // be made (nothing was sent): a host whose first address is unreachable (IPv6 without a
         // route, say) is still delivered to.
         var result: DeliveryStateMachine.AttemptResult = .transportFailure(reason: "no address tried", timedOut: false)
         for (index, address) in addresses.enumerated() {
-            let client = address.map { pinnedClient(host: url.hostForResolution, address: $0) } ?? directClient
-            defer { pinnedClients.withLock { $0.finished(client) } }
+            let client = clients.checkOut(host: url.hostForResolution, address: address)
+            defer { clients.checkIn(client) }
             let recorder = ExchangeRecorder(maximumBodyBytes: configuration.maximumResponseBytes)
             let deadline = NIODeadline.now() + .milliseconds(configuration.timeout.wholeMilliseconds)
             do {
@@ -135,92 +128,5 @@ public final class HTTPWebhookTransport: WebhookTransport, Sendable {
             }
         }
         return result
-    }
-
-    private struct RouteFailure: Error {
-        let result: DeliveryStateMachine.AttemptResult
-    }
-
-    /// The addresses to connect to for `url`, each vetted; `nil` stands for "let the client
-    /// connect as written" (no check needed, or a vetted IP literal).
-    private func route(_ url: HTTPURL, policy: AddressPolicy) async -> Result<[IPAddress?], RouteFailure> {
-        if policy.allowPrivateNetworks { return .success([nil]) }
-        if let literal = url.literalAddress {
-            if let refusal = policy.refusal(for: literal) {
-                return .failure(RouteFailure(result: .refused(reason: "the callback host is \(refusal)")))
-            }
-            return .success([nil])
-        }
-        let addresses: [IPAddress]
-        do {
-            addresses = try await resolver.addresses(of: url.hostForResolution, port: url.effectivePort)
-        } catch {
-            return .failure(RouteFailure(result: .transportFailure(reason: "\(error)", timedOut: false)))
-        }
-        guard !addresses.isEmpty else {
-            return .failure(RouteFailure(result: .transportFailure(reason: "\(url.host) has no addresses", timedOut: false)))
-        }
-        // Every address must pass: a name that also resolves to a private address is refused
-        // outright (DNS rebinding tries exactly that mix).
-        for address in addresses {
-            if let refusal = policy.refusal(for: address) {
-                return .failure(RouteFailure(result: .refused(reason: "\(url.host) resolves to \(refusal)")))
-            }
-        }
-        return .success(addresses.map(Optional.some))
-    }
-
-    private func pinnedClient(host: String, address: IPAddress) -> HTTPClient {
-        let key = "\(host)|\(address)"
-        let (client, evicted) = pinnedClients.withLock { clients in
-            clients.checkOut(key: key, limit: Self.maximumPinnedClients) {
-                HTTPClient(
-                    eventLoopGroupProvider: .shared(eventLoopGroup),
-                    configuration: Self.clientConfiguration(dnsOverride: [host: "\(address)"])
-                )
-            }
-        }
-        for old in evicted { old.shutdown { _ in } }
-        return client
-    }
-}
-
-/// The pinned clients by "host|address", least recently used first; a client is only shut down
-/// when no delivery is using it.
-private struct PinnedClients {
-    private var entries: [String: (client: HTTPClient, inUse: Int, lastUsed: UInt64)] = [:]
-    private var clock: UInt64 = 0
-
-    /// The client for `key` (made if needed), counted as in use; plus idle clients to shut down
-    /// to stay within `limit`.
-    mutating func checkOut(key: String, limit: Int, make: () -> HTTPClient) -> (HTTPClient, [HTTPClient]) {
-        clock += 1
-        if var entry = entries[key] {
-            entry.inUse += 1
-            entry.lastUsed = clock
-            entries[key] = entry
-            return (entry.client, [])
-        }
-        var evicted: [HTTPClient] = []
-        while entries.count >= limit,
-            let idle = entries.filter({ $0.value.inUse == 0 }).min(by: { $0.value.lastUsed < $1.value.lastUsed })
-        {
-            evicted.append(idle.value.client)
-            entries[idle.key] = nil
-        }
-        let client = make()
-        entries[key] = (client, 1, clock)
-        return (client, evicted)
-    }
-
-    /// Marks one use of `client` as over (no-op for the unpinned shared client).
-    mutating func finished(_ client: HTTPClient) {
-        guard let key = entries.first(where: { $0.value.client === client })?.key else { return }
-        entries[key]?.inUse -= 1
-    }
-
-    mutating func removeAll() -> [HTTPClient] {
-        defer { entries.removeAll() }
-        return entries.values.map(\.client)
     }
 }

@@ -5,7 +5,10 @@ public struct FaultRule: Sendable, Hashable {
     public enum Endpoint: String, Sendable, Hashable {
         case submit
         case poll
+        /// Submit and poll requests (not videos).
         case any
+        /// The simulator's own video links, `GET /_videos/…`.
+        case video
     }
 
     public enum Fault: Sendable, Hashable {
@@ -33,11 +36,48 @@ public struct FaultRule: Sendable, Hashable {
         /// A standing limit: requests beyond this many in one second get 429.
         case rateLimit(perSecond: Int, retryAfterSeconds: Int? = nil)
 
-        /// Limits apply to every request while in force; other faults are taken by one request each.
+        // Video faults (`video:` only).
+
+        /// Standing: videos are this many bytes (a valid MP4 padded after its frame, generated as
+        /// it is sent), for large downloads.
+        case videoSize(Int64)
+        /// Send the body at about this many bytes per second.
+        case slowDrip(bytesPerSecond: Double)
+        /// Announce the full length, send this many bytes, then close the connection.
+        case truncate(afterBytes: Int64)
+        /// Announce 1024 bytes more than the body has, send the body, then close the connection.
+        case wrongLength
+        /// Answer 302 with this `Location`.
+        case redirect(String)
+        /// Send the video, then padding forever, without a `Content-Length`.
+        case endless
+        /// Answer a `Range` request with the whole video (200), as a server without range support does.
+        case ignoreRange
+        /// Send the body chunked, without a `Content-Length`.
+        case chunked
+
+        /// Limits (and the video size) apply to every request while in force; other faults are
+        /// taken by one request each.
         public var isStandingLimit: Bool {
             switch self {
-            case .concurrencyLimit, .rateLimit: true
+            case .concurrencyLimit, .rateLimit, .videoSize: true
             default: false
+            }
+        }
+
+        /// Faults that only make sense for video downloads.
+        var isVideoOnly: Bool {
+            switch self {
+            case .videoSize, .slowDrip, .truncate, .wrongLength, .redirect, .endless, .ignoreRange, .chunked: true
+            default: false
+            }
+        }
+
+        /// Faults a video download can take: the video ones, a status and a delay.
+        var appliesToVideo: Bool {
+            switch self {
+            case .status, .delay: true
+            default: isVideoOnly
             }
         }
     }
@@ -62,13 +102,16 @@ public struct FaultRule: Sendable, Hashable {
 
 extension FaultRule {
     /// Parses the `videospool simulate --fault` syntax: `ENDPOINT:FAULT[*COUNT]`, where ENDPOINT is
-    /// `submit`, `poll` or `any` and FAULT is one of `status=CODE` (optionally `,retry-after=SECONDS`;
+    /// `submit`, `poll`, `any` or `video` and FAULT is one of `status=CODE` (optionally `,retry-after=SECONDS`;
     /// `,for=SECONDS` answers every matching request so for that long from the first one, no COUNT),
     /// `delay=SECONDS`, `drop`, `malformed`, `report=STATUS`, `video-url=URL` (the rest of the text, commas
     /// included), `accept-then-fail=CODE`, and the standing
     /// limits `concurrency-limit=N` and `rate-limit=PER_SECOND` (both optionally `,retry-after=SECONDS`).
+    /// Video links (`video:`) take `status=CODE`, `delay=SECONDS`, `size=BYTES` (standing),
+    /// `slow-drip=BYTES_PER_SECOND`, `truncate=BYTES`, `wrong-length`, `redirect=URL`, `endless`,
+    /// `ignore-range` and `chunked`.
     /// Examples: `submit:status=429,retry-after=5*3`, `any:status=401,for=5`, `poll:report=error`,
-    /// `any:delay=40`, `any:concurrency-limit=5`.
+    /// `any:delay=40`, `any:concurrency-limit=5`, `video:truncate=1000*1`, `video:redirect=http://10.0.0.1/v.mp4`.
     public init(parsing text: String) throws(FaultSyntaxError) {
         var body = Substring(text)
         var count: Int?
@@ -81,7 +124,16 @@ extension FaultRule {
         }
         let parts = body.split(separator: ":", maxSplits: 1).map(String.init)
         guard parts.count == 2, let endpoint = Endpoint(rawValue: parts[0]) else {
-            throw FaultSyntaxError(text: text, reason: "expected submit:…, poll:… or any:…")
+            throw FaultSyntaxError(text: text, reason: "expected submit:…, poll:…, any:… or video:…")
+        }
+        // A URL may contain commas and '=': everything after `redirect=` is the Location.
+        if parts[1].hasPrefix("redirect=") {
+            let location = String(parts[1].dropFirst("redirect=".count))
+            guard !location.isEmpty else {
+                throw FaultSyntaxError(text: text, reason: "redirect needs a URL, e.g. redirect=http://10.0.0.1/v.mp4")
+            }
+            try self.init(endpoint: endpoint, checked: .redirect(location), remaining: count, text: text)
+            return
         }
         if parts[1].hasPrefix("video-url=") {
             // A URL may hold commas: take it whole.
@@ -138,10 +190,49 @@ extension FaultRule {
                 kind == "rate-limit"
                 ? .rateLimit(perSecond: limit, retryAfterSeconds: retryAfter)
                 : .concurrencyLimit(limit, retryAfterSeconds: retryAfter)
+        case "size":
+            guard let bytes = settings["size"].flatMap(Int64.init), bytes > 0 else {
+                throw FaultSyntaxError(text: text, reason: "size needs a positive number of bytes, e.g. size=209715200")
+            }
+            fault = .videoSize(bytes)
+        case "slow-drip":
+            guard let rate = settings["slow-drip"].flatMap(Double.init), rate > 0, rate.isFinite else {
+                throw FaultSyntaxError(text: text, reason: "slow-drip needs bytes per second, e.g. slow-drip=100")
+            }
+            fault = .slowDrip(bytesPerSecond: rate)
+        case "truncate":
+            guard let bytes = settings["truncate"].flatMap(Int64.init), bytes >= 0 else {
+                throw FaultSyntaxError(text: text, reason: "truncate needs a number of bytes, e.g. truncate=1000")
+            }
+            fault = .truncate(afterBytes: bytes)
+        case "wrong-length": fault = .wrongLength
+        case "endless": fault = .endless
+        case "ignore-range": fault = .ignoreRange
+        case "chunked": fault = .chunked
         default:
             throw FaultSyntaxError(text: text, reason: "unknown fault '\(kind)'")
         }
-        self.init(endpoint: endpoint, fault: fault, remaining: count, window: window)
+        try self.init(endpoint: endpoint, checked: fault, remaining: count, window: window, text: text)
+    }
+
+    private init(
+        endpoint: Endpoint,
+        checked fault: Fault,
+        remaining: Int?,
+        window: Duration? = nil,
+        text: String
+    ) throws(FaultSyntaxError) {
+        if endpoint == .video, !fault.appliesToVideo {
+            throw FaultSyntaxError(
+                text: text,
+                reason: "video links take status, delay, size, slow-drip, truncate, wrong-length, redirect, endless, "
+                    + "ignore-range or chunked"
+            )
+        }
+        if endpoint != .video, fault.isVideoOnly {
+            throw FaultSyntaxError(text: text, reason: "this fault applies to video links only (video:…)")
+        }
+        self.init(endpoint: endpoint, fault: fault, remaining: remaining, window: window)
     }
 }
 

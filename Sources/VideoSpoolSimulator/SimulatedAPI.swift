@@ -12,6 +12,8 @@ public final class SimulatedAPI: Sendable {
         public let submittedAt: ContinuousClock.Instant
         public let readyAfter: Duration
         public let ending: Ending
+        /// The token in its served video link (as a CDN's signature would be).
+        public let videoToken: String
 
         public enum Ending: Sendable, Hashable {
             case completed
@@ -35,6 +37,15 @@ public final class SimulatedAPI: Sendable {
         public var rateLimited = 0
         /// Most API requests being answered at once.
         public var peakConcurrency = 0
+        /// Requests for served videos (`GET /_videos/…`), whatever the answer.
+        public var videoRequests = 0
+    }
+
+    /// One request for a served video, as it arrived.
+    public struct VideoRequest: Sendable, Hashable {
+        public var generationID: String
+        /// The `Range` header, if any.
+        public var range: String?
     }
 
     /// What happened to one request, for tests that await the API's side of things.
@@ -59,6 +70,9 @@ public final class SimulatedAPI: Sendable {
         var inFlight = 0
         /// The current one-second window of `rate-limit`, and the requests admitted in it.
         var rateWindow: (start: ContinuousClock.Instant, admitted: Int)?
+        /// Where served video links point: the simulator's own address once it listens.
+        var servedBaseURL = "http://127.0.0.1"
+        var videoRequests: [VideoRequest] = []
     }
 
     private let state: Mutex<State>
@@ -74,6 +88,15 @@ public final class SimulatedAPI: Sendable {
 
     /// How long each request takes before it is answered (``SimulatorConfiguration/latency``).
     public var latency: Duration { state.withLock { $0.configuration.latency } }
+
+    /// Every request for a served video so far, in arrival order.
+    public var videoRequests: [VideoRequest] { state.withLock { $0.videoRequests } }
+
+    /// Points served video links at the address the simulator listens on.
+    public func setServedAddress(host: String, port: Int) {
+        let literal = host.contains(":") ? "[\(host)]" : host
+        state.withLock { $0.servedBaseURL = "http://\(literal):\(port)" }
+    }
 
     /// When a poll first told the daemon this generation was `completed`.
     public func completionSeen(_ generationID: String) -> ContinuousClock.Instant? {
@@ -242,6 +265,110 @@ public final class SimulatedAPI: Sendable {
         return .json(status: 200, body: statusBody(generation), retryAfterSeconds: nil)
     }
 
+    // MARK: - Served videos
+
+    private func videoURL(_ generation: Generation, configuration: SimulatorConfiguration) -> String {
+        if let base = configuration.videoBaseURL { return "\(base)/\(generation.id).mp4" }
+        let base = state.withLock { $0.servedBaseURL }
+        let remaining = videoExpiry(generation, configuration: configuration) - clock.now
+        let expires = Int64(Date().timeIntervalSince1970) + Int64(remaining.secondsDouble.rounded(.down))
+        return "\(base)/_videos/\(generation.id).mp4?expires=\(expires)&token=\(generation.videoToken)"
+    }
+
+    private func videoExpiry(_ generation: Generation, configuration: SimulatorConfiguration) -> ContinuousClock.Instant {
+        generation.submittedAt + generation.readyAfter + configuration.videoTTL
+    }
+
+    /// Answers `GET /_videos/<file>` with `token` from the query and the `Range` header: the
+    /// generation's MP4 (or the range asked for) while its link is valid, 404 for an unknown or
+    /// unfinished generation, 403 for a wrong token or an expired link; `video:` faults first.
+    public func video(file: String, token: String?, range: String?) -> VideoReply {
+        let id = file.hasSuffix(".mp4") ? String(file.dropLast(4)) : file
+        let (configuration, generation, fault) = state.withLock { state in
+            state.statistics.videoRequests += 1
+            state.videoRequests.append(VideoRequest(generationID: id, range: range))
+            return (state.configuration, state.generations[id], Self.takeFault(for: .video, from: &state))
+        }
+        switch fault?.fault {
+        case .status(let status, let retryAfter)?:
+            return .error(status: status, code: "SimulatedFault", message: Self.message(for: status), retryAfterSeconds: retryAfter)
+        case .redirect(let location)?:
+            return .redirect(location: location)
+        case .delay(let delay)?:
+            return .delayed(delay, then: serveVideo(generation, token: token, range: range, fault: nil, configuration: configuration))
+        default:
+            return serveVideo(generation, token: token, range: range, fault: fault?.fault, configuration: configuration)
+        }
+    }
+
+    private func serveVideo(
+        _ generation: Generation?,
+        token: String?,
+        range: String?,
+        fault: FaultRule.Fault?,
+        configuration: SimulatorConfiguration
+    ) -> VideoReply {
+        let now = clock.now
+        guard let generation, generation.ending == .completed, now - generation.submittedAt >= generation.readyAfter
+        else {
+            return .error(status: 404, code: "NoSuchKey", message: "The specified key does not exist.")
+        }
+        guard token == generation.videoToken else {
+            return .error(status: 403, code: "AccessDenied", message: "Invalid token")
+        }
+        guard now < videoExpiry(generation, configuration: configuration) else {
+            return .error(status: 403, code: "AccessDenied", message: "Request has expired")
+        }
+        let size = configuration.faults.lazy.compactMap { rule -> Int64? in
+            if rule.endpoint == .video, case .videoSize(let bytes) = rule.fault { return bytes }
+            return nil
+        }.first
+        let video = SimulatedVideo(generationID: generation.id, size: size ?? 0)
+        var behaviour = VideoBody.Behaviour.normal
+        var honoursRange = true
+        switch fault {
+        case .slowDrip(let rate)?: behaviour = .slowDrip(bytesPerSecond: rate)
+        case .truncate(let bytes)?: behaviour = .truncate(afterBytes: bytes)
+        case .wrongLength?: behaviour = .wrongLength
+        case .endless?: behaviour = .endless
+        case .chunked?: behaviour = .chunked
+        case .ignoreRange?: honoursRange = false
+        default: break
+        }
+        if honoursRange, behaviour != .endless, let range, let answer = Self.byteRange(range, count: video.count) {
+            guard let satisfiable = answer else { return .rangeNotSatisfiable(total: video.count) }
+            return .body(VideoBody(video: video, status: 206, range: satisfiable, behaviour: behaviour))
+        }
+        return .body(VideoBody(video: video, status: 200, range: 0..<video.count, behaviour: behaviour))
+    }
+
+    /// A single `bytes=` range of a `count`-byte file: `nil` when the header is not one the
+    /// simulator serves as a range (answer 200), `.some(nil)` when it cannot be satisfied (416).
+    static func byteRange(_ header: String, count: Int64) -> Range<Int64>?? {
+        guard header.hasPrefix("bytes="), !header.contains(",") else { return nil }
+        let bounds = header.dropFirst("bytes=".count).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard bounds.count == 2 else { return nil }
+        if bounds[0].isEmpty {
+            guard let suffix = Int64(bounds[1]), suffix > 0 else { return nil }
+            return .some(max(count - suffix, 0)..<count)
+        }
+        guard let first = Int64(bounds[0]), first >= 0 else { return nil }
+        var last = count - 1
+        if !bounds[1].isEmpty {
+            guard let value = Int64(bounds[1]), value >= first else { return nil }
+            last = min(value, count - 1)
+        }
+        guard first < count else { return .some(nil) }
+        return .some(first..<(last + 1))
+    }
+
+    static func randomToken(using random: inout some RandomNumberGenerator) -> String {
+        (0..<16).map { _ in
+            let byte = UInt8.random(in: 0...255, using: &random)
+            return String(byte >> 4, radix: 16) + String(byte & 0xF, radix: 16)
+        }.joined()
+    }
+
     // MARK: - Rules
 
     private func authenticate(_ authorization: String?, configuration: SimulatorConfiguration) -> Reply? {
@@ -302,7 +429,8 @@ public final class SimulatedAPI: Sendable {
                 body: body,
                 submittedAt: clock.now,
                 readyAfter: configuration.queuedTime + readyAfter,
-                ending: ending
+                ending: ending,
+                videoToken: Self.randomToken(using: &state.random)
             )
             state.generations[generation.id] = generation
             state.order.append(generation.id)
@@ -351,7 +479,7 @@ public final class SimulatedAPI: Sendable {
         var object = JSONObject(["id": .string(generation.id), "status": .string(status)])
         switch status {
         case "completed":
-            let url = videoURL ?? "\(configuration.videoBaseURL)/\(generation.id).mp4"
+            let url = videoURL ?? self.videoURL(generation, configuration: configuration)
             object["video"] = .object(JSONObject(["url": .string(url)]))
             object["error"] = .null
             object["meta"] = .object(JSONObject(["usage": usage(for: generation.body)]))
@@ -393,7 +521,8 @@ public final class SimulatedAPI: Sendable {
             return .drop
         case .malformedJSON:
             return .raw(status: 200, body: Array("{\"id\": \"oops\", \"status\": ".utf8))
-        case .delay, .reportStatus, .reportVideoURL, .echoKey, .concurrencyLimit, .rateLimit:
+        case .delay, .reportStatus, .reportVideoURL, .echoKey, .concurrencyLimit, .rateLimit, .videoSize, .slowDrip,
+            .truncate, .wrongLength, .redirect, .endless, .ignoreRange, .chunked:
             return nil
         }
     }
@@ -432,7 +561,7 @@ public final class SimulatedAPI: Sendable {
     ) -> FaultRule? {
         guard
             let index = state.configuration.faults.firstIndex(where: {
-                ($0.endpoint == endpoint || $0.endpoint == .any) && !$0.fault.isStandingLimit
+                ($0.endpoint == endpoint || ($0.endpoint == .any && endpoint != .video)) && !$0.fault.isStandingLimit
             })
         else { return nil }
         let rule = state.configuration.faults[index]

@@ -23,10 +23,15 @@ public struct Simulator: Sendable {
         port: Int = 0,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        Application(
+        let api = self.api
+        return Application(
             router: router(),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "videospool-simulator"),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                api.setServedAddress(host: host, port: bound)
+                await onRunning(bound)
+            },
             logger: logger
         )
     }
@@ -112,6 +117,14 @@ public struct Simulator: Sendable {
                 return Response(status: HTTPResponse.Status(code: code), headers: fields)
             }
         }
+        router.get("/_videos/:file") { request, context -> Response in
+            let reply = api.video(
+                file: context.parameters.get("file") ?? "",
+                token: request.uri.queryParameters.get("token"),
+                range: request.headers[.range]
+            )
+            return try await Self.response(for: reply)
+        }
         router.get("/_simulator/statistics") { _, _ -> Response in
             let statistics = api.statistics
             let document = JSONValue.object(
@@ -123,6 +136,7 @@ public struct Simulator: Sendable {
                     "unauthorized": .int(Int64(statistics.unauthorized)),
                     "rate_limited": .int(Int64(statistics.rateLimited)),
                     "peak_concurrency": .int(Int64(statistics.peakConcurrency)),
+                    "video_requests": .int(Int64(statistics.videoRequests)),
                     "webhooks_received": .int(Int64(receiver.received.count)),
                     "webhooks_verified": .int(Int64(receiver.received.filter { $0.signatureValid == true }.count)),
                 ])
@@ -166,6 +180,76 @@ public struct Simulator: Sendable {
     }
 
     private struct SimulatedDrop: Error {}
+
+    // MARK: - Videos
+
+    private static func response(for reply: VideoReply) async throws -> Response {
+        switch reply {
+        case .error(let status, let code, let message, let retryAfter):
+            var headers: HTTPFields = [.contentType: "application/xml"]
+            if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+            let xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n<Error><Code>\(code)</Code><Message>\(message)</Message></Error>\n"
+            return Response(
+                status: HTTPResponse.Status(code: status),
+                headers: headers,
+                body: ResponseBody(byteBuffer: ByteBuffer(string: xml))
+            )
+        case .redirect(let location):
+            return Response(status: .found, headers: [.location: location, .contentLength: "0"])
+        case .rangeNotSatisfiable(let total):
+            return Response(status: HTTPResponse.Status(code: 416), headers: [.contentRange: "bytes */\(total)", .contentLength: "0"])
+        case .delayed(let delay, let then):
+            try await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+            return try await response(for: then)
+        case .body(let body):
+            var headers: HTTPFields = [.contentType: "video/mp4", .acceptRanges: "bytes"]
+            if let length = body.announcedLength { headers[.contentLength] = String(length) }
+            if let contentRange = body.contentRange { headers[.contentRange] = contentRange }
+            return Response(
+                status: HTTPResponse.Status(code: body.status),
+                headers: headers,
+                body: ResponseBody { writer in try await write(body, to: &writer) }
+            )
+        }
+    }
+
+    /// Sends a video body as its behaviour says, generating the bytes as they go (the writer waits
+    /// while the connection is not writable, so a large body is never held in memory).
+    private static func write(_ body: VideoBody, to writer: inout any ResponseBodyWriter) async throws {
+        let range = body.range
+        switch body.behaviour {
+        case .normal, .chunked:
+            for chunk in body.video.chunks(in: range) { try await writer.write(chunk) }
+        case .truncate(let bytes):
+            for chunk in body.video.chunks(in: range.lowerBound..<min(range.lowerBound + bytes, range.upperBound)) {
+                try await writer.write(chunk)
+            }
+            throw SimulatedDrop()
+        case .wrongLength:
+            for chunk in body.video.chunks(in: range) { try await writer.write(chunk) }
+            throw SimulatedDrop()
+        case .slowDrip(let rate):
+            let piece = max(Int64(rate / 10), 1)
+            let interval = Duration.seconds(double: Double(piece) / rate)
+            var offset = range.lowerBound
+            while offset < range.upperBound {
+                let next = min(offset + piece, range.upperBound)
+                for chunk in body.video.chunks(in: offset..<next) { try await writer.write(chunk) }
+                offset = next
+                guard offset < range.upperBound else { break }
+                // Ends with the server: a drip must not hold graceful shutdown for hours.
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            }
+        case .endless:
+            for chunk in body.video.chunks(in: range) { try await writer.write(chunk) }
+            // Until the client goes away (the write fails) or the server stops.
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                try await writer.write(SimulatedVideo.paddingBlock)
+            }
+            throw SimulatedDrop()
+        }
+        try await writer.finish(nil)
+    }
 
     private static func json(_ status: Int, _ body: JSONValue) -> Response {
         Response(

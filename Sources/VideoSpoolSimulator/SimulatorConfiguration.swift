@@ -18,8 +18,13 @@ public struct SimulatorConfiguration: Sendable {
     public var acceptsUnlistedModels: Bool
     /// Fraction of generations that end with `status: error`.
     public var errorRate: Double
-    /// Base of the video URLs handed out.
-    public var videoBaseURL: String
+    /// Base of the video URLs handed out (`<base>/<generation_id>.mp4`, nothing served), or `nil`
+    /// for links to the simulator's own `/_videos/<generation_id>.mp4?expires=…&token=…`, which serve
+    /// a small valid MP4 until `videoTTL` after the generation completed.
+    public var videoBaseURL: String?
+    /// How long a served video link works after its generation completed (then 403, as an
+    /// expired signed link).
+    public var videoTTL: Duration
     /// Injected faults, consulted in order for every API request.
     public var faults: [FaultRule]
     /// Secret the webhook receiver verifies signatures with (`whsec_…`), if any.
@@ -37,7 +42,8 @@ public struct SimulatorConfiguration: Sendable {
         models: ModelCatalog = .builtIn,
         acceptsUnlistedModels: Bool = false,
         errorRate: Double = 0,
-        videoBaseURL: String = "https://cdn.simulator.invalid/generations",
+        videoBaseURL: String? = "https://cdn.simulator.invalid/generations",
+        videoTTL: Duration = .seconds(86400),
         faults: [FaultRule] = [],
         webhookSecret: WebhookSecret? = nil,
         latency: Duration = .zero
@@ -51,6 +57,7 @@ public struct SimulatorConfiguration: Sendable {
         self.acceptsUnlistedModels = acceptsUnlistedModels
         self.errorRate = errorRate
         self.videoBaseURL = videoBaseURL
+        self.videoTTL = videoTTL
         self.faults = faults
         self.webhookSecret = webhookSecret
         self.latency = latency

@@ -6,7 +6,7 @@ import Foundation
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "videospool-bench",
-        abstract: "Measure the videospool daemon: burst, steady, waiting, idle, and the poll schedule."
+        abstract: "Measure the videospool daemon: burst, steady, waiting, idle, the poll schedule, and video downloads."
     )
 
     @Option(help: "The daemon binary to measure (build it with `make release`).")
@@ -15,8 +15,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where to write the results as JSON.")
     var output = "bench-results.json"
 
-    @Option(parsing: .upToNextOption, help: "Scenarios to run (burst, steady, waiting, idle, polling).")
-    var only: [String] = ["burst", "steady", "waiting", "idle", "polling"]
+    @Option(parsing: .upToNextOption, help: "Scenarios to run (burst, steady, waiting, idle, polling, download).")
+    var only: [String] = ["burst", "steady", "waiting", "idle", "polling", "download"]
+
+    @Option(help: "Where the download scenario stores its videos (32 × 200 MiB; default: the temporary directory); it runs again in /dev/shm if there is room.")
+    var downloadDirectory: String?
 
     @Flag(help: "A tenth of the work, for a quick check of the benchmark itself.")
     var quick = false
@@ -51,6 +54,13 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if only.contains("polling") {
             for result in PollingScenario(jobs: quick ? 2_000 : 20_000).run() { report(result) }
+        }
+        if only.contains("download") {
+            // To the disk (what the daemon does), then to tmpfs (the downloader without the disk).
+            var scenario = quick ? DownloadScenario(downloads: 8, bytes: 20 * 1024 * 1024) : DownloadScenario()
+            if let downloadDirectory { scenario.directory = downloadDirectory + "/videospool-bench-download-\(getpid())" }
+            report(try await scenario.run(binary: binary))
+            if let inMemory = scenario.inMemory() { report(try await inMemory.run(binary: binary)) }
         }
         print("\nSummary (machine: \(ProcessInfo.processInfo.activeProcessorCount) cores)")
         print(ResultsReport.table(results), terminator: "")

@@ -10,8 +10,10 @@ struct Simulate: AsyncParsableCommand {
         abstract: "Serve a simulated AI/ML API (and a verifying webhook receiver) for testing.",
         discussion: """
             POST/GET /v2/video/generations behave like the real endpoints (bearer key, body validation, \
-            queued → generating → completed/error, usage figures). Webhooks POSTed to /webhooks/... are \
-            verified and counted; GET /_simulator/statistics reports counts.
+            queued → generating → completed/error, usage figures). A completed generation's video.url \
+            points at GET /_videos/<id>.mp4 here, which serves a small valid MP4 (Range requests \
+            supported) until the link expires. Webhooks POSTed to /webhooks/... are verified and \
+            counted; GET /_simulator/statistics reports counts.
             """
     )
 
@@ -52,20 +54,25 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Webhook secret (whsec_...) the receiver verifies signatures with.")
     var webhookSecret: String?
 
+    @Option(help: "Seconds a video link works after its generation completed; then it answers 403.")
+    var videoTtl = 86400.0
+
     @Option(
         name: .customLong("fault"),
         help: ArgumentHelp(
             "Inject a fault (repeatable): ENDPOINT:FAULT[*COUNT].",
             discussion: """
-                ENDPOINT is submit, poll or any. FAULT is status=CODE[,retry-after=SECONDS], delay=SECONDS, \
-                drop, malformed, report=STATUS, video-url=URL (a completed poll answer with that video.url) or \
-                accept-then-fail=CODE. Without *COUNT it applies to every matching request; \
+                ENDPOINT is submit, poll, any or video. FAULT is status=CODE[,retry-after=SECONDS], \
+                delay=SECONDS, drop, malformed, report=STATUS, video-url=URL (a completed poll answer with that \
+                video.url) or accept-then-fail=CODE. Without *COUNT it applies to every matching request; \
                 status=CODE,for=SECONDS applies to every matching request for that long from the first one \
                 (a key refused for a while: any:status=401,for=5). The standing limits concurrency-limit=N and \
-                rate-limit=PER_SECOND (each optionally ,retry-after=SECONDS) answer 429 to requests beyond N at \
-                once or PER_SECOND in one \
-                second, as a real API key's limits would. Examples: submit:status=429,retry-after=5*3  \
-                poll:report=error  any:delay=40  any:concurrency-limit=5
+                rate-limit=PER_SECOND (each optionally ,retry-after=SECONDS) answer 429 to requests beyond N \
+                at once or PER_SECOND in one second, as a real API key's limits would. Video links (video:) \
+                take status=CODE, delay=SECONDS, size=BYTES (standing: videos of that size), \
+                slow-drip=BYTES_PER_SECOND, truncate=BYTES, wrong-length, redirect=URL, endless, \
+                ignore-range and chunked. Examples: submit:status=429,retry-after=5*3  poll:report=error  \
+                any:delay=40  any:concurrency-limit=5  video:truncate=1000*1  video:redirect=http://10.0.0.1/v.mp4
                 """,
             valueName: "fault"
         )
@@ -85,6 +92,9 @@ struct Simulate: AsyncParsableCommand {
         if let modelsDirectory {
             do { models = try ModelDirectory.load(modelsDirectory, required: true) } catch { throw ValidationError("\(error)") }
         }
+        guard videoTtl >= 0, videoTtl.isFinite else {
+            throw ValidationError("--video-ttl must be a number of seconds, 0 or more")
+        }
         var secret: WebhookSecret?
         if let webhookSecret {
             do { secret = try WebhookSecret(parsing: webhookSecret) } catch { throw ValidationError("--webhook-secret \(error)") }
@@ -102,6 +112,8 @@ struct Simulate: AsyncParsableCommand {
                 models: models,
                 acceptsUnlistedModels: allowUnlisted,
                 errorRate: errorRate,
+                videoBaseURL: nil,
+                videoTTL: .seconds(double: videoTtl),
                 faults: rules,
                 webhookSecret: secret
             )

@@ -22,6 +22,8 @@ public enum Demo {
                 apiKey: "demo-key",
                 queuedTime: .milliseconds(500),
                 generationTime: .uniform(.seconds(2), .seconds(4)),
+                // Links to videos the simulator serves, so the demo's links work.
+                videoBaseURL: nil,
                 webhookSecret: secret
             ),
             logger: logger
