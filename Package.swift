@@ -32,7 +32,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
-        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Pure domain: request model and validation, job state machine, retry and poll policies,
@@ -43,6 +42,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto")
             ]
         ),
+        // Plumbing shared by the simulator and the tests, not domain code: a broadcast that replays
+        // its history to each new subscriber, so that tests await events instead of sleeping.
+        .target(name: "VideoSpoolSupport"),
         // Services that drive the core through its ports: intake, submission, polling, delivery.
         .target(
             name: "VideoSpoolRuntime",
@@ -132,12 +134,16 @@ let package = Package(
             name: "VideoSpoolSimulator",
             dependencies: [
                 "VideoSpoolCore",
+                "VideoSpoolSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The poll-schedule comparison `make bench` prints: the learned schedule against fixed loops,
+        // on virtual time with the simulator's generation-time model.
+        .target(name: "VideoSpoolBenchmarks", dependencies: ["VideoSpoolCore", "VideoSpoolSimulator"]),
         // Composition root: settings from configuration, the service group, the demo.
         .target(
             name: "VideoSpoolApp",
@@ -175,6 +181,7 @@ let package = Package(
         .executableTarget(
             name: "videospool-bench",
             dependencies: [
+                "VideoSpoolBenchmarks",
                 "VideoSpoolCore",
                 "VideoSpoolHTTP",
                 "VideoSpoolSimulator",
@@ -191,12 +198,19 @@ let package = Package(
             dependencies: [
                 "VideoSpoolCore",
                 "VideoSpoolRuntime",
+                "VideoSpoolSupport",
+                // LoopbackServer: stand-in HTTP servers for tests.
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "VideoSpoolCoreTests", dependencies: ["VideoSpoolCore"]),
+        .testTarget(
+            name: "VideoSpoolBenchmarksTests",
+            dependencies: ["VideoSpoolBenchmarks", "VideoSpoolCore", "VideoSpoolSimulator"]
+        ),
         .testTarget(
             name: "VideoSpoolRuntimeTests",
             dependencies: [
@@ -207,7 +221,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "VideoSpoolFileSystemTests", dependencies: ["VideoSpoolFileSystem", "VideoSpoolTesting"]),
-        .testTarget(name: "VideoSpoolStoreTests", dependencies: ["VideoSpoolStore", "VideoSpoolTesting"]),
+        .testTarget(
+            name: "VideoSpoolStoreTests",
+            dependencies: ["VideoSpoolStore", "VideoSpoolTesting", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         // The PostgreSQL store against a real throwaway cluster, side by side with SQLite.
         .testTarget(
             name: "VideoSpoolPostgresTests",
@@ -242,7 +259,7 @@ let package = Package(
         .testTarget(
             name: "VideoSpoolObjectStorageTests",
             dependencies: [
-                "VideoSpoolCore", "VideoSpoolObjectStorage", "VideoSpoolRuntime",
+                "VideoSpoolCore", "VideoSpoolObjectStorage", "VideoSpoolRuntime", "VideoSpoolTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 // A loopback S3 stand-in for error answers, stalls and oversized bodies.
@@ -258,7 +275,7 @@ let package = Package(
             name: "VideoSpoolAppTests",
             dependencies: [
                 "VideoSpoolApp", "VideoSpoolCore", "VideoSpoolFileSystem", "VideoSpoolObjectStorage", "VideoSpoolRuntime",
-                "VideoSpoolSimulator", "VideoSpoolStore", "VideoSpoolTesting",
+                "VideoSpoolSimulator", "VideoSpoolStore", "VideoSpoolSupport", "VideoSpoolTesting",
                 // S3Settings is read from an in-memory configuration.
                 .product(name: "Configuration", package: "swift-configuration"),
                 // A stand-in webhook receiver with a multi-megabyte answer (ReceiverFaultTests).

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 public import VideoSpoolCore
+import VideoSpoolSupport
 
 /// The state and rules of the simulated AI/ML API: generations, their timelines, and faults.
 /// Transport-free so that tests can reason about it directly; `Simulator` serves it over HTTP.
@@ -287,7 +288,7 @@ public final class SimulatedAPI: Sendable {
         let (configuration, generation, fault) = state.withLock { state in
             state.statistics.videoRequests += 1
             state.videoRequests.append(VideoRequest(generationID: id, range: range))
-            return (state.configuration, state.generations[id], Self.takeFault(for: .video, from: &state))
+            return (state.configuration, state.generations[id], Self.takeFault(for: .video, from: &state, now: .now))
         }
         switch fault?.fault {
         case .status(let status, let retryAfter)?:

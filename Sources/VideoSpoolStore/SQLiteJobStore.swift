@@ -22,8 +22,11 @@ public final class SQLiteJobStore: JobStore, Sendable {
 
     private struct PendingCommits {
         var leaderActive = false
-        var waiting: [(changes: [StoreChange], continuation: CheckedContinuation<Role, any Error>)] = []
+        var waiting: [Waiter] = []
     }
+
+    /// A commit queued behind the current leader.
+    private typealias Waiter = (changes: [StoreChange], continuation: CheckedContinuation<Role, any Error>)
 
     private enum Role {
         case leader
@@ -31,18 +34,30 @@ public final class SQLiteJobStore: JobStore, Sendable {
     }
 
     /// Opens (creating if needed) `directory/videospool.sqlite` and brings its schema up to date.
-    public init(
+    public convenience init(
         directory: String,
         readOnly: Bool = false,
         logger: Logger? = nil,
         clock: (@Sendable () -> Timestamp)? = nil
+    ) throws {
+        try self.init(directory: directory, readOnly: readOnly, logger: logger, clock: clock, busyTimeout: 10)
+    }
+
+    /// `busyTimeout` is how long a write waits for another writer's lock before the store counts as
+    /// unavailable; tests shorten it to make a locked database an outage at once.
+    package init(
+        directory: String,
+        readOnly: Bool = false,
+        logger: Logger?,
+        clock: (@Sendable () -> Timestamp)?,
+        busyTimeout: Double
     ) throws {
         self.logger = logger
         self.clock = clock ?? { Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded())) }
         self.readOnly = readOnly
         var configuration = Configuration()
         configuration.readonly = readOnly
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "videospool"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
@@ -88,6 +103,12 @@ public final class SQLiteJobStore: JobStore, Sendable {
             let callers = (ownChanges.map { [$0] } ?? []) + followers.map(\.changes)
             var errors = await write(callers)[...]
             if ownChanges != nil { ownError = errors.removeFirst() }
+            // Cancelled while writing (shutdown during an outage): that is this caller's outcome
+            // only. The followers were not cancelled; one of them leads on with the rest.
+            if Task.isCancelled, errors.contains(where: { $0 is CancellationError }) {
+                handOverLeadership(to: followers)
+                break
+            }
             for (follower, error) in zip(followers, errors) {
                 if let error {
                     follower.continuation.resume(throwing: error)
@@ -107,6 +128,23 @@ public final class SQLiteJobStore: JobStore, Sendable {
         }
         if let ownError { throw ownError }
     }
+
+    /// Puts `followers` back at the head of the queue and makes the first queued caller the leader,
+    /// or ends the group if nobody is waiting.
+    private func handOverLeadership(to followers: [Waiter]) {
+        let next = pending.withLock { state -> CheckedContinuation<Role, any Error>? in
+            state.waiting.insert(contentsOf: followers, at: 0)
+            guard !state.waiting.isEmpty else {
+                state.leaderActive = false
+                return nil
+            }
+            return state.waiting.removeFirst().continuation
+        }
+        next?.resume(returning: .leader)
+    }
+
+    /// How many commits are queued behind the one being written (for tests of the group commit).
+    package var queuedCommitCount: Int { pending.withLock { $0.waiting.count } }
 
     /// Writes every caller's changes in one transaction and returns each caller's error (`nil` for
     /// success). If the shared transaction fails, each caller's changes are retried in a

@@ -1,5 +1,6 @@
 import Synchronization
 public import VideoSpoolCore
+import VideoSpoolSupport
 
 /// A `JobStore` in memory with the same semantics as the SQLite store (outcome versions, unsettled
 /// sources), for runtime tests. Survives "restarts" by being handed to a new pipeline.

@@ -70,6 +70,11 @@ public final class InMemorySpoolDirectory: SpoolDirectory, Sendable {
         }
     }
 
+    /// Tells watchers to rescan, as inotify does when its event queue overflows.
+    public func overflowWatchers() {
+        for watcher in state.withLock({ $0.watchers }) { watcher.yield(.rescan) }
+    }
+
     public func dropUnusable(_ name: String, issue: ValidationIssue) {
         let watchers = state.withLock { state in
             state.incoming[name] = Entry(bytes: [], modifiedAt: SystemClockForTests.now(), linkCount: 1, unusable: issue)

@@ -25,7 +25,7 @@ final class DaemonProcess: @unchecked Sendable {
         self.logPath = logPath
         (exited, exitContinuation) = AsyncStream.makeStream(of: Int32.self)
         (lines, lineContinuation) = AsyncStream.makeStream(of: String.self)
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)  // opening it below fails if this did
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
         var merged = ProcessInfo.processInfo.environment

@@ -20,7 +20,7 @@ struct VideoURLIntegrationTests {
                 let request = FaultRig.request(prompt: "hostile link", jobID: "link", callbacks: [rig.hook("/webhooks/link")])
                 let webhook = try await rig.run { daemon in
                     try FaultRig.drop(request, jobID: "link", into: daemon)
-                    return try await FaultRig.within(30, "the terminal webhook") {
+                    return try await withTimeout(.seconds(30), waitingFor: "the terminal webhook") {
                         try #require(try await simulator.receiver.subscribe().collect(1).first)
                     }
                 }
@@ -81,7 +81,7 @@ struct VideoURLIntegrationTests {
                 let request = FaultRig.request(prompt: "good link", jobID: "good", callbacks: [rig.hook("/webhooks/good")])
                 let webhook = try await rig.run { daemon in
                     try FaultRig.drop(request, jobID: "good", into: daemon)
-                    return try await FaultRig.within(30, "the terminal webhook") {
+                    return try await withTimeout(.seconds(30), waitingFor: "the terminal webhook") {
                         try #require(try await simulator.receiver.subscribe().collect(1).first)
                     }
                 }

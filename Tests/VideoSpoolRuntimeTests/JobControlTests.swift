@@ -28,4 +28,31 @@ struct JobControlTests {
         #expect(whole.complete)
         #expect(!whole.message.contains("interrupted"))
     }
+
+    /// A job whose POST is on the wire cannot be taken until the answer is in: the cancel waits for
+    /// that answer (not for a timer), then takes the job from the polling queue.
+    @Test(.timeLimit(.minutes(1)))
+    func aCancelOfAJobOnTheWireWaitsForItsAnswerThenTakesIt() async throws {
+        let (gate, open) = AsyncStream.makeStream(of: Void.self)
+        let api = ScriptedGenerationAPI(submit: { body, jobID, attempt in
+            for await _ in gate { break }
+            return await ScriptedGenerationAPI.accepting(body, jobID, attempt)
+        }, status: { generationID, _, _ in ScriptedGenerationAPI.status(generationID, "generating") })
+        let harness = PipelineHarness(api: api)
+        let id = JobID("on-the-wire")!
+        let result = try await harness.run { harness in
+            harness.spool.drop("on-the-wire.json", bytes: TestRequests.seedance(jobID: "on-the-wire"))
+            _ = try await harness.api.calls.collect(1)
+            let control = JobControl(pipeline: harness.pipeline, spool: harness.spool)
+            let cancel = Task { try await control.cancel(id) }
+            try await eventually("the cancel waits for the answer") {
+                harness.pipeline.requestSlots.releases.waiterCount == 1
+            }
+            open.yield()
+            return try await cancel.value
+        }
+        #expect(result.jobs == ["on-the-wire"])
+        #expect(try await harness.store.job(id)?.phase == .canceled)
+        #expect(harness.api.submitCount == 1)
+    }
 }

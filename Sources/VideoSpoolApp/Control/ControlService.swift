@@ -3,7 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
-public import ServiceLifecycle
+import ServiceLifecycle
 import VideoSpoolRuntime
 
 /// Serves the control socket (`state.directory/control.sock`, mode 0660): the way `videospool

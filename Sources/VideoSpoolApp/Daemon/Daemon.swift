@@ -11,7 +11,7 @@ public import VideoSpoolFileSystem
 import VideoSpoolHTTP
 import VideoSpoolPostgres
 public import VideoSpoolRuntime
-public import VideoSpoolStore
+import VideoSpoolStore
 public import VideoSpoolSystemd
 
 /// The daemon assembled from settings: adapters, the pipeline, health reporting, reload, and the

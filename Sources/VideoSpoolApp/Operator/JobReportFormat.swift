@@ -1,5 +1,5 @@
 public import VideoSpoolCore
-public import VideoSpoolStore
+import VideoSpoolStore
 
 /// How `videospool list` and `show` print jobs: aligned text for people, JSON for scripts. Request
 /// bodies are elided (inline media) and URLs lose their query strings, as in outcome files.

@@ -85,9 +85,12 @@ public struct JobControl: Sendable {
             return canceled(job)
         }
         // A job on the wire (its POST or a poll) cannot be taken until its answer is in; that
-        // takes at most a request timeout, so keep asking a little longer than that.
+        // takes at most a request timeout, so keep asking a little longer than that. Its request
+        // slot is released after the answer is applied, so each release is worth another look.
         let deadline = time.now() + Self.cancelPatience
+        let returns = pipeline.requestSlots.releases
         while true {
+            let seen = returns.value
             var taken: Job?
             if case .withdrawn(let job) = pipeline.submissions.withdraw(id) {
                 taken = job
@@ -108,7 +111,8 @@ public struct JobControl: Sendable {
             guard time.now() < deadline else {
                 throw OperatorRefusal("job \(id) has a request to the API in flight; try again in a moment")
             }
-            try await Task.sleep(for: .milliseconds(20))
+            await returns.wait(past: seen, until: deadline, time: time)
+            try Task.checkCancellation()
         }
     }
 

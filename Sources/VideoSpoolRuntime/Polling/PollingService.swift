@@ -95,58 +95,47 @@ public final class PollingService: Service, Sendable {
     }
 
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                while true {
-                    switch nextStep() {
-                    case .stop:
-                        return
-                    case .wait(let deadline):
-                        await context.idle(.polling, on: wake, until: deadline)
-                    case .pollDue:
-                        context.heartbeats.beat(.polling, at: context.time.now())
-                        // Never block on a slot: the loop must keep beating while requests are slow.
-                        guard requestSlots.tryAcquire() else {
-                            await context.idle(.polling, on: wake, until: nil)
-                            continue
-                        }
-                        if case .wait(let until) = rateLimiter.admit(.poll) {
-                            requestSlots.release(notifyingListeners: false)
-                            await context.idle(.polling, on: wake, until: until)
-                            continue
-                        }
-                        guard let taken = takeDueJob() else {
-                            rateLimiter.unused()
-                            requestSlots.release(notifyingListeners: false)
-                            continue
-                        }
-                        group.addTask {
-                            defer { self.requestSlots.release() }
-                            try await self.poll(taken.job, origin: taken.origin)
-                        }
-                    }
-                }
-            }
-        } onGracefulShutdown: {
-            self.state.withLock { $0.stopping = true }
-            self.wake.signal()
+        try await context.runServiceLoop(
+            .polling,
+            wake: wake,
+            stopping: { self.state.withLock { $0.stopping = true } },
+            next: nextStep,
+            perform: { _, group in await pollDue(in: &group) }
+        )
+    }
+
+    /// Starts the poll of the job due first, when a request slot and the rate limiter allow.
+    private func pollDue(in group: inout ThrowingDiscardingTaskGroup<any Error>) async {
+        // Never block on a slot: the loop must keep beating while requests are slow.
+        guard requestSlots.tryAcquire() else {
+            await context.idle(.polling, on: wake, until: nil)
+            return
+        }
+        if case .wait(let until) = rateLimiter.admit(.poll) {
+            requestSlots.release(notifyingListeners: false)
+            await context.idle(.polling, on: wake, until: until)
+            return
+        }
+        guard let taken = takeDueJob() else {
+            rateLimiter.unused()
+            requestSlots.release(notifyingListeners: false)
+            return
+        }
+        group.addTask {
+            defer { self.requestSlots.release() }
+            try await self.poll(taken.job, origin: taken.origin)
         }
     }
 
-    private enum Step {
-        case stop
-        case wait(until: Timestamp?)
-        case pollDue
-    }
-
-    private func nextStep() -> Step {
+    /// `.work` when a poll is due.
+    private func nextStep() -> ServiceLoopStep<Void> {
         let now = context.time.now()
-        return state.withLock { state -> Step in
+        return state.withLock { state -> ServiceLoopStep<Void> in
             if state.stopping || Task.isCancelled { return .stop }
             // Paused: wait for the pause to run out, or for the probe's answer (a wake signal).
             if case .closed(let until) = state.pause.admission(now: now) { return .wait(until: until) }
             guard let due = state.timers.nextDue() else { return .wait(until: nil) }
-            return due <= now ? .pollDue : .wait(until: due)
+            return due <= now ? .work(()) : .wait(until: due)
         }
     }
 
