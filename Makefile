@@ -98,10 +98,17 @@ install: release
 
 test: test-swift test-systemd
 
+# The unit targets run fully in parallel; the tests that start daemons, simulators and PostgreSQL
+# clusters (VideoSpoolAppTests, VideoSpoolPostgresTests) run at most APP_TEST_WIDTH at a time, so
+# that on a small machine their waits for events are not starved of CPU by each other.
+APP_TEST_WIDTH ?= 3
+TEST_ENV := VIDEOSPOOL_PYTHONPATH=$(PYTHON_LIB) VIDEOSPOOL_AWS4_TESTSUITE=$(AWS4_TESTSUITE) \
+	VIDEOSPOOL_BINARY=$(CURDIR)/.build/debug/videospool
 test-swift: deps
 	$(SWIFT) build --build-tests
-	VIDEOSPOOL_PYTHONPATH=$(PYTHON_LIB) VIDEOSPOOL_AWS4_TESTSUITE=$(AWS4_TESTSUITE) \
-		VIDEOSPOOL_BINARY=$(CURDIR)/.build/debug/videospool $(SWIFT) test --skip-build
+	$(TEST_ENV) $(SWIFT) test --skip-build --skip 'VideoSpoolAppTests|VideoSpoolPostgresTests'
+	$(TEST_ENV) SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=$(APP_TEST_WIDTH) \
+		$(SWIFT) test --skip-build --filter 'VideoSpoolAppTests|VideoSpoolPostgresTests'
 
 # Boots a Debian 12 container with systemd and runs the installed daemon under it. A machine that
 # cannot fails; VIDEOSPOOL_SKIP_SYSTEMD_TEST=1 skips it on purpose (without building the release).
