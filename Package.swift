@@ -42,8 +42,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto")
             ]
         ),
-        // Plumbing shared by the simulator and the tests, not domain code: a broadcast that replays
-        // its history to each new subscriber, so that tests await events instead of sleeping.
+        // Concurrency plumbing, not domain code: the stores' group commit, and a broadcast that
+        // replays its history to each new subscriber (the simulator's and the tests' events).
         .target(name: "VideoSpoolSupport"),
         // Services that drive the core through its ports: intake, submission, polling, delivery.
         .target(
@@ -70,6 +70,7 @@ let package = Package(
             name: "VideoSpoolStore",
             dependencies: [
                 "VideoSpoolCore",
+                "VideoSpoolSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -79,6 +80,7 @@ let package = Package(
             name: "VideoSpoolPostgres",
             dependencies: [
                 "VideoSpoolCore",
+                "VideoSpoolSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -207,6 +209,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "VideoSpoolCoreTests", dependencies: ["VideoSpoolCore"]),
+        .testTarget(name: "VideoSpoolSupportTests", dependencies: ["VideoSpoolSupport"]),
         .testTarget(
             name: "VideoSpoolBenchmarksTests",
             dependencies: ["VideoSpoolBenchmarks", "VideoSpoolCore", "VideoSpoolSimulator"]

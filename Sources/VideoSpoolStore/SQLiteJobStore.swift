@@ -3,6 +3,7 @@ import GRDB
 public import Logging
 import Synchronization
 public import VideoSpoolCore
+import VideoSpoolSupport
 
 /// The job store on SQLite in WAL mode, through GRDB.
 ///
@@ -14,24 +15,14 @@ public final class SQLiteJobStore: JobStore, Sendable {
     let pool: DatabasePool
     /// Stamps phase changes in the timeline: the time a change became durable is its time.
     private let clock: @Sendable () -> Timestamp
-    private let pending = Mutex(PendingCommits())
+    private let groupCommit = GroupCommit<StoreChange>()
     /// Whether a commit is waiting for the database to become writable again.
     private let waiting = Mutex(StoreAvailability.available)
     private let logger: Logger?
     private let readOnly: Bool
 
-    private struct PendingCommits {
-        var leaderActive = false
-        var waiting: [Waiter] = []
-    }
 
-    /// A commit queued behind the current leader.
-    private typealias Waiter = (changes: [StoreChange], continuation: CheckedContinuation<Role, any Error>)
 
-    private enum Role {
-        case leader
-        case committed
-    }
 
     /// Opens (creating if needed) `directory/videospool.sqlite` and brings its schema up to date.
     public convenience init(
@@ -74,77 +65,11 @@ public final class SQLiteJobStore: JobStore, Sendable {
     // MARK: - Commits
 
     public func commit(_ changes: [StoreChange]) async throws {
-        guard !changes.isEmpty else { return }
-        let role = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Role, any Error>) in
-            let leader = pending.withLock { state -> Bool in
-                if state.leaderActive {
-                    state.waiting.append((changes, continuation))
-                    return false
-                }
-                state.leaderActive = true
-                return true
-            }
-            if leader { continuation.resume(returning: .leader) }
-        }
-        guard case .leader = role else { return }
-        try await lead(with: changes)
-    }
-
-    /// Writes this caller's changes and everything queued meanwhile, in as few transactions as it
-    /// takes for the queue to drain; followers are resumed when their transaction is durable.
-    private func lead(with own: [StoreChange]) async throws {
-        var ownChanges: [StoreChange]? = own
-        var ownError: (any Error)?
-        while true {
-            let followers = pending.withLock { state in
-                defer { state.waiting.removeAll() }
-                return state.waiting
-            }
-            let callers = (ownChanges.map { [$0] } ?? []) + followers.map(\.changes)
-            var errors = await write(callers)[...]
-            if ownChanges != nil { ownError = errors.removeFirst() }
-            // Cancelled while writing (shutdown during an outage): that is this caller's outcome
-            // only. The followers were not cancelled; one of them leads on with the rest.
-            if Task.isCancelled, errors.contains(where: { $0 is CancellationError }) {
-                handOverLeadership(to: followers)
-                break
-            }
-            for (follower, error) in zip(followers, errors) {
-                if let error {
-                    follower.continuation.resume(throwing: error)
-                } else {
-                    follower.continuation.resume(returning: .committed)
-                }
-            }
-            ownChanges = nil
-            let done = pending.withLock { state -> Bool in
-                if state.waiting.isEmpty {
-                    state.leaderActive = false
-                    return true
-                }
-                return false
-            }
-            if done { break }
-        }
-        if let ownError { throw ownError }
-    }
-
-    /// Puts `followers` back at the head of the queue and makes the first queued caller the leader,
-    /// or ends the group if nobody is waiting.
-    private func handOverLeadership(to followers: [Waiter]) {
-        let next = pending.withLock { state -> CheckedContinuation<Role, any Error>? in
-            state.waiting.insert(contentsOf: followers, at: 0)
-            guard !state.waiting.isEmpty else {
-                state.leaderActive = false
-                return nil
-            }
-            return state.waiting.removeFirst().continuation
-        }
-        next?.resume(returning: .leader)
+        try await groupCommit.commit(changes) { callers in await self.write(callers) }
     }
 
     /// How many commits are queued behind the one being written (for tests of the group commit).
-    package var queuedCommitCount: Int { pending.withLock { $0.waiting.count } }
+    package var queuedCommitCount: Int { groupCommit.queuedCount }
 
     /// Writes every caller's changes in one transaction and returns each caller's error (`nil` for
     /// success). If the shared transaction fails, each caller's changes are retried in a
