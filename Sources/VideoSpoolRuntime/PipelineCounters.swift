@@ -13,6 +13,8 @@ public final class PipelineCounters: Sendable {
         public var queued = 0
         public var submitting = 0
         public var generating = 0
+        /// Completed generations whose videos are being stored (shown only when there are any).
+        public var storing = 0
         public var delivering = 0
         public var completed = 0
         public var failed = 0
@@ -97,8 +99,9 @@ public final class PipelineCounters: Sendable {
         }
 
         public var description: String {
-            let counts = "\(queued) queued, \(submitting + generating) generating, \(delivering) delivering, "
-                + "\(completed) done, \(failed) failed, \(rejected) rejected"
+            let storingPart = storing > 0 ? "\(storing) storing, " : ""
+            let counts = "\(queued) queued, \(submitting + generating) generating, " + storingPart
+                + "\(delivering) delivering, \(completed) done, \(failed) failed, \(rejected) rejected"
             return ([counts] + conditions.map(\.description) + [sharedStore].compactMap { $0 }).joined(separator: "; ")
         }
     }
