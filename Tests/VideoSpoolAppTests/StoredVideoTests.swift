@@ -66,6 +66,33 @@ struct StoredVideoTests {
                 let document = try JSONParser().parse(json.trimmingCharacters(in: .whitespacesAndNewlines))
                 #expect(document["stored_video"]?["sha256"] == .string(sha))
                 #expect(document["stored_video"]?["file"] == .string(file))
+
+                // `videospool fetch` copies the stored video out...
+                let copy = root + "/out/copy.mp4"
+                try FileManager.default.createDirectory(atPath: root + "/out", withIntermediateDirectories: true)
+                let fetched = try await DaemonProcess.run(["fetch", "kept", "-o", copy, "--config", config], in: root)
+                #expect(fetched.status == 0, "\(fetched.output)")
+                #expect(fetched.output.contains("copied from the stored video"), "\(fetched.output)")
+                #expect(try Self.sha256sum(copy) == sha)
+                // ...refuses a stored copy that no longer matches its checksum, writing nothing...
+                var damaged = try Data(contentsOf: URL(fileURLWithPath: file))
+                damaged[damaged.count - 1] ^= 0xFF
+                try damaged.write(to: URL(fileURLWithPath: file))
+                let refused = try await DaemonProcess.run(["fetch", "kept", "-o", root + "/out/bad.mp4", "--config", config], in: root)
+                #expect(refused.status != 0 && refused.output.contains("does not match"), "\(refused.output)")
+                #expect(!FileManager.default.fileExists(atPath: root + "/out/bad.mp4"))
+                // ...and without a stored copy downloads it again while the link works.
+                try FileManager.default.removeItem(atPath: file)
+                let again = try await DaemonProcess.run(
+                    ["fetch", "kept", "-o", root + "/out/again.mp4", "--json", "--config", config],
+                    in: root
+                )
+                #expect(again.status == 0, "\(again.output)")
+                let answer = try JSONParser().parse(again.output.trimmingCharacters(in: .whitespacesAndNewlines))
+                #expect(answer["source"] == .string("downloaded"))
+                #expect(answer["sha256"] == .string(sha))
+                #expect(try Self.sha256sum(root + "/out/again.mp4") == sha)
+                #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/out").sorted() == ["again.mp4", "copy.mp4"])
             }
         }
     }
