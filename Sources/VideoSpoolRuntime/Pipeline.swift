@@ -138,6 +138,7 @@ public struct Pipeline: Sendable {
         snapshot.submitting = queue.submitting
         snapshot.generating = polling.generatingCount
         snapshot.storing = downloads.storingCount
+        snapshot.downloadsStalled = downloads.stalledReason
         snapshot.delivering = deliveries.deliveringJobs
         snapshot.submissionsPaused = queue.pausedReason
         snapshot.pollingPaused = polling.pausedReason

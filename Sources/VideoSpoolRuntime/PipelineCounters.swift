@@ -29,6 +29,9 @@ public final class PipelineCounters: Sendable {
         public var pollingPaused: String?
         /// The API request limits, while 429s keep them below the configuration.
         public var apiLimits: APIRateLimiter.Status?
+        /// Why videos are not being stored right now (the results directory is full); downloads
+        /// are retried, and polling and webhooks go on.
+        public var downloadsStalled: String?
         /// Which store the daemon shares and as whom, last on the line (`nil` for SQLite, so a
         /// single daemon's line is as it always was).
         public var sharedStore: String?
@@ -49,6 +52,8 @@ public final class PipelineCounters: Sendable {
                 case pollingPaused
                 /// Requests go out, more slowly than configured.
                 case apiLimited
+                /// Videos wait to be stored; everything else goes on.
+                case downloadsStalled
 
                 public static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -60,6 +65,7 @@ public final class PipelineCounters: Sendable {
                     case .submissionsPaused: "submissions paused"
                     case .pollingPaused: "polling paused"
                     case .apiLimited: "API limited"
+                    case .downloadsStalled: "downloads stalled"
                     }
                 }
             }
@@ -93,6 +99,7 @@ public final class PipelineCounters: Sendable {
                 if let heldUntil = apiLimits.heldUntil { limits.append("requests held until \(heldUntil)") }
                 if !limits.isEmpty { conditions.append(Condition(.apiLimited, limits.joined(separator: ", "))) }
             }
+            if let downloadsStalled { conditions.append(Condition(.downloadsStalled, downloadsStalled)) }
             // Stable: two conditions of one kind keep the order they were found in.
             return conditions.enumerated().sorted { ($0.element.kind, $0.offset) < ($1.element.kind, $1.offset) }
                 .map(\.element)

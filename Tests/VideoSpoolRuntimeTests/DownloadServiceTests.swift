@@ -94,6 +94,24 @@ struct DownloadServiceTests {
         #expect(attempt.json?["data"]?["video"]?["download_error"] == nil)
     }
 
+    @Test func aFullResultsDirectoryShowsInTheStatusUntilAVideoIsStored() async throws {
+        let downloader = ScriptedVideoDownloader([
+            .fail(.transient(.diskFull, "No space left on device")),
+            .held(bytes: 3, sha256: Self.sha),
+        ])
+        let harness = Self.harness(downloader: downloader)
+        try await harness.run { harness in
+            harness.spool.drop("a.json", bytes: TestRequests.seedance(jobID: "job-a"))
+            _ = try await downloader.started.collect(2)
+            let status = harness.pipeline.status
+            #expect(status.downloadsStalled == "/videos is full (No space left on device)")
+            #expect(status.description.contains("downloads stalled: /videos is full"), "\(status)")
+            downloader.releaseAll()
+            _ = try await harness.transport.attempts.collect(1)
+            #expect(harness.pipeline.status.downloadsStalled == nil)
+        }
+    }
+
     @Test func aPermanentFailureIsAnnouncedWithTheUpstreamURLAndTheError() async throws {
         let downloader = ScriptedVideoDownloader([.fail(.forStatus(404))])
         let harness = Self.harness(downloader: downloader)

@@ -38,6 +38,8 @@ public final class DownloadService: Service, Sendable {
         var timers = TimerQueue<JobID>()
         var inFlight = 0
         var stopping = false
+        /// Set by a full results directory, cleared by the next stored video.
+        var stalled: String?
     }
 
     private let context: PipelineContext
@@ -97,6 +99,9 @@ public final class DownloadService: Service, Sendable {
 
     /// Jobs whose videos are waiting or being downloaded.
     public var storingCount: Int { state.withLock { $0.jobs.count } }
+
+    /// Why downloads cannot store anything now (the results directory is full), for STATUS.
+    public var stalledReason: String? { state.withLock { $0.jobs.isEmpty ? nil : $0.stalled } }
 
     /// Stops acting on every job (this daemon's lease is gone); a download under way finishes, but
     /// its result is not committed. Returns how many jobs were dropped.
@@ -178,6 +183,14 @@ public final class DownloadService: Service, Sendable {
             // The daemon is stopping: the job stays `storing` and the next start resumes it.
             logger.info("Video download interrupted; it resumes at the next start", metadata: ["event": "video.interrupted"])
             return
+        }
+        state.withLock { state in
+            switch outcome {
+            case .success: state.stalled = nil
+            case .failure(let error) where error.code == .diskFull:
+                state.stalled = "\(configuration.directory) is full (\(error.message))"
+            case .failure: break
+            }
         }
         guard stillTracked(tracked.job.id) else { return }
         if tracked.announced {
