@@ -331,7 +331,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
             var state = RecoveredState()
             state.activeJobs = try Row.fetchAll(
                 db,
-                sql: "SELECT * FROM jobs WHERE phase IN ('queued', 'submitting', 'generating') ORDER BY seq"
+                sql: "SELECT * FROM jobs WHERE phase IN ('queued', 'submitting', 'generating', 'storing') ORDER BY seq"
             ).map(Self.job)
             state.pendingDeliveries = try Row.fetchAll(
                 db,

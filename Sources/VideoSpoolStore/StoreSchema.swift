@@ -139,6 +139,16 @@ enum StoreSchema {
                     """
             )
         }
+        migrator.registerMigration("v6: storing videos") { db in
+            // `storing` (the video is downloaded before the job is announced) is an active phase:
+            // a restart resumes it, so recovery finds it through the index of active jobs.
+            try db.execute(
+                sql: """
+                    DROP INDEX jobs_active;
+                    CREATE INDEX jobs_active ON jobs(phase) WHERE phase IN ('queued', 'submitting', 'generating', 'storing');
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -31,6 +31,10 @@ struct BenchWorkspace {
             \(api.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             webhooks:
               allow_private_networks: true
+            # The simulator's links point nowhere (cdn.simulator.invalid): the pipeline is measured
+            # without storing videos.
+            results:
+              download: false
             \(extra)
             """
         try text.write(toFile: config, atomically: true, encoding: .utf8)

@@ -8,7 +8,8 @@ struct List: AsyncParsableCommand {
         abstract: "List jobs, newest first.",
         discussion: """
             Reads the job store without blocking the daemon (it may be running or not). States: \
-            queued, submitting, generating (at the API), delivering (finished, webhooks still going \
+            queued, submitting, generating (at the API), storing (the video is being downloaded \
+            before the job is announced), delivering (finished, webhooks still going \
             out), done, failed (including rejected requests), canceled.
             """
     )

@@ -134,6 +134,8 @@ struct BadInputCorpusTests {
                     apiKey: "test-key",
                     queuedTime: .milliseconds(20),
                     generationTime: .fixed(.milliseconds(100)),
+                    // Served on loopback, so the daemon stores real videos (results.download is on).
+                    videoBaseURL: nil,
                     webhookSecret: Self.secret
                 ),
                 logger: Logger(label: "simulator", factory: { _ in SwiftLogNoOpLogHandler() })

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import Testing
 import VideoSpoolCore
 import VideoSpoolRuntime
@@ -54,5 +55,43 @@ struct JobControlTests {
         #expect(result.jobs == ["on-the-wire"])
         #expect(try await harness.store.job(id)?.phase == .canceled)
         #expect(harness.api.submitCount == 1)
+    }
+}
+
+/// Stored videos that retention was asked to delete.
+private final class RecordingVideoFiles: StoredVideoFiles, Sendable {
+    private let removed = Mutex<[JobID]>([])
+
+    var removedJobs: [JobID] { removed.withLock { $0 } }
+
+    func removeStoredVideo(jobID: JobID) async throws {
+        removed.withLock { $0.append(jobID) }
+    }
+}
+
+struct PruneStoredVideosTests {
+    @Test(.timeLimit(.minutes(1)))
+    func pruningACompletedJobDeletesItsStoredVideo() async throws {
+        let harness = PipelineHarness()
+        let id = JobID("job-a")!
+        try await harness.run { harness in
+            harness.spool.drop("a.json", bytes: TestRequests.seedance(jobID: "job-a"))
+            _ = try await harness.transport.attempts.collect(1)
+            try await eventually("the delivery settled") {
+                try await harness.store.outcome(for: id)?.deliveries.allSatisfy { $0.state == .delivered } == true
+            }
+        }
+        let videos = RecordingVideoFiles()
+        let control = JobControl(
+            store: harness.store,
+            spool: harness.spool,
+            time: SystemTimeSource(),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            videos: videos
+        )
+        let result = try await control.prune(before: SystemTimeSource().now() + .seconds(1))
+        #expect(result.jobs == ["job-a"])
+        #expect(videos.removedJobs == [id])
+        #expect(try await harness.store.job(id) == nil)
     }
 }

@@ -57,7 +57,13 @@ public enum ControlClient {
         var response = try await OperatorStore.withStore(settings: settings, environment: environment) { store in
             var logger = Logger(label: "videospool")
             logger.logLevel = .critical
-            let control = JobControl(store: store, spool: spool, time: SystemTimeSource(), logger: logger)
+            let control = JobControl(
+                store: store,
+                spool: spool,
+                time: SystemTimeSource(),
+                logger: logger,
+                videos: LocalResultsDirectory(path: settings.resultsDirectory)
+            )
             return await request.perform(with: control)
         }
         response.via = "store"

@@ -27,10 +27,13 @@ public struct JobControl: Sendable {
     private let time: any TimeSource
     private let ids: IdentifierSource
     private let pipeline: Pipeline?
+    /// Stored videos, which retention deletes with their jobs (`nil`: none are stored).
+    private let videos: (any StoredVideoFiles)?
     private let logger: Logger
 
     /// Inside the running daemon.
-    public init(pipeline: Pipeline, spool: any SpoolDirectory) {
+    public init(pipeline: Pipeline, spool: any SpoolDirectory, videos: (any StoredVideoFiles)? = nil) {
+        self.videos = videos
         self.store = pipeline.context.store
         self.spool = spool
         self.time = pipeline.context.time
@@ -40,7 +43,14 @@ public struct JobControl: Sendable {
     }
 
     /// On the store of a stopped daemon.
-    public init(store: any JobStore, spool: any SpoolDirectory, time: any TimeSource, logger: Logger) {
+    public init(
+        store: any JobStore,
+        spool: any SpoolDirectory,
+        time: any TimeSource,
+        logger: Logger,
+        videos: (any StoredVideoFiles)? = nil
+    ) {
+        self.videos = videos
         self.store = store
         self.spool = spool
         self.time = time
@@ -98,7 +108,7 @@ public struct JobControl: Sendable {
                 taken = job
             } else {
                 guard let stored = try await store.job(id) else { throw OperatorRefusal("no job \(id)") }
-                if stored.phase.isTerminal {
+                if stored.phase.isTerminal || stored.phase == .storing {
                     var copy = stored
                     _ = try machine.cancel(&copy, now: time.now())  // throws the refusal
                 }
@@ -292,7 +302,7 @@ public struct JobControl: Sendable {
     // MARK: - Prune
 
     /// Deletes finished jobs that ended before `cutoff` (no delivery pending), with their outcome
-    /// files, in batches so that the daemon's writer is never held for long. Cancellation (the
+    /// files and stored videos, in batches so that the daemon's writer is never held for long. Cancellation (the
     /// daemon stopping) ends it between batches; the result then says how far it got.
     public func prune(before cutoff: Timestamp, batchSize: Int = 200) async throws -> Result {
         var pruned: [String] = []
@@ -308,6 +318,8 @@ public struct JobControl: Sendable {
                 // Files first: a crash in between leaves a row whose file is gone (pruned next time),
                 // never a file no row remembers.
                 for job in jobs where job.phase.hasOutcomeFile { try await spool.removeOutcome(jobID: job.id) }
+                // Only completed jobs have a video; a part file is only ever left by one.
+                for job in jobs where job.phase == .completed { try await videos?.removeStoredVideo(jobID: job.id) }
                 try await spool.flush()
                 try await store.commit(jobs.map { .deleteJob($0.id) })
                 pruned += jobs.map(\.id.rawValue)

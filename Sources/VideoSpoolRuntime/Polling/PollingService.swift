@@ -21,6 +21,8 @@ public final class PollingService: Service, Sendable {
     private let generationSlots: RequestSlots
     private let rateLimiter: APIRateLimiter
     private let finisher: JobFinisher
+    /// Where completed generations go when their videos are stored before the announcement.
+    let downloads: DownloadService
     private let state = Mutex(State())
     private let wake = WakeSignal()
 
@@ -30,9 +32,11 @@ public final class PollingService: Service, Sendable {
         requestSlots: RequestSlots,
         generationSlots: RequestSlots,
         rateLimiter: APIRateLimiter,
-        finisher: JobFinisher
+        finisher: JobFinisher,
+        downloads: DownloadService
     ) {
         self.context = context
+        self.downloads = downloads
         self.api = api
         self.requestSlots = requestSlots
         self.generationSlots = generationSlots
@@ -216,9 +220,18 @@ public final class PollingService: Service, Sendable {
             generationSlots.release()
             do {
                 try await finisher.finish(job)
+                downloads.storeIfAnnounced(job)
             } catch is LeaseLost {
                 // Another daemon holds the job now; it polls again and finishes it there.
             }
+        case .storeVideo(let at):
+            let pauseAction = state.withLock { state in
+                state.jobs[job.id] = nil
+                return state.pause.accepted(origin)
+            }
+            report(pauseAction)
+            generationSlots.release()
+            try await downloads.begin(job, at: at)
         case .enqueue, .pauseSubmissions:
             preconditionFailure("Invalid state: poll produced \(action)")
         }

@@ -285,9 +285,14 @@ public final class SubmissionService: Service, Sendable {
             generationSlots.release()
             do {
                 try await finisher.finish(job)
+                polling.downloads.storeIfAnnounced(job)
             } catch is LeaseLost {
                 // Another daemon holds the job now and decides its end.
             }
+        case .storeVideo(let at):
+            // Finished already in the POST's answer.
+            generationSlots.release()
+            try await polling.downloads.begin(job, at: at)
         case .pausePolling:
             preconditionFailure("Invalid state: submission produced \(action)")
         }
