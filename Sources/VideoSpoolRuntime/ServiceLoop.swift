@@ -15,10 +15,12 @@ extension PipelineContext {
     /// idle on `wake` (beating the loop's heartbeat, never sleeping past the next beat) or hand the
     /// work to `perform`, which starts requests as child tasks of the loop's discarding task group.
     /// A graceful shutdown calls `stopping` (the service marks itself so that `next` says `.stop`)
-    /// and wakes the loop; the group then waits for the requests on the wire.
+    /// and wakes the loop; the group then waits for the requests on the wire, or, with
+    /// `cancellingWorkOnStop` (downloads, which may take long and resume later), cancels them.
     func runServiceLoop<Work>(
         _ loop: Heartbeats.Loop,
         wake: WakeSignal,
+        cancellingWorkOnStop: Bool = false,
         stopping: @escaping @Sendable () -> Void,
         next: () -> ServiceLoopStep<Work>,
         perform: (Work, inout ThrowingDiscardingTaskGroup<any Error>) async -> Void
@@ -28,6 +30,7 @@ extension PipelineContext {
                 while true {
                     switch next() {
                     case .stop:
+                        if cancellingWorkOnStop { group.cancelAll() }
                         return
                     case .wait(let deadline):
                         await idle(loop, on: wake, until: deadline)

@@ -117,41 +117,28 @@ public final class DownloadService: Service, Sendable {
     }
 
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                while true {
-                    switch nextStep() {
-                    case .stop:
-                        // A download may take long: stop it; its part file is resumed next time.
-                        group.cancelAll()
-                        return
-                    case .wait(let deadline):
-                        await context.idle(.downloads, on: wake, until: deadline)
-                    case .start(let tracked):
-                        group.addTask {
-                            await self.store(tracked)
-                            self.state.withLock { $0.inFlight -= 1 }
-                            self.wake.signal()
-                        }
-                    }
+        // A download may take long: a stop cancels it, and its part file is resumed next time.
+        try await context.runServiceLoop(
+            .downloads,
+            wake: wake,
+            cancellingWorkOnStop: true,
+            stopping: { self.state.withLock { $0.stopping = true } },
+            next: nextStep,
+            perform: { tracked, group in
+                group.addTask {
+                    await self.store(tracked)
+                    self.state.withLock { $0.inFlight -= 1 }
+                    self.wake.signal()
                 }
             }
-        } onGracefulShutdown: {
-            self.state.withLock { $0.stopping = true }
-            self.wake.signal()
-        }
+        )
     }
 
-    private enum Step {
-        case stop
-        case wait(until: Timestamp?)
-        case start(Tracked)
-    }
 
-    private func nextStep() -> Step {
+    private func nextStep() -> ServiceLoopStep<Tracked> {
         let now = context.time.now()
         let limit = configuration.maximumConcurrent
-        return state.withLock { state -> Step in
+        return state.withLock { state -> ServiceLoopStep<Tracked> in
             if state.stopping || Task.isCancelled { return .stop }
             // At the limit: a finishing download signals.
             guard state.inFlight < limit else { return .wait(until: nil) }
@@ -163,7 +150,7 @@ public final class DownloadService: Service, Sendable {
             tracked.attempts += 1
             state.jobs[id] = tracked
             state.inFlight += 1
-            return .start(tracked)
+            return .work(tracked)
         }
     }
 
