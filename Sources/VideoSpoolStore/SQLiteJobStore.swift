@@ -54,7 +54,12 @@ public final class SQLiteJobStore: JobStore, Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         pool = try DatabasePool(path: directory + "/videospool.sqlite", configuration: configuration)
-        if !readOnly { try StoreSchema.migrator.migrate(pool) }
+        // Migrating takes the write lock even when there is nothing to do; a store already up to
+        // date is opened without it, so that an operator command meeting a busy writer waits in its
+        // own write (which retries) instead of failing here after the busy timeout.
+        if !readOnly, try !pool.read({ try StoreSchema.migrator.hasCompletedMigrations($0) }) {
+            try StoreSchema.migrator.migrate(pool)
+        }
     }
 
     /// The database file, for diagnostics.
