@@ -75,7 +75,10 @@ final class ControlService: Service, Sendable {
                 if let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(received.readableBytesView)) {
                     logger.info("Operator request", metadata: ["command": "\(request.command.rawValue)", "job.id": "\(request.jobID ?? "-")"])
                     let control = self.control
-                    response = await cancelWhenGracefulShutdown { await request.perform(with: control) }
+                    response = await cancelWhenGracefulShutdown {
+                        guard request.progress == true else { return await request.perform(with: control) }
+                        return await Self.perform(request, with: control, reportingTo: outbound)
+                    }
                 } else {
                     response = ControlResponse(ok: false, message: "not a control request")
                 }
@@ -86,6 +89,39 @@ final class ControlService: Service, Sendable {
         } catch {
             logger.debug("Control connection failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// How often a request that asked for progress hears from the daemon while it works, at the
+    /// least: the client's silence timeout is far longer, so it never gives up on a daemon at work.
+    static let progressInterval = Duration.seconds(2)
+
+    /// Carries `request` out, sending ``ControlUpdate`` lines meanwhile: each batch of ids at once
+    /// (for `prune --ids`), and how far it got every ``progressInterval``.
+    private static func perform(
+        _ request: ControlRequest,
+        with control: JobControl,
+        reportingTo outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    ) async -> ControlResponse {
+        let done = DoneCount()
+        return await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while (try? await Task.sleep(for: progressInterval)) != nil {
+                    try? await outbound.write(line(ControlUpdate(done: done.value.withLock { $0 })))
+                }
+            }
+            let response = await request.perform(with: control) { update in
+                done.value.withLock { $0 = update.done }
+                if update.ids != nil { try? await outbound.write(line(update)) }
+            }
+            group.cancelAll()
+            return response
+        }
+    }
+
+    private static func line(_ update: ControlUpdate) -> ByteBuffer {
+        var bytes = (try? JSONEncoder().encode(ControlUpdate.Line(update: update))) ?? Data()
+        bytes.append(UInt8(ascii: "\n"))
+        return ByteBuffer(bytes: bytes)
     }
 
     /// The bytes up to the first newline (or 64 KiB), or `nil` when none came within `deadline`.
@@ -111,6 +147,11 @@ final class ControlService: Service, Sendable {
             return first
         }
     }
+}
+
+/// How far an operation has got, for the periodic progress line.
+private final class DoneCount: Sendable {
+    let value = Mutex(0)
 }
 
 /// Connections from the moment they are accepted until they are served. A connection accepted just
