@@ -101,7 +101,7 @@ struct Prune: AsyncParsableCommand {
             Only jobs whose webhooks are settled (none pending) are deleted; active jobs never are. \
             Files in rejected/ are left alone. The answer counts the deleted jobs; --ids also \
             prints their ids, one a line, as each batch is deleted. Jobs go oldest first in batches \
-            of 200, each costing its size however long the history, and the \
+            of 500, each costing its size however long the history, and the \
             command waits as long as the work takes (with a running count on standard error when it \
             is a terminal). The daemon does the same hourly with \
             state.retention_days (default 30; 0 keeps everything). \(controlDiscussion)

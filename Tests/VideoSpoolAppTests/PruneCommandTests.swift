@@ -52,6 +52,9 @@ struct PruneCommandTests {
             let simulator = EndToEndTests.simulator(generation: .milliseconds(100))
             try await simulator.withRunningServer { port in
                 let config = try EndToEndTests.configure(root: root, port: port)
+                for directory in ["incoming", "done", "failed", "rejected"] {  // as a daemon's first start leaves them
+                    try FileManager.default.createDirectory(atPath: root + "/spool/" + directory, withIntermediateDirectories: true)
+                }
 
                 // On the store of a stopped daemon: ids one a line, then the count.
                 let stopped = try await Self.cli(["prune", "--older-than", "84h", "--ids"], config: config, root: root)

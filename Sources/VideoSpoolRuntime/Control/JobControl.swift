@@ -291,7 +291,7 @@ public struct JobControl: Sendable {
     // MARK: - Prune
 
     /// Jobs deleted per transaction: small enough that the daemon's writer is never held for long.
-    public static let pruneBatchSize = 200
+    public static let pruneBatchSize = 500
 
     /// Deletes finished jobs that ended before `cutoff` (no delivery pending), with their outcome
     /// files, oldest first, in batches so that the daemon's writer is never held for long. Each
