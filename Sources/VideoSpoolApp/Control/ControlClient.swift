@@ -70,7 +70,7 @@ public enum ControlClient {
 
     /// `nil` when no daemon listens (no socket, or a stale one). Update lines before the response
     /// go to `onUpdate` as they arrive.
-    static func send(
+    package static func send(
         _ request: ControlRequest,
         to path: String,
         onUpdate: (ControlUpdate) -> Void = { _ in }

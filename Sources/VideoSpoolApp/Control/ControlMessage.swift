@@ -5,7 +5,7 @@ public import VideoSpoolRuntime
 /// One request on the control socket: a JSON object on one line; the daemon answers with one
 /// ``ControlResponse`` line and closes the connection. A request that asks for `progress` first
 /// gets ``ControlUpdate`` lines while the work goes on (at least every
-/// ``ControlService/progressInterval``, so a client can tell a daemon at work from a dead one however
+/// ``ControlService/defaultProgressInterval``, so a client can tell a daemon at work from a dead one however
 /// long the work takes), then the response.
 public struct ControlRequest: Codable, Sendable, Hashable {
     public enum Command: String, Codable, Sendable {

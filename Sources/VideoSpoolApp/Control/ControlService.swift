@@ -1,15 +1,15 @@
 import Foundation
-import Logging
+package import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
 public import ServiceLifecycle
-import VideoSpoolRuntime
+package import VideoSpoolRuntime
 
 /// Serves the control socket (`state.directory/control.sock`, mode 0660): the way `videospool
 /// cancel`, `retry`, `redeliver` and `prune` reach the running daemon, so its queues and timers learn
 /// of each change. Who may connect is decided by file-system permissions alone.
-final class ControlService: Service, Sendable {
+package final class ControlService: Service, Sendable {
     static let fileName = "control.sock"
     typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
@@ -17,14 +17,17 @@ final class ControlService: Service, Sendable {
     private let control: JobControl
     private let logger: Logger
     private let accepted = AcceptedConnections()
+    private let progressInterval: Duration
 
-    init(path: String, control: JobControl, logger: Logger) {
+    /// `progressInterval`: see ``defaultProgressInterval``.
+    package init(path: String, control: JobControl, logger: Logger, progressInterval: Duration = defaultProgressInterval) {
         self.path = path
         self.control = control
         self.logger = logger
+        self.progressInterval = progressInterval
     }
 
-    func run() async throws {
+    package func run() async throws {
         let accepted = self.accepted
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
@@ -77,7 +80,7 @@ final class ControlService: Service, Sendable {
                     let control = self.control
                     response = await cancelWhenGracefulShutdown {
                         guard request.progress == true else { return await request.perform(with: control) }
-                        return await Self.perform(request, with: control, reportingTo: outbound)
+                        return await Self.perform(request, with: control, every: self.progressInterval, reportingTo: outbound)
                     }
                 } else {
                     response = ControlResponse(ok: false, message: "not a control request")
@@ -93,19 +96,20 @@ final class ControlService: Service, Sendable {
 
     /// How often a request that asked for progress hears from the daemon while it works, at the
     /// least: the client's silence timeout is far longer, so it never gives up on a daemon at work.
-    static let progressInterval = Duration.seconds(2)
+    package static let defaultProgressInterval = Duration.seconds(2)
 
     /// Carries `request` out, sending ``ControlUpdate`` lines meanwhile: each batch of ids at once
-    /// (for `prune --ids`), and how far it got every ``progressInterval``.
+    /// (for `prune --ids`), and how far it got every `interval`.
     private static func perform(
         _ request: ControlRequest,
         with control: JobControl,
+        every interval: Duration,
         reportingTo outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     ) async -> ControlResponse {
         let done = DoneCount()
         return await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                while (try? await Task.sleep(for: progressInterval)) != nil {
+                while (try? await Task.sleep(for: interval)) != nil {
                     try? await outbound.write(line(ControlUpdate(done: done.value.withLock { $0 })))
                 }
             }
