@@ -1,5 +1,5 @@
 import Foundation
-public import VideoSpoolCore
+import VideoSpoolCore
 public import VideoSpoolRuntime
 
 /// One request on the control socket: a JSON object on one line; the daemon answers with one

@@ -3,7 +3,7 @@ package import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
-public import ServiceLifecycle
+import ServiceLifecycle
 package import VideoSpoolRuntime
 
 /// Serves the control socket (`state.directory/control.sock`, mode 0660): the way `videospool
