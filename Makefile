@@ -117,8 +117,9 @@ test-systemd: deps
 	Tests/systemd/test-under-systemd.sh
 
 # The release daemon against the simulator on loopback: burst, steady, waiting, idle, the poll
-# schedule comparison and video downloads (32 x 200 MiB, to disk and to /dev/shm). Prints a table and
-# writes bench-results.json. About six minutes plus the build.
+# schedule comparison, video downloads (32 x 200 MiB, to disk and to /dev/shm) and a store with a
+# million finished jobs (history: about 2 GB in the temporary directory). Prints a table and writes
+# bench-results.json. About eight minutes plus the build.
 bench: release
 	$(SWIFT) build -c release --static-swift-stdlib --product videospool-bench
 	./.build/release/videospool-bench --daemon .build/release/videospool --output bench-results.json

@@ -187,8 +187,10 @@ let package = Package(
                 "VideoSpoolCore",
                 "VideoSpoolHTTP",
                 "VideoSpoolSimulator",
+                "VideoSpoolStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -226,7 +228,11 @@ let package = Package(
         .testTarget(name: "VideoSpoolFileSystemTests", dependencies: ["VideoSpoolFileSystem", "VideoSpoolTesting"]),
         .testTarget(
             name: "VideoSpoolStoreTests",
-            dependencies: ["VideoSpoolStore", "VideoSpoolTesting", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "VideoSpoolStore", "VideoSpoolTesting",
+                // Stores of an older schema, made by its own migrations, for the upgrade tests.
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         // The PostgreSQL store against a real throwaway cluster, side by side with SQLite.
         .testTarget(

@@ -336,7 +336,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
             var state = RecoveredState()
             state.activeJobs = try Row.fetchAll(
                 db,
-                sql: "SELECT * FROM jobs WHERE phase IN ('queued', 'submitting', 'generating', 'storing') ORDER BY seq"
+                sql: SQLiteQueries.activeJobs
             ).map(Self.job)
             state.pendingDeliveries = try Row.fetchAll(
                 db,
@@ -344,10 +344,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
             ).map(Self.delivery)
             state.staleOutcomes = try String.fetchAll(
                 db,
-                sql: """
-                    SELECT id FROM jobs WHERE outcome_version > outcome_written_version
-                        AND phase IN ('completed', 'failed', 'canceled') ORDER BY seq
-                    """
+                sql: SQLiteQueries.staleOutcomes
             ).map(JobID.init(trusted:))
             state.unsettledSources = try Row.fetchAll(
                 db,
@@ -363,13 +360,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
                 )
                 return (JobID(trusted: row["id"]), source)
             }
-            for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT phase, count(*) AS n FROM jobs WHERE phase IN ('completed', 'failed', 'rejected', 'canceled')
-                    GROUP BY phase
-                    """
-            ) {
+            for row in try Row.fetchAll(db, sql: SQLiteQueries.finishedCounts) {
                 if let phase = JobPhase(rawValue: row["phase"]) { state.finishedCounts[phase] = row["n"] }
             }
             return state
@@ -442,11 +433,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT model, resolution, duration_seconds, submitted_at, last_running_at, finished_at FROM jobs
-                    WHERE phase = 'completed' AND last_running_at IS NOT NULL
-                    ORDER BY finished_at DESC LIMIT ?
-                    """,
+                sql: SQLiteQueries.recentCompletions,
                 arguments: [max(0, limit)]
             ).reversed().compactMap { row in
                 CompletionObservation(
@@ -477,15 +464,19 @@ public final class SQLiteJobStore: JobStore, Sendable {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT * FROM jobs
-                    WHERE phase IN ('completed', 'failed', 'rejected', 'canceled') AND source_settled = 1
-                        AND coalesce(finished_at, accepted_at) < ?
-                        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.state = 'pending')
-                    ORDER BY coalesce(finished_at, accepted_at) LIMIT ?
-                    """,
+                sql: SQLiteQueries.prunable,
                 arguments: [cutoff.millisecondsSinceEpoch, max(0, limit)]
             ).map(Self.job)
+        }
+    }
+
+    /// How SQLite would run `sql` (the detail column of `EXPLAIN QUERY PLAN`), with every parameter
+    /// unbound: for tests that hold the store's queries to their indexes.
+    package func queryPlan(_ sql: String) async throws -> [String] {
+        try await pool.read { db in
+            let statement = try db.makeStatement(sql: "EXPLAIN QUERY PLAN " + sql)
+            statement.setUncheckedArguments(StatementArguments())
+            return try Row.fetchAll(statement).map { $0["detail"] as String }
         }
     }
 

@@ -226,6 +226,7 @@ public final class InMemoryJobStore: JobStore, Sendable {
                         && (record.job.finishedAt ?? record.job.acceptedAt) < cutoff
                 }
                 .map(\.job)
+                .sorted { ($0.finishedAt ?? $0.acceptedAt) < ($1.finishedAt ?? $1.acceptedAt) }  // stable: ties by arrival
                 .prefix(max(0, limit))
                 .map { $0 }
         }

@@ -6,7 +6,7 @@ import Foundation
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "videospool-bench",
-        abstract: "Measure the videospool daemon: burst, steady, waiting, idle, the poll schedule, and video downloads."
+        abstract: "Measure the videospool daemon: burst, steady, waiting, idle, the poll schedule, video downloads, and a long history."
     )
 
     @Option(help: "The daemon binary to measure (build it with `make release`).")
@@ -15,8 +15,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where to write the results as JSON.")
     var output = "bench-results.json"
 
-    @Option(parsing: .upToNextOption, help: "Scenarios to run (burst, steady, waiting, idle, polling, download).")
-    var only: [String] = ["burst", "steady", "waiting", "idle", "polling", "download"]
+    @Option(parsing: .upToNextOption, help: "Scenarios to run (burst, steady, waiting, idle, polling, download, history).")
+    var only: [String] = ["burst", "steady", "waiting", "idle", "polling", "download", "history"]
 
     @Option(help: "Where the download scenario stores its videos (32 × 200 MiB; default: the temporary directory); it runs again in /dev/shm if there is room.")
     var downloadDirectory: String?
@@ -61,6 +61,10 @@ struct BenchCommand: AsyncParsableCommand {
             if let downloadDirectory { scenario.directory = downloadDirectory + "/videospool-bench-download-\(getpid())" }
             report(try await scenario.run(binary: binary))
             if let inMemory = scenario.inMemory() { report(try await inMemory.run(binary: binary)) }
+        }
+        if only.contains("history") {
+            let scenario = quick ? HistoryScenario(finished: 100_000, pruned: 30_000) : HistoryScenario()
+            report(try await scenario.run(binary: binary))
         }
         print("\nSummary (machine: \(ProcessInfo.processInfo.activeProcessorCount) cores)")
         print(ResultsReport.table(results), terminator: "")

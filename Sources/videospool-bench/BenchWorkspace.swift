@@ -20,12 +20,13 @@ struct BenchWorkspace {
 
     /// Writes the configuration: defaults, except what pointing at a local simulator needs and
     /// what the scenario names in `api` (YAML lines under `api:`).
-    func configure(port: Int, api: String = "", extra: String = "") throws {
+    func configure(port: Int, api: String = "", state: String = "", extra: String = "") throws {
         let text = """
             spool:
               directory: \(root)/spool
             state:
               directory: \(root)/state
+            \(state.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             api:
               base_url: http://127.0.0.1:\(port)
             \(api.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
@@ -40,12 +41,13 @@ struct BenchWorkspace {
         try text.write(toFile: config, atomically: true, encoding: .utf8)
     }
 
-    func start(binary: String) throws -> DaemonUnderTest {
+    func start(binary: String, environment: [String: String] = [:]) throws -> DaemonUnderTest {
         try DaemonUnderTest(
             binary: binary,
             config: config,
             logPath: root + "/daemon.log",
             environment: ["AIMLAPI_API_KEY": Self.apiKey, "VIDEOSPOOL_WEBHOOK_SECRET": Self.webhookSecret]
+                .merging(environment) { _, extra in extra }
         )
     }
 

@@ -25,10 +25,11 @@ struct List: AsyncParsableCommand {
     )
     var state: String?
 
-    @Option(name: .long, help: "At most this many jobs.")
+    @Option(name: .long, help: "At most this many jobs (1 to \(OperatorViews.maximumListLimit)).")
     var limit = 50
 
     func validate() throws {
+        if let problem = OperatorViews.listLimitProblem(limit) { throw ValidationError(problem) }
         if let state, JobState(rawValue: state) == nil {
             throw ValidationError("--state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
         }

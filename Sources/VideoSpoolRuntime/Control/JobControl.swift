@@ -13,12 +13,15 @@ public struct JobControl: Sendable {
         public var deliveries: Int = 0
         /// False when the work stopped part way (a prune interrupted by the daemon stopping).
         public var complete = true
+        /// How many jobs a prune deleted (their ids went to its `progress`, never into ``jobs``).
+        public var pruned: Int?
 
-        public init(message: String, jobs: [String] = [], deliveries: Int = 0, complete: Bool = true) {
+        public init(message: String, jobs: [String] = [], deliveries: Int = 0, complete: Bool = true, pruned: Int? = nil) {
             self.message = message
             self.jobs = jobs
             self.deliveries = deliveries
             self.complete = complete
+            self.pruned = pruned
         }
     }
 
@@ -301,11 +304,21 @@ public struct JobControl: Sendable {
 
     // MARK: - Prune
 
+    /// Jobs deleted per transaction: small enough that the daemon's writer is never held for long.
+    public static let pruneBatchSize = 500
+
     /// Deletes finished jobs that ended before `cutoff` (no delivery pending), with their outcome
-    /// files and stored videos, in batches so that the daemon's writer is never held for long. Cancellation (the
-    /// daemon stopping) ends it between batches; the result then says how far it got.
-    public func prune(before cutoff: Timestamp, batchSize: Int = 200) async throws -> Result {
-        var pruned: [String] = []
+    /// files and stored videos, oldest first, in batches so that the daemon's writer is never held
+    /// for long. Each batch costs its size (the store walks an index in prune order), so a prune of
+    /// N jobs costs O(N) however long the history. `progress` hears of each batch once it is
+    /// committed, with the running total. Cancellation (the daemon stopping) ends it between
+    /// batches; the result then says how far it got.
+    public func prune(
+        before cutoff: Timestamp,
+        batchSize: Int = Self.pruneBatchSize,
+        progress: (@Sendable (_ batch: [JobID], _ total: Int) async -> Void)? = nil
+    ) async throws -> Result {
+        var pruned = 0
         var interrupted = false
         do {
             while true {
@@ -322,17 +335,18 @@ public struct JobControl: Sendable {
                 for job in jobs where job.phase == .completed { try await videos?.removeStoredVideo(jobID: job.id) }
                 try await spool.flush()
                 try await store.commit(jobs.map { .deleteJob($0.id) })
-                pruned += jobs.map(\.id.rawValue)
+                pruned += jobs.count
+                await progress?(jobs.map(\.id), pruned)
                 if jobs.count < batchSize { break }
             }
         } catch is CancellationError {
             interrupted = true
         }
-        if !pruned.isEmpty {
-            logger.notice("Pruned finished jobs", metadata: ["event": "jobs.pruned", "count": "\(pruned.count)"])
+        if pruned > 0 {
+            logger.notice("Pruned finished jobs", metadata: ["event": "jobs.pruned", "count": "\(pruned)"])
         }
-        var message = "pruned \(pruned.count) finished job(s) that ended before \(cutoff)"
+        var message = "pruned \(pruned) finished job(s) that ended before \(cutoff)"
         if interrupted { message += "; interrupted because the daemon is stopping: run prune again for the rest" }
-        return Result(message: message, jobs: pruned, complete: !interrupted)
+        return Result(message: message, complete: !interrupted, pruned: pruned)
     }
 }
