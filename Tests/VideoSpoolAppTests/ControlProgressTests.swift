@@ -44,8 +44,8 @@ struct ControlProgressTests {
             spool.holdFlushes()
             let (updates, heard) = AsyncStream.makeStream(of: ControlUpdate.self)
             let request = ControlRequest(command: .prune, endedBefore: (start + .seconds(60)).millisecondsSinceEpoch, progress: true, ids: true)
-            let client = Task.detached {
-                try ControlClient.send(request, to: path) { heard.yield($0) }
+            let client = Task {
+                try await ControlClient.send(request, to: path) { heard.yield($0) }
             }
             let keepalives = try await updates.collect(2)
             #expect(keepalives.allSatisfy { $0 == ControlUpdate(done: 0) }, "\(keepalives)")

@@ -290,7 +290,13 @@ struct ResourceLimitTests {
                 _ = try? Self.run("/sbin/e2fsck", "-fy", device)
                 try Self.run("/bin/mount", device, state)
                 daemon = try EndToEndTests.start(config: config, root: root, run: 1)
-                let all = try await simulator.receiver.subscribe().collect(2)
+                let restarted = daemon
+                let all: [WebhookReceiver.Received]
+                do {
+                    all = try await simulator.receiver.subscribe().collect(2)
+                } catch {
+                    throw EndedEarly("\(error); the restarted daemon's log ends:\n\(restarted.logTail)")
+                }
                 daemon.signal(SIGTERM)
                 #expect(await daemon.waitForExit() == 0)
                 #expect(all.last?.json?["data"]?["job_id"] == .string("while-ro"))

@@ -37,7 +37,7 @@ public enum ControlClient {
         }
         switch try DaemonOwnership.probe(DaemonOwnership.claims(for: settings)) {
         case .ownedByDaemon(let claim, let pid):
-            guard var response = try send(request, to: socketPath(stateDirectory: settings.stateDirectory), onUpdate: onUpdate)
+            guard var response = try await send(request, to: socketPath(stateDirectory: settings.stateDirectory), onUpdate: onUpdate)
             else {
                 throw OwnershipError(claim: claim, reason: .daemonNotAnswering(pid: pid))
             }
@@ -76,10 +76,26 @@ public enum ControlClient {
 
     /// `nil` when no daemon listens (no socket, or a stale one). Update lines before the response
     /// go to `onUpdate` as they arrive.
+    ///
+    /// The exchange is one request line and a few answer lines on a local socket, with blocking
+    /// calls and a receive timeout: it runs on a thread of its own, never on the cooperative pool,
+    /// so a daemon slow to answer (a cancel waiting for a request on the wire) holds up no task.
     package static func send(
         _ request: ControlRequest,
         to path: String,
-        onUpdate: (ControlUpdate) -> Void = { _ in }
+        onUpdate: @escaping @Sendable (ControlUpdate) -> Void = { _ in }
+    ) async throws -> ControlResponse? {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { try exchange(request, at: path, onUpdate: onUpdate) })
+            }.start()
+        }
+    }
+
+    private static func exchange(
+        _ request: ControlRequest,
+        at path: String,
+        onUpdate: (ControlUpdate) -> Void
     ) throws -> ControlResponse? {
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw ControlClientError("socket: \(String(cString: strerror(errno)))") }
