@@ -287,7 +287,7 @@ public final class SimulatedAPI: Sendable {
         let (configuration, generation, fault) = state.withLock { state in
             state.statistics.videoRequests += 1
             state.videoRequests.append(VideoRequest(generationID: id, range: range))
-            return (state.configuration, state.generations[id], Self.takeFault(for: .video, from: &state))
+            return (state.configuration, state.generations[id], Self.takeFault(for: .video, from: &state, now: .now))
         }
         switch fault?.fault {
         case .status(let status, let retryAfter)?:
