@@ -265,6 +265,8 @@ class Run:
                     self.problems.append(f"{job}: never polled by another host after the harm")
             if waits:
                 takeovers.append(max(waits))
+                self.notes.append(f"{len(waits)} of the victim's generations taken over, "
+                                  f"first after {min(waits):.1f} s, last after {max(waits):.1f} s")
         ambiguous = sorted(job for job in self.jobs if phases.get(job) == "failed"
                            and job in {e["job"] for e in entries if e.get("held")})
         return {
