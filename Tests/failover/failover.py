@@ -20,6 +20,7 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -111,6 +112,11 @@ log:
             with open(f"/proc/{self.process.pid}/maps") as maps:
                 if "libfaketime" not in maps.read():
                     raise RuntimeError(f"daemon {self.host} does not run under libfaketime")
+            # The daemon's own log says what time it thinks it is.
+            line = next(l for l in self.log_text().splitlines() if "event=daemon.ready" in l)
+            stamped = time.mktime(time.strptime(line.split()[0][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+            return stamped - time.time()
+        return 0.0
 
     def drop(self, job_id):
         body = {"model": "bytedance/dreamina-seedance-2-0-mini", "prompt": f"{PROMPT_PREFIX}{job_id}", "duration": 5,
@@ -203,6 +209,9 @@ class Run:
         for daemon in self.daemons.values():
             daemon.stop()
         self.harness.network.restore()
+        with open(self.root + "/requests.jsonl", "w") as f:
+            for entry in self.entries():
+                f.write(json.dumps(entry) + "\n")
         return self.analyse()
 
     # -- the checks -----------------------------------------------------------------------------------
@@ -372,7 +381,12 @@ def scenario_post_on_the_wire(run):
 
 def scenario_clock_ahead(run):
     # b's wall clock is 60 s ahead: it must not think a's lease ran out, and must take over when a dies.
-    start_pair(run, clock_offset="+60s")
+    a, b = run.start("a"), run.start("b", clock_offset="+60s")
+    a.wait_ready()
+    skew = b.wait_ready()
+    if skew < 50:
+        run.problems.append(f"b's clock is only {skew:.0f} s ahead")
+    run.notes.append(f"b's log is {skew:.0f} s ahead")
     run.submit("a", JOBS)
     run.wait_polled(run.jobs)
     watched_from = time.time()
@@ -510,8 +524,10 @@ def main():
                 log(f"  victim {result['victim']}, takeover {['%.1f s' % t for t in result['takeovers']]}, "
                     f"dup POSTs {result['duplicate_posts']}, ambiguous {result['ambiguous']}"
                     + (f", PROBLEMS: {problems}" if problems else "") + (f", notes: {result['notes']}" if result["notes"] else ""))
-                if problems or result["notes"]:
-                    log(f"  logs kept in {run.root}")
+                if problems:
+                    log(f"  daemon logs and the proxy's requests.jsonl kept in {run.root}")
+                else:
+                    shutil.rmtree(run.root, ignore_errors=True)
     with open(arguments.results, "w") as f:
         json.dump(results, f, indent=1)
     sys.exit(0 if summarize(results, arguments.runs) else 1)
