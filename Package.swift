@@ -177,6 +177,8 @@ let package = Package(
                 "VideoSpoolCore",
                 "VideoSpoolHTTP",
                 "VideoSpoolSimulator",
+                // PostgresTestServer: the throwaway cluster the PostgreSQL burst runs against.
+                "VideoSpoolTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -19,13 +19,14 @@ struct BenchWorkspace {
     }
 
     /// Writes the configuration: defaults, except what pointing at a local simulator needs and
-    /// what the scenario names in `api` (YAML lines under `api:`).
-    func configure(port: Int, api: String = "", extra: String = "") throws {
+    /// what the scenario names in `api` (YAML lines under `api:`) and `state` (under `state:`).
+    func configure(port: Int, api: String = "", state: String = "", extra: String = "") throws {
         let text = """
             spool:
               directory: \(root)/spool
             state:
               directory: \(root)/state
+            \(state.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             api:
               base_url: http://127.0.0.1:\(port)
             \(api.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
