@@ -52,6 +52,8 @@ struct BenchCommand: AsyncParsableCommand {
             defer { try? server.stop() }
             scenario.store = .postgresql(server)
             var result = try await scenario.run(binary: binary)
+            let settings = try ["fsync", "synchronous_commit", "full_page_writes"].map { "\($0) \(try server.psql("SHOW \($0)"))" }
+            result.notes.append("server \(try server.psql("SHOW server_version")) in \(server.directory): \(settings.joined(separator: ", "))")
             if let sqliteBurst, let ratio = Self.throughputRatio(result, to: sqliteBurst) {
                 result.add("throughput / SQLite's", ratio, "×", .atLeast(0.5))
             }

@@ -76,6 +76,13 @@ struct BurstScenario {
                 "timed from process start (store open and spool scan included) to the last webhook: \(Metric.format(elapsed)) s; "
                     + "\(simulator.api.statistics.polls) polls for \(total) jobs; exit status \(status)"
             )
+            if status != 0 {
+                // Why it did not stop cleanly: the last errors it logged.
+                let log = (try? String(contentsOfFile: workspace.root + "/daemon.log", encoding: .utf8)) ?? ""
+                for line in log.split(separator: "\n").filter({ $0.contains(" error ") || $0.contains("critical") }).suffix(3) {
+                    result.notes.append("daemon: " + line.prefix(400))
+                }
+            }
             return result
         }
     }
