@@ -51,6 +51,13 @@ enum BenchStore: Sendable {
         return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// Transactions the database server has committed so far, all databases together (PostgreSQL's
+    /// statistics, which lag by up to a second); 0 for SQLite.
+    func committedTransactions() throws -> Double {
+        guard case .postgresql(let server) = self else { return 0 }
+        return Double(try server.psql("SELECT sum(xact_commit) FROM pg_stat_database")) ?? 0
+    }
+
     /// The fields of /proc/<pid>/stat after the parenthesised command name.
     private static func statFields(_ pid: Int32) -> [Substring]? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),

@@ -26,6 +26,7 @@ struct BurstScenario {
         return try await simulator.withRunningServer { port in
             try workspace.configure(port: port, api: BenchConfiguration.throughputAPI, state: try store.stateKeys())
             let serverCPUBefore = try store.serverCPUSeconds()
+            let transactionsBefore = try store.committedTransactions()
             for index in 0..<preloaded { try workspace.drop(index, port: port) }
             let webhooks = simulator.receiver.subscribe()
             let daemon = try workspace.start(binary: binary)
@@ -61,6 +62,10 @@ struct BurstScenario {
                 result.add(Self.throughputMetric, Double(total) / elapsed, "jobs/s")
                 result.add("daemon CPU per job", cpu * 1000 / Double(total), "ms")
                 result.add("database server CPU per job", serverCPU * 1000 / Double(total), "ms")
+                // Read after the stop, once the server's statistics have caught up.
+                try await Task.sleep(for: .seconds(1.5))
+                let transactions = try store.committedTransactions() - transactionsBefore
+                result.add("database transactions per job", transactions / Double(total), "")
             }
             result.add("peak RSS", memory.peak, "MiB")
             let timeline = SimulatorTimeline(simulator)
