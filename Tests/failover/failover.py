@@ -276,8 +276,14 @@ class Run:
                 takeovers.append(max(waits))
                 self.notes.append(f"{len(waits)} of the victim's generations taken over, "
                                   f"first after {min(waits):.1f} s, last after {max(waits):.1f} s")
-        ambiguous = sorted(job for job in self.jobs if phases.get(job) == "failed"
-                           and job in {e["job"] for e in entries if e.get("held")})
+        # A job whose POST was on the wire when its sender died ends failed as unknown, never POSTed again.
+        held = {e["job"] for e in entries if e.get("held")}
+        ambiguous = sorted(job for job in held if job in self.jobs)
+        for job in ambiguous:
+            codes = {e.get("code") for e in hooks.get(job, [])}
+            if phases.get(job) != "failed" or codes != {"submission_outcome_unknown"}:
+                self.problems.append(f"{job}: POST on the wire ended {phases.get(job)} with {sorted(map(str, codes))}, "
+                                     "not failed with submission_outcome_unknown")
         return {
             "scenario": self.scenario, "run": self.index, "jobs": len(self.jobs), "victim": self.victim,
             "lost": lost, "ended_twice": ended_twice, "duplicate_posts": duplicate_posts,

@@ -51,12 +51,14 @@ class Recorder:
 
     @staticmethod
     def webhook_facts(body, headers):
+        """(job id, event type, webhook-id, failure code or None)."""
         try:
             document = json.loads(body)
         except ValueError:
-            return None, None, headers.get("webhook-id")
+            return None, None, headers.get("webhook-id"), None
         data = document.get("data") or {}
-        return data.get("job_id"), document.get("type"), headers.get("webhook-id")
+        code = (data.get("error") or {}).get("code") if isinstance(data.get("error"), dict) else None
+        return data.get("job_id"), document.get("type"), headers.get("webhook-id"), code
 
     def classify(self, method, path, body, headers):
         """What a request is about, before it is forwarded."""
@@ -70,8 +72,8 @@ class Recorder:
                 job = self.job_of_generation.get(generation)
             entry.update(kind="poll", generation=generation, job=job)
         elif method == "POST" and parsed.path.startswith("/webhooks/"):
-            job, event_type, webhook_id = self.webhook_facts(body, headers)
-            entry.update(kind="webhook", job=job, type=event_type, webhook_id=webhook_id)
+            job, event_type, webhook_id, code = self.webhook_facts(body, headers)
+            entry.update(kind="webhook", job=job, type=event_type, webhook_id=webhook_id, code=code)
         else:
             entry.update(kind="other")
         return entry

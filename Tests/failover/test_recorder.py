@@ -75,6 +75,13 @@ class RecorderTests(unittest.TestCase):
                          ("webhook", "job-7", "video.generation.completed", "msg_1"))
         self.assertTrue(submit["at"] <= poll["at"] <= webhook["at"])
 
+    def test_a_failed_jobs_webhook_carries_its_failure_code(self):
+        hook = {"type": "video.generation.failed",
+                "data": {"job_id": "job-9", "error": {"code": "submission_outcome_unknown", "message": "?"}}}
+        self.request("POST", "/webhooks/job-9", hook, {"webhook-id": "msg_2"})
+        (entry,) = self.recorder.snapshot()
+        self.assertEqual((entry["type"], entry["code"]), ("video.generation.failed", "submission_outcome_unknown"))
+
     def test_a_held_submission_is_forwarded_at_once_and_answered_late(self):
         self.recorder.hold_submissions_from = {"127.0.0.1"}
         self.recorder.hold_seconds = 0.5
