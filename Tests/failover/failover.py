@@ -448,6 +448,10 @@ class Harness:
         if self.database:
             self.database.stop()
         self.network.tear_down()
+        self.simulator_log.close()
+        # Runs with problems kept their directories here; without any, nothing is worth keeping.
+        if not [name for name in os.listdir(self.workdir) if name != "simulator.log"]:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def summarize(results, runs):
