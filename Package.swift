@@ -42,6 +42,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto")
             ]
         ),
+        // Concurrency plumbing, not domain code: the stores' group commit, and a broadcast that
+        // replays its history to each new subscriber (the simulator's and the tests' events).
+        .target(name: "VideoSpoolSupport"),
         // Services that drive the core through its ports: intake, submission, polling, delivery.
         .target(
             name: "VideoSpoolRuntime",
@@ -67,6 +70,7 @@ let package = Package(
             name: "VideoSpoolStore",
             dependencies: [
                 "VideoSpoolCore",
+                "VideoSpoolSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -76,6 +80,7 @@ let package = Package(
             name: "VideoSpoolPostgres",
             dependencies: [
                 "VideoSpoolCore",
+                "VideoSpoolSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -131,12 +136,16 @@ let package = Package(
             name: "VideoSpoolSimulator",
             dependencies: [
                 "VideoSpoolCore",
+                "VideoSpoolSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The poll-schedule comparison `make bench` prints: the learned schedule against fixed loops,
+        // on virtual time with the simulator's generation-time model.
+        .target(name: "VideoSpoolBenchmarks", dependencies: ["VideoSpoolCore", "VideoSpoolSimulator"]),
         // Composition root: settings from configuration, the service group, the demo.
         .target(
             name: "VideoSpoolApp",
@@ -174,13 +183,16 @@ let package = Package(
         .executableTarget(
             name: "videospool-bench",
             dependencies: [
+                "VideoSpoolBenchmarks",
                 "VideoSpoolCore",
                 "VideoSpoolHTTP",
                 "VideoSpoolSimulator",
                 // PostgresTestServer: the throwaway cluster the PostgreSQL burst runs against.
                 "VideoSpoolTesting",
+                "VideoSpoolStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -192,12 +204,20 @@ let package = Package(
             dependencies: [
                 "VideoSpoolCore",
                 "VideoSpoolRuntime",
+                "VideoSpoolSupport",
+                // LoopbackServer: stand-in HTTP servers for tests.
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "VideoSpoolCoreTests", dependencies: ["VideoSpoolCore"]),
+        .testTarget(name: "VideoSpoolSupportTests", dependencies: ["VideoSpoolSupport"]),
+        .testTarget(
+            name: "VideoSpoolBenchmarksTests",
+            dependencies: ["VideoSpoolBenchmarks", "VideoSpoolCore", "VideoSpoolSimulator"]
+        ),
         .testTarget(
             name: "VideoSpoolRuntimeTests",
             dependencies: [
@@ -208,7 +228,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "VideoSpoolFileSystemTests", dependencies: ["VideoSpoolFileSystem", "VideoSpoolTesting"]),
-        .testTarget(name: "VideoSpoolStoreTests", dependencies: ["VideoSpoolStore", "VideoSpoolTesting"]),
+        .testTarget(
+            name: "VideoSpoolStoreTests",
+            dependencies: [
+                "VideoSpoolStore", "VideoSpoolTesting",
+                // Stores of an older schema, made by its own migrations, for the upgrade tests.
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         // The PostgreSQL store against a real throwaway cluster, side by side with SQLite.
         .testTarget(
             name: "VideoSpoolPostgresTests",
@@ -243,7 +270,7 @@ let package = Package(
         .testTarget(
             name: "VideoSpoolObjectStorageTests",
             dependencies: [
-                "VideoSpoolCore", "VideoSpoolObjectStorage", "VideoSpoolRuntime",
+                "VideoSpoolCore", "VideoSpoolObjectStorage", "VideoSpoolRuntime", "VideoSpoolTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 // A loopback S3 stand-in for error answers, stalls and oversized bodies.
@@ -259,7 +286,7 @@ let package = Package(
             name: "VideoSpoolAppTests",
             dependencies: [
                 "VideoSpoolApp", "VideoSpoolCore", "VideoSpoolFileSystem", "VideoSpoolObjectStorage", "VideoSpoolRuntime",
-                "VideoSpoolSimulator", "VideoSpoolStore", "VideoSpoolTesting",
+                "VideoSpoolSimulator", "VideoSpoolStore", "VideoSpoolSupport", "VideoSpoolTesting",
                 // S3Settings is read from an in-memory configuration.
                 .product(name: "Configuration", package: "swift-configuration"),
                 // A stand-in webhook receiver with a multi-megabyte answer (ReceiverFaultTests).

@@ -165,7 +165,8 @@ extension PostgresJobStore {
                     ORDER BY seq LIMIT \(queued) FOR UPDATE SKIP LOCKED),
                 a AS MATERIALIZED (
                     SELECT id FROM \(unescaped: t.jobs)
-                    WHERE owner IS NULL AND phase IN ('submitting', 'generating') AND (run_after IS NULL OR run_after <= now())
+                    WHERE owner IS NULL AND phase IN ('submitting', 'generating', 'storing')
+                        AND (run_after IS NULL OR run_after <= now())
                     ORDER BY seq LIMIT \(others) FOR UPDATE SKIP LOCKED),
                 f AS MATERIALIZED (
                     SELECT id FROM \(unescaped: t.jobs)

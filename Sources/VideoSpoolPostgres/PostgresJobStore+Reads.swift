@@ -177,19 +177,28 @@ extension PostgresJobStore {
     /// outcome file (a rejection). Outcome files live in the spool the request came from, so only
     /// that spool's daemon may prune the job with its file.
     public func finishedJobs(before cutoff: Timestamp, limit: Int) async throws -> [Job] {
-        let t = tables
         let spoolID = try requireSpoolID()
+        var binds = PostgresBindings()
+        binds.append(cutoff.millisecondsSinceEpoch)
+        binds.append(spoolID)
+        binds.append(Int64(max(0, limit)))
+        let query = PostgresQuery(unsafeSQL: Self.prunableSQL(jobs: tables.jobs), binds: binds)
         return try await read { transaction in
-            try await transaction.rows(
-                """
-                SELECT \(unescaped: Rows.jobColumns()) FROM \(unescaped: t.jobs)
-                WHERE phase IN \(unescaped: PostgresSchema.terminalPhases) AND source_settled
-                    AND coalesce(finished_at, accepted_at) < \(cutoff.millisecondsSinceEpoch)
-                    AND pending_deliveries = 0 AND owner IS NULL
-                    AND (spool_id = \(spoolID) OR phase = 'rejected')
-                ORDER BY coalesce(finished_at, accepted_at) LIMIT \(Int64(max(0, limit)))
-                """
-            ).map { try Rows.job($0, appNow: transaction.appNow) }
+            try await transaction.rows(query).map { try Rows.job($0, appNow: transaction.appNow) }
         }
+    }
+
+    /// Retention's query (`$1` the cutoff, `$2` this spool, `$3` the limit): it walks the
+    /// `jobs_finished` index in its own order and stops at the limit, so a batch costs its size
+    /// however many finished jobs are kept.
+    package static func prunableSQL(jobs: String) -> String {
+        """
+        SELECT \(Rows.jobColumns()) FROM \(jobs)
+        WHERE phase IN \(PostgresSchema.terminalPhases) AND source_settled
+            AND coalesce(finished_at, accepted_at) < $1
+            AND pending_deliveries = 0 AND owner IS NULL
+            AND (spool_id = $2 OR phase = 'rejected')
+        ORDER BY coalesce(finished_at, accepted_at) LIMIT $3
+        """
     }
 }

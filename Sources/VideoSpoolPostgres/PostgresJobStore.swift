@@ -7,6 +7,7 @@ import PostgresNIO
 public import ServiceLifecycle
 import Synchronization
 public import VideoSpoolCore
+import VideoSpoolSupport
 
 /// The job store on PostgreSQL, shared by several daemons (issue 12; see WorkOwnership.swift for
 /// the model and PostgresSchema.swift for the tables).
@@ -32,7 +33,7 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
     let tables: Tables
     let connectionConfiguration: PostgresConnection.Configuration
     private let state = Mutex(State())
-    private let pending = Mutex(PendingCommits())
+    private let groupCommit = GroupCommit<StoreChange>()
     private let unavailability = Mutex(StoreAvailability.available)
 
     struct State {
@@ -44,15 +45,7 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
         var stopped = false
     }
 
-    private struct PendingCommits {
-        var leaderActive = false
-        var waiting: [(changes: [StoreChange], continuation: CheckedContinuation<Role, any Error>)] = []
-    }
 
-    private enum Role {
-        case leader
-        case committed
-    }
 
     /// - Parameters:
     ///   - spoolID: the spool this process works for (the daemon's `.videospool-id`); ``register(_:replacing:)``
@@ -210,53 +203,7 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
     // MARK: - Commits
 
     public func commit(_ changes: [StoreChange]) async throws {
-        guard !changes.isEmpty else { return }
-        let role = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Role, any Error>) in
-            let leader = pending.withLock { state -> Bool in
-                if state.leaderActive {
-                    state.waiting.append((changes, continuation))
-                    return false
-                }
-                state.leaderActive = true
-                return true
-            }
-            if leader { continuation.resume(returning: .leader) }
-        }
-        guard case .leader = role else { return }
-        try await lead(with: changes)
-    }
-
-    /// Writes this caller's changes and everything queued meanwhile, in as few transactions as it
-    /// takes for the queue to drain; followers are resumed when their transaction is durable.
-    private func lead(with own: [StoreChange]) async throws {
-        var ownChanges: [StoreChange]? = own
-        var ownError: (any Error)?
-        while true {
-            let followers = pending.withLock { state in
-                defer { state.waiting.removeAll() }
-                return state.waiting
-            }
-            let callers = (ownChanges.map { [$0] } ?? []) + followers.map(\.changes)
-            var errors = await write(callers)[...]
-            if ownChanges != nil { ownError = errors.removeFirst() }
-            for (follower, error) in zip(followers, errors) {
-                if let error {
-                    follower.continuation.resume(throwing: error)
-                } else {
-                    follower.continuation.resume(returning: .committed)
-                }
-            }
-            ownChanges = nil
-            let done = pending.withLock { state -> Bool in
-                if state.waiting.isEmpty {
-                    state.leaderActive = false
-                    return true
-                }
-                return false
-            }
-            if done { break }
-        }
-        if let ownError { throw ownError }
+        try await groupCommit.commit(changes) { callers in await self.write(callers) }
     }
 
     /// Writes every caller's changes in one transaction and returns each caller's error (`nil` for

@@ -250,7 +250,25 @@ enum PostgresSchema {
                         FOR EACH ROW WHEN (OLD.state = 'pending') EXECUTE FUNCTION \(s).count_pending_deliveries()
                     """,
                 ]
-            )
+            ),
+            Migration(
+                version: 2,
+                name: "storing videos",
+                statements: [
+                    // `storing` (the video is downloaded before the job is announced) is active work
+                    // like polling: a daemon that dies while storing releases it, and another takes it.
+                    "ALTER TABLE \(s).jobs DROP CONSTRAINT jobs_phase_check",
+                    """
+                    ALTER TABLE \(s).jobs ADD CONSTRAINT jobs_phase_check CHECK (phase IN ('queued', 'submitting',
+                        'generating', 'storing', 'completed', 'failed', 'rejected', 'canceled'))
+                    """,
+                    "DROP INDEX \(s).jobs_claim_active",
+                    """
+                    CREATE INDEX jobs_claim_active ON \(s).jobs (seq)
+                        WHERE owner IS NULL AND phase IN ('submitting', 'generating', 'storing')
+                    """,
+                ]
+            ),
         ]
     }
 

@@ -14,11 +14,12 @@ public struct JobFinisher: Sendable {
         self.outcomes = outcomes
     }
 
+    /// `storage` is how storing the video ended, when the announcement waited for it.
     /// - Throws: ``LeaseLost`` when another daemon holds the job now (nothing was recorded).
-    public func finish(_ job: Job) async throws {
+    public func finish(_ job: Job, storage: VideoStorageOutcome? = nil) async throws {
         precondition(job.phase.hasOutcomeFile, "Invalid state: finishing a \(job.phase) job")
         let now = context.time.now()
-        let event = WebhookPayload.finished(job, eventID: context.ids.eventID(at: now), now: now)
+        let event = WebhookPayload.finished(job, eventID: context.ids.eventID(at: now), now: now, storage: storage)
         let records = job.callbackURLs.enumerated().map { index, url in
             var delivery = Delivery(
                 id: Delivery.ID(eventID: event.id, index: index),

@@ -19,6 +19,8 @@ extension Pipeline {
             case .poll(let at)?:
                 generationSlots.forceAcquire()
                 polling.track(job, pollAt: at)
+            case .storeVideo(let at)?:
+                downloads.track(job, at: at)
             case .finish?:
                 do {
                     try await finisher.finish(job)
@@ -41,8 +43,9 @@ extension Pipeline {
     public func abandonAll() -> Int {
         let queued = submissions.abandonAll()
         let generating = polling.abandonAll()
+        let storing = downloads.abandonAll()
         let delivering = deliveries.abandonAll()
-        return queued + generating + delivering
+        return queued + generating + storing + delivering
     }
 
     /// How many queued jobs a claim may take: enough to keep every generation slot busy for a

@@ -28,6 +28,7 @@ public struct Pipeline: Sendable {
     public let intake: SpoolIntake
     public let submissions: SubmissionService
     public let polling: PollingService
+    public let downloads: DownloadService
     public let deliveries: DeliveryService
     public let outcomes: OutcomeWriter
     public let finisher: JobFinisher
@@ -45,6 +46,8 @@ public struct Pipeline: Sendable {
         validator: RequestValidator,
         intake intakeConfiguration: SpoolIntake.Configuration,
         delivery deliveryConfiguration: DeliveryService.Configuration,
+        downloader: any VideoDownloader = UnavailableVideoDownloader(),
+        downloads downloadConfiguration: DownloadService.Configuration = DownloadService.Configuration(directory: "videos"),
         limits: Limits,
         startup: StartupProgress? = nil,
         spoolID: String? = nil
@@ -68,13 +71,20 @@ public struct Pipeline: Sendable {
             configuration: deliveryConfiguration
         )
         self.finisher = JobFinisher(context: context, deliveries: deliveries, outcomes: outcomes)
+        self.downloads = DownloadService(
+            context: context,
+            downloader: downloader,
+            finisher: finisher,
+            configuration: downloadConfiguration
+        )
         self.polling = PollingService(
             context: context,
             api: api,
             requestSlots: requestSlots,
             generationSlots: generationSlots,
             rateLimiter: rateLimiter,
-            finisher: finisher
+            finisher: finisher,
+            downloads: downloads
         )
         self.submissions = SubmissionService(
             context: context,
@@ -97,9 +107,10 @@ public struct Pipeline: Sendable {
     }
 
     /// In start order. A `ServiceGroup` shuts down in reverse, so intake stops taking files first,
-    /// in-flight submissions and polls finish, deliveries finish, and outcome files are flushed last.
+    /// in-flight submissions and polls finish, downloads stop (resumed at the next start),
+    /// deliveries finish, and outcome files are flushed last.
     public var services: [any Service] {
-        [outcomes, deliveries, polling, submissions, intake]
+        [outcomes, deliveries, downloads, polling, submissions, intake]
     }
 
     /// Completed jobs the poll schedule learns from at start-up: enough to fill the windows of the
@@ -126,6 +137,8 @@ public struct Pipeline: Sendable {
         snapshot.queued = queue.queued
         snapshot.submitting = queue.submitting
         snapshot.generating = polling.generatingCount
+        snapshot.storing = downloads.storingCount
+        snapshot.downloadsStalled = downloads.stalledReason
         snapshot.delivering = deliveries.deliveringJobs
         snapshot.submissionsPaused = queue.pausedReason
         snapshot.pollingPaused = polling.pausedReason

@@ -13,6 +13,8 @@ public final class PipelineCounters: Sendable {
         public var queued = 0
         public var submitting = 0
         public var generating = 0
+        /// Completed generations whose videos are being stored (shown only when there are any).
+        public var storing = 0
         public var delivering = 0
         public var completed = 0
         public var failed = 0
@@ -27,6 +29,9 @@ public final class PipelineCounters: Sendable {
         public var pollingPaused: String?
         /// The API request limits, while 429s keep them below the configuration.
         public var apiLimits: APIRateLimiter.Status?
+        /// Why videos are not being stored right now (the results directory is full); downloads
+        /// are retried, and polling and webhooks go on.
+        public var downloadsStalled: String?
         /// Which store the daemon shares and as whom, last on the line (`nil` for SQLite, so a
         /// single daemon's line is as it always was).
         public var sharedStore: String?
@@ -47,6 +52,8 @@ public final class PipelineCounters: Sendable {
                 case pollingPaused
                 /// Requests go out, more slowly than configured.
                 case apiLimited
+                /// Videos wait to be stored; everything else goes on.
+                case downloadsStalled
 
                 public static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -58,6 +65,7 @@ public final class PipelineCounters: Sendable {
                     case .submissionsPaused: "submissions paused"
                     case .pollingPaused: "polling paused"
                     case .apiLimited: "API limited"
+                    case .downloadsStalled: "downloads stalled"
                     }
                 }
             }
@@ -91,14 +99,16 @@ public final class PipelineCounters: Sendable {
                 if let heldUntil = apiLimits.heldUntil { limits.append("requests held until \(heldUntil)") }
                 if !limits.isEmpty { conditions.append(Condition(.apiLimited, limits.joined(separator: ", "))) }
             }
+            if let downloadsStalled { conditions.append(Condition(.downloadsStalled, downloadsStalled)) }
             // Stable: two conditions of one kind keep the order they were found in.
             return conditions.enumerated().sorted { ($0.element.kind, $0.offset) < ($1.element.kind, $1.offset) }
                 .map(\.element)
         }
 
         public var description: String {
-            let counts = "\(queued) queued, \(submitting + generating) generating, \(delivering) delivering, "
-                + "\(completed) done, \(failed) failed, \(rejected) rejected"
+            let storingPart = storing > 0 ? "\(storing) storing, " : ""
+            let counts = "\(queued) queued, \(submitting + generating) generating, " + storingPart
+                + "\(delivering) delivering, \(completed) done, \(failed) failed, \(rejected) rejected"
             return ([counts] + conditions.map(\.description) + [sharedStore].compactMap { $0 }).joined(separator: "; ")
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 public import VideoSpoolCore
+import VideoSpoolSupport
 
 /// The state and rules of the simulated AI/ML API: generations, their timelines, and faults.
 /// Transport-free so that tests can reason about it directly; `Simulator` serves it over HTTP.

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 public import VideoSpoolCore
+import VideoSpoolSupport
 
 /// A webhook endpoint for tests and the demo: verifies Standard Webhooks signatures and keeps what
 /// arrived. The path chooses the answer, so one receiver can play every kind of endpoint:

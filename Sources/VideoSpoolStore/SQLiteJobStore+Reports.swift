@@ -8,22 +8,10 @@ extension SQLiteJobStore: JobReports {
     /// Jobs in `state` (any state when `nil`), most recently accepted first.
     public func jobSummaries(in state: JobState?, limit: Int) async throws -> [JobSummary] {
         try await pool.read { db in
-            var conditions: [String] = []
-            var arguments: [any DatabaseValueConvertible] = []
-            let pending = "EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.state = 'pending')"
-            if let state {
-                conditions.append("phase IN (\(state.phases.map { _ in "?" }.joined(separator: ", ")))")
-                arguments.append(contentsOf: state.phases.map(\.rawValue))
-                if let needsPending = state.needsDeliveriesPending {
-                    conditions.append(needsPending ? pending : "NOT \(pending)")
-                }
-            }
-            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            arguments.append(max(0, limit))
-            return try Row.fetchAll(
+            try Row.fetchAll(
                 db,
-                sql: "SELECT *, \(pending) AS pending FROM jobs \(filter) ORDER BY seq DESC LIMIT ?",
-                arguments: StatementArguments(arguments)
+                sql: SQLiteQueries.summaries(in: state),
+                arguments: SQLiteQueries.arguments(for: state, limit: limit)
             ).map { row in
                 let job = Self.job(row)
                 return JobSummary(job: job, state: JobState(phase: job.phase, deliveriesPending: row["pending"]))

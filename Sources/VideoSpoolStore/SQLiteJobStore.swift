@@ -3,6 +3,7 @@ import GRDB
 public import Logging
 import Synchronization
 public import VideoSpoolCore
+import VideoSpoolSupport
 
 /// The job store on SQLite in WAL mode, through GRDB.
 ///
@@ -14,41 +15,51 @@ public final class SQLiteJobStore: JobStore, Sendable {
     let pool: DatabasePool
     /// Stamps phase changes in the timeline: the time a change became durable is its time.
     private let clock: @Sendable () -> Timestamp
-    private let pending = Mutex(PendingCommits())
+    private let groupCommit = GroupCommit<StoreChange>()
     /// Whether a commit is waiting for the database to become writable again.
     private let waiting = Mutex(StoreAvailability.available)
     private let logger: Logger?
     private let readOnly: Bool
 
-    private struct PendingCommits {
-        var leaderActive = false
-        var waiting: [(changes: [StoreChange], continuation: CheckedContinuation<Role, any Error>)] = []
-    }
 
-    private enum Role {
-        case leader
-        case committed
-    }
+
 
     /// Opens (creating if needed) `directory/videospool.sqlite` and brings its schema up to date.
-    public init(
+    public convenience init(
         directory: String,
         readOnly: Bool = false,
         logger: Logger? = nil,
         clock: (@Sendable () -> Timestamp)? = nil
+    ) throws {
+        try self.init(directory: directory, readOnly: readOnly, logger: logger, clock: clock, busyTimeout: 10)
+    }
+
+    /// `busyTimeout` is how long a write waits for another writer's lock before the store counts as
+    /// unavailable; tests shorten it to make a locked database an outage at once.
+    package init(
+        directory: String,
+        readOnly: Bool = false,
+        logger: Logger?,
+        clock: (@Sendable () -> Timestamp)?,
+        busyTimeout: Double
     ) throws {
         self.logger = logger
         self.clock = clock ?? { Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded())) }
         self.readOnly = readOnly
         var configuration = Configuration()
         configuration.readonly = readOnly
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "videospool"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         pool = try DatabasePool(path: directory + "/videospool.sqlite", configuration: configuration)
-        if !readOnly { try StoreSchema.migrator.migrate(pool) }
+        // Migrating takes the write lock even when there is nothing to do; a store already up to
+        // date is opened without it, so that an operator command meeting a busy writer waits in its
+        // own write (which retries) instead of failing here after the busy timeout.
+        if !readOnly, try !pool.read({ try StoreSchema.migrator.hasCompletedMigrations($0) }) {
+            try StoreSchema.migrator.migrate(pool)
+        }
     }
 
     /// The database file, for diagnostics.
@@ -59,54 +70,11 @@ public final class SQLiteJobStore: JobStore, Sendable {
     // MARK: - Commits
 
     public func commit(_ changes: [StoreChange]) async throws {
-        guard !changes.isEmpty else { return }
-        let role = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Role, any Error>) in
-            let leader = pending.withLock { state -> Bool in
-                if state.leaderActive {
-                    state.waiting.append((changes, continuation))
-                    return false
-                }
-                state.leaderActive = true
-                return true
-            }
-            if leader { continuation.resume(returning: .leader) }
-        }
-        guard case .leader = role else { return }
-        try await lead(with: changes)
+        try await groupCommit.commit(changes) { callers in await self.write(callers) }
     }
 
-    /// Writes this caller's changes and everything queued meanwhile, in as few transactions as it
-    /// takes for the queue to drain; followers are resumed when their transaction is durable.
-    private func lead(with own: [StoreChange]) async throws {
-        var ownChanges: [StoreChange]? = own
-        var ownError: (any Error)?
-        while true {
-            let followers = pending.withLock { state in
-                defer { state.waiting.removeAll() }
-                return state.waiting
-            }
-            let callers = (ownChanges.map { [$0] } ?? []) + followers.map(\.changes)
-            var errors = await write(callers)[...]
-            if ownChanges != nil { ownError = errors.removeFirst() }
-            for (follower, error) in zip(followers, errors) {
-                if let error {
-                    follower.continuation.resume(throwing: error)
-                } else {
-                    follower.continuation.resume(returning: .committed)
-                }
-            }
-            ownChanges = nil
-            let done = pending.withLock { state -> Bool in
-                if state.waiting.isEmpty {
-                    state.leaderActive = false
-                    return true
-                }
-                return false
-            }
-            if done { break }
-        }
-        if let ownError { throw ownError }
-    }
+    /// How many commits are queued behind the one being written (for tests of the group commit).
+    package var queuedCommitCount: Int { groupCommit.queuedCount }
 
     /// Writes every caller's changes in one transaction and returns each caller's error (`nil` for
     /// success). If the shared transaction fails, each caller's changes are retried in a
@@ -368,7 +336,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
             var state = RecoveredState()
             state.activeJobs = try Row.fetchAll(
                 db,
-                sql: "SELECT * FROM jobs WHERE phase IN ('queued', 'submitting', 'generating') ORDER BY seq"
+                sql: SQLiteQueries.activeJobs
             ).map(Self.job)
             state.pendingDeliveries = try Row.fetchAll(
                 db,
@@ -376,10 +344,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
             ).map(Self.delivery)
             state.staleOutcomes = try String.fetchAll(
                 db,
-                sql: """
-                    SELECT id FROM jobs WHERE outcome_version > outcome_written_version
-                        AND phase IN ('completed', 'failed', 'canceled') ORDER BY seq
-                    """
+                sql: SQLiteQueries.staleOutcomes
             ).map(JobID.init(trusted:))
             state.unsettledSources = try Row.fetchAll(
                 db,
@@ -395,13 +360,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
                 )
                 return (JobID(trusted: row["id"]), source)
             }
-            for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT phase, count(*) AS n FROM jobs WHERE phase IN ('completed', 'failed', 'rejected', 'canceled')
-                    GROUP BY phase
-                    """
-            ) {
+            for row in try Row.fetchAll(db, sql: SQLiteQueries.finishedCounts) {
                 if let phase = JobPhase(rawValue: row["phase"]) { state.finishedCounts[phase] = row["n"] }
             }
             return state
@@ -474,11 +433,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT model, resolution, duration_seconds, submitted_at, last_running_at, finished_at FROM jobs
-                    WHERE phase = 'completed' AND last_running_at IS NOT NULL
-                    ORDER BY finished_at DESC LIMIT ?
-                    """,
+                sql: SQLiteQueries.recentCompletions,
                 arguments: [max(0, limit)]
             ).reversed().compactMap { row in
                 CompletionObservation(
@@ -509,15 +464,19 @@ public final class SQLiteJobStore: JobStore, Sendable {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT * FROM jobs
-                    WHERE phase IN ('completed', 'failed', 'rejected', 'canceled') AND source_settled = 1
-                        AND coalesce(finished_at, accepted_at) < ?
-                        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.state = 'pending')
-                    ORDER BY coalesce(finished_at, accepted_at) LIMIT ?
-                    """,
+                sql: SQLiteQueries.prunable,
                 arguments: [cutoff.millisecondsSinceEpoch, max(0, limit)]
             ).map(Self.job)
+        }
+    }
+
+    /// How SQLite would run `sql` (the detail column of `EXPLAIN QUERY PLAN`), with every parameter
+    /// unbound: for tests that hold the store's queries to their indexes.
+    package func queryPlan(_ sql: String) async throws -> [String] {
+        try await pool.read { db in
+            let statement = try db.makeStatement(sql: "EXPLAIN QUERY PLAN " + sql)
+            statement.setUncheckedArguments(StatementArguments())
+            return try Row.fetchAll(statement).map { $0["detail"] as String }
         }
     }
 

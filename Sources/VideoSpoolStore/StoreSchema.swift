@@ -1,9 +1,9 @@
-import GRDB
+package import GRDB
 
 /// The store's tables, created and upgraded by migrations so that later versions can change them
 /// without losing jobs.
-enum StoreSchema {
-    static var migrator: DatabaseMigrator {
+package enum StoreSchema {
+    package static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(
@@ -136,6 +136,51 @@ enum StoreSchema {
                         SELECT RAISE(ABORT, 'submit_budget: more submissions than the job is allowed');
                     END;
                     ALTER TABLE jobs ADD COLUMN source_identity TEXT;
+                    """
+            )
+        }
+        migrator.registerMigration("v6: storing videos") { db in
+            // `storing` (the video is downloaded before the job is announced) is an active phase:
+            // a restart resumes it, so recovery finds it through the index of active jobs.
+            try db.execute(
+                sql: """
+                    DROP INDEX jobs_active;
+                    CREATE INDEX jobs_active ON jobs(phase) WHERE phase IN ('queued', 'submitting', 'generating', 'storing');
+                    """
+            )
+        }
+        migrator.registerMigration("v7: costs proportional to the work, not the history") { db in
+            // Retention walks finished jobs oldest first by this very expression (the v4 index on
+            // finished_at alone matched no query, so each batch sorted every finished job); `list
+            // --state` walks one phase newest first; and the status line's counts of finished jobs
+            // are kept by triggers, so that start-up counts nothing. Counting once here is the last
+            // full scan.
+            try db.execute(
+                sql: """
+                    DROP INDEX jobs_finished;
+                    CREATE INDEX jobs_finished ON jobs(coalesce(finished_at, accepted_at))
+                        WHERE phase IN ('completed', 'failed', 'rejected', 'canceled');
+                    DROP INDEX jobs_active;
+                    CREATE INDEX jobs_phase ON jobs(phase, seq);
+                    CREATE TABLE finished_counts (
+                        phase TEXT PRIMARY KEY,
+                        n INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    INSERT INTO finished_counts (phase, n) VALUES
+                        ('completed', (SELECT count(*) FROM jobs WHERE phase = 'completed')),
+                        ('failed', (SELECT count(*) FROM jobs WHERE phase = 'failed')),
+                        ('rejected', (SELECT count(*) FROM jobs WHERE phase = 'rejected')),
+                        ('canceled', (SELECT count(*) FROM jobs WHERE phase = 'canceled'));
+                    CREATE TRIGGER jobs_count_inserted AFTER INSERT ON jobs BEGIN
+                        UPDATE finished_counts SET n = n + 1 WHERE phase = NEW.phase;
+                    END;
+                    CREATE TRIGGER jobs_count_updated AFTER UPDATE OF phase ON jobs WHEN OLD.phase IS NOT NEW.phase BEGIN
+                        UPDATE finished_counts SET n = n - 1 WHERE phase = OLD.phase;
+                        UPDATE finished_counts SET n = n + 1 WHERE phase = NEW.phase;
+                    END;
+                    CREATE TRIGGER jobs_count_deleted AFTER DELETE ON jobs BEGIN
+                        UPDATE finished_counts SET n = n - 1 WHERE phase = OLD.phase;
+                    END;
                     """
             )
         }

@@ -79,13 +79,15 @@ public func eventually(
 }
 
 extension AsyncSequence where Self: Sendable, Element: Sendable {
-    /// Collects elements until `count` of them satisfy `predicate`; returns those.
+    /// Collects elements until `count` of them satisfy `predicate`; returns those. The default
+    /// deadline is generous on purpose: it only decides how soon a broken test reports, and a
+    /// loaded two-core CI machine can take tens of seconds to restart a daemon.
     ///
     /// - Throws: ``TimedOut`` when they have not all come within `timeout`, ``EndedEarly`` when
     ///   the sequence ends first; either names the place of the call and how many came.
     public func collect(
         _ count: Int,
-        within timeout: Duration = .seconds(30),
+        within timeout: Duration = .seconds(60),
         where predicate: @escaping @Sendable (Element) -> Bool = { _ in true },
         fileID: String = #fileID,
         line: Int = #line

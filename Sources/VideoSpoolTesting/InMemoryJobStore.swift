@@ -1,5 +1,6 @@
 import Synchronization
 public import VideoSpoolCore
+import VideoSpoolSupport
 
 /// A `JobStore` in memory with the same semantics as the SQLite store (outcome versions, unsettled
 /// sources), for runtime tests. Survives "restarts" by being handed to a new pipeline.
@@ -225,6 +226,7 @@ public final class InMemoryJobStore: JobStore, Sendable {
                         && (record.job.finishedAt ?? record.job.acceptedAt) < cutoff
                 }
                 .map(\.job)
+                .sorted { ($0.finishedAt ?? $0.acceptedAt) < ($1.finishedAt ?? $1.acceptedAt) }  // stable: ties by arrival
                 .prefix(max(0, limit))
                 .map { $0 }
         }

@@ -22,6 +22,9 @@ public final class InMemorySpoolDirectory: SpoolDirectory, Sendable {
         var outcomeWrites = 0
         /// Moves out of `incoming/` that fail, by name, with this error.
         var failingMoves: [String: any Error & Sendable] = [:]
+        /// Flushes wait here while ``holdFlushes()`` is in force.
+        var flushesHeld = false
+        var heldFlushes: [CheckedContinuation<Void, Never>] = []
     }
 
     /// What the daemon did to the spool, in order.
@@ -68,6 +71,11 @@ public final class InMemorySpoolDirectory: SpoolDirectory, Sendable {
         state.withLock {
             $0.incoming[name] = Entry(bytes: bytes, modifiedAt: SystemClockForTests.now(), linkCount: 1, unusable: nil)
         }
+    }
+
+    /// Tells watchers to rescan, as inotify does when its event queue overflows.
+    public func overflowWatchers() {
+        for watcher in state.withLock({ $0.watchers }) { watcher.yield(.rescan) }
     }
 
     public func dropUnusable(_ name: String, issue: ValidationIssue) {
@@ -143,7 +151,30 @@ public final class InMemorySpoolDirectory: SpoolDirectory, Sendable {
         }
     }
 
-    public func flush() async throws {}
+    public func flush() async throws {
+        await withCheckedContinuation { continuation in
+            let held = state.withLock { state in
+                if state.flushesHeld { state.heldFlushes.append(continuation) }
+                return state.flushesHeld
+            }
+            if !held { continuation.resume() }
+        }
+    }
+
+    /// Makes every `flush()` wait until ``releaseFlushes()``: an operation that flushes (a prune
+    /// batch) stays under way for as long as a test needs.
+    public func holdFlushes() {
+        state.withLock { $0.flushesHeld = true }
+    }
+
+    public func releaseFlushes() {
+        let waiting = state.withLock { state in
+            state.flushesHeld = false
+            defer { state.heldFlushes = [] }
+            return state.heldFlushes
+        }
+        for continuation in waiting { continuation.resume() }
+    }
 
     public func writeOutcome(_ document: [UInt8], jobID: JobID, completed: Bool) async throws {
         state.withLock { state in

@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 import VideoSpoolCore
+import VideoSpoolSupport
 
 /// A log kept in memory for tests that assert on what was logged, and when.
 public final class LogRecording: Sendable {
@@ -29,6 +30,23 @@ public final class LogRecording: Sendable {
     /// Every entry so far, then every new one.
     public func subscribe() -> AsyncStream<Entry> {
         log.subscribe()
+    }
+
+    /// Returns once `condition` holds for the entries logged so far; fails after `timeout` naming
+    /// what it waited for (a deadline for a readable failure, not a wait for the effect).
+    public func wait(
+        for what: String,
+        timeout: Duration = .seconds(60),
+        _ condition: @escaping @Sendable ([Entry]) -> Bool
+    ) async throws {
+        try await withTimeout(timeout, waitingFor: what) { [self] in
+            var seen: [Entry] = []
+            if condition(seen) { return }
+            for await entry in subscribe() {
+                seen.append(entry)
+                if condition(seen) { return }
+            }
+        }
     }
 
     fileprivate func append(_ entry: Entry) {

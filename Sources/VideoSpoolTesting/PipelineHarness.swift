@@ -70,6 +70,8 @@ public struct PipelineHarness: Sendable {
         limits: Pipeline.Limits = Pipeline.Limits(),
         intake: SpoolIntake.Configuration = SpoolIntake.Configuration(settleTime: .zero, rescanInterval: .seconds(60)),
         delivery: DeliveryService.Configuration = DeliveryService.Configuration(),
+        downloader: any VideoDownloader = UnavailableVideoDownloader(),
+        downloads: DownloadService.Configuration = DownloadService.Configuration(directory: "/videos"),
         validator: RequestValidator = RequestValidator(options: .init(addressPolicy: AddressPolicy(allowPrivateNetworks: true))),
         startup: StartupProgress? = nil,
         time: any TimeSource = SystemTimeSource(),
@@ -98,6 +100,8 @@ public struct PipelineHarness: Sendable {
             validator: validator,
             intake: intake,
             delivery: delivery,
+            downloader: downloader,
+            downloads: downloads,
             limits: limits,
             startup: startup
         )

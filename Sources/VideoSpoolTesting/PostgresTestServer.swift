@@ -305,11 +305,12 @@ public final class PostgresTestServer: Sendable {
     }
 
     /// A detached shell that stops the cluster and removes its directory once this process is gone
-    /// (a crashed or killed test run leaves no server behind).
+    /// (a crashed or killed test run leaves no server behind). A zombie counts as gone: `swift test`
+    /// reaps the test process only after every holder of its output has let go of it.
     private static func startWatchdog(directory: String, binaries: String, runAs: String?) throws {
         let stop = (runAs.map { "/usr/sbin/runuser -u \($0) -- " } ?? "") + "\(binaries)/pg_ctl stop -m immediate -D '\(directory)/data'"
         let script = """
-            while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done
+            while [ -e /proc/\(getpid()) ] && [ "$(cut -d' ' -f3 /proc/\(getpid())/stat 2>/dev/null)" != Z ]; do sleep 1; done
             \(stop) >/dev/null 2>&1
             rm -rf '\(directory)'
             """

@@ -44,7 +44,6 @@ public final class ScriptedGenerationAPI: GenerationAPI, Sendable {
     public var maximumGenerationsInFlight: Int { state.withLock { $0.maximumGenerationsInFlight } }
 
     public func setSubmitHandler(_ handler: @escaping SubmitHandler) { state.withLock { $0.submitHandler = handler } }
-    public func setStatusHandler(_ handler: @escaping StatusHandler) { state.withLock { $0.statusHandler = handler } }
 
     public func submit(body: [UInt8], jobID: JobID) async -> APIExchange {
         let (handler, attempt) = state.withLock { state -> (SubmitHandler, Int) in

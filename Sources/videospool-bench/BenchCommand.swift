@@ -7,7 +7,7 @@ import VideoSpoolTesting
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "videospool-bench",
-        abstract: "Measure the videospool daemon: burst, steady, waiting, idle, the poll schedule, and video downloads."
+        abstract: "Measure the videospool daemon: burst, steady, waiting, idle, the poll schedule, video downloads, and a long history."
     )
 
     @Option(help: "The daemon binary to measure (build it with `make release`).")
@@ -18,9 +18,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         parsing: .upToNextOption,
-        help: "Scenarios to run (burst, burst-postgresql, steady, waiting, idle, polling, download)."
+        help: "Scenarios to run (burst, burst-postgresql, steady, waiting, idle, polling, download, history)."
     )
-    var only: [String] = ["burst", "burst-postgresql", "steady", "waiting", "idle", "polling", "download"]
+    var only: [String] = ["burst", "burst-postgresql", "steady", "waiting", "idle", "polling", "download", "history"]
 
     @Option(help: "Where the download scenario stores its videos (32 × 200 MiB; default: the temporary directory); it runs again in /dev/shm if there is room.")
     var downloadDirectory: String?
@@ -82,6 +82,10 @@ struct BenchCommand: AsyncParsableCommand {
             if let downloadDirectory { scenario.directory = downloadDirectory + "/videospool-bench-download-\(getpid())" }
             report(try await scenario.run(binary: binary))
             if let inMemory = scenario.inMemory() { report(try await inMemory.run(binary: binary)) }
+        }
+        if only.contains("history") {
+            let scenario = quick ? HistoryScenario(finished: 100_000, pruned: 30_000) : HistoryScenario()
+            report(try await scenario.run(binary: binary))
         }
         print("\nSummary (machine: \(ProcessInfo.processInfo.activeProcessorCount) cores)")
         print(ResultsReport.table(results), terminator: "")

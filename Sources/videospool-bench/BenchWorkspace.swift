@@ -19,7 +19,7 @@ struct BenchWorkspace {
     }
 
     /// Writes the configuration: defaults, except what pointing at a local simulator needs and
-    /// what the scenario names in `api` (YAML lines under `api:`) and `state` (under `state:`).
+    /// what the scenario names in `api` (YAML lines under `api:`).
     func configure(port: Int, api: String = "", state: String = "", extra: String = "") throws {
         let text = """
             spool:
@@ -32,17 +32,22 @@ struct BenchWorkspace {
             \(api.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             webhooks:
               allow_private_networks: true
+            # The simulator's links point nowhere (cdn.simulator.invalid): the pipeline is measured
+            # without storing videos.
+            results:
+              download: false
             \(extra)
             """
         try text.write(toFile: config, atomically: true, encoding: .utf8)
     }
 
-    func start(binary: String) throws -> DaemonUnderTest {
+    func start(binary: String, environment: [String: String] = [:]) throws -> DaemonUnderTest {
         try DaemonUnderTest(
             binary: binary,
             config: config,
             logPath: root + "/daemon.log",
             environment: ["AIMLAPI_API_KEY": Self.apiKey, "VIDEOSPOOL_WEBHOOK_SECRET": Self.webhookSecret]
+                .merging(environment) { _, extra in extra }
         )
     }
 

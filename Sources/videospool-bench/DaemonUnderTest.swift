@@ -15,7 +15,9 @@ final class DaemonUnderTest: @unchecked Sendable {
         merged.removeValue(forKey: "WATCHDOG_USEC")
         for (key, value) in environment { merged[key] = value }
         process.environment = merged
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
+            throw BenchError("cannot create the daemon log \(logPath)")
+        }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
         process.standardError = log

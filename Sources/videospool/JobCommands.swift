@@ -99,7 +99,11 @@ struct Prune: AsyncParsableCommand {
         abstract: "Delete finished jobs (and their done/ and failed/ files) that ended long enough ago.",
         discussion: """
             Only jobs whose webhooks are settled (none pending) are deleted; active jobs never are. \
-            Files in rejected/ are left alone. The daemon does the same hourly with \
+            Files in rejected/ are left alone. The answer counts the deleted jobs; --ids also \
+            prints their ids, one a line, as each batch is deleted. Jobs go oldest first in batches \
+            of 500, each costing its size however long the history, and the \
+            command waits as long as the work takes (with a running count on standard error when it \
+            is a terminal). The daemon does the same hourly with \
             state.retention_days (default 30; 0 keeps everything). \(controlDiscussion)
             """
     )
@@ -109,11 +113,14 @@ struct Prune: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Jobs that ended more than this long ago: 30d, 12h, 90m, 1w.", valueName: "duration"))
     var olderThan: String
 
+    @Flag(name: .long, help: "Also print the id of each deleted job, one a line, as the work goes (with --json: in the document's jobs).")
+    var ids = false
+
     func run() async throws {
         guard let age = TimeSpan.duration(olderThan) else {
             throw ValidationError("--older-than: '\(olderThan)' is not a duration like 30d, 12h or 90m")
         }
         let cutoff = OperatorViews.now() - age
-        try await options.perform(ControlRequest(command: .prune, endedBefore: cutoff.millisecondsSinceEpoch))
+        try await options.perform(ControlRequest(command: .prune, endedBefore: cutoff.millisecondsSinceEpoch, ids: ids))
     }
 }

@@ -8,7 +8,8 @@ struct List: AsyncParsableCommand {
         abstract: "List jobs, newest first.",
         discussion: """
             Reads the job store without blocking the daemon (it may be running or not). States: \
-            queued, submitting, generating (at the API), delivering (finished, webhooks still going \
+            queued, submitting, generating (at the API), storing (the video is being downloaded \
+            before the job is announced), delivering (finished, webhooks still going \
             out), done, failed (including rejected requests), canceled.
             """
     )
@@ -24,10 +25,11 @@ struct List: AsyncParsableCommand {
     )
     var state: String?
 
-    @Option(name: .long, help: "At most this many jobs.")
+    @Option(name: .long, help: "At most this many jobs (1 to \(OperatorViews.maximumListLimit)).")
     var limit = 50
 
     func validate() throws {
+        if let problem = OperatorViews.listLimitProblem(limit) { throw ValidationError(problem) }
         if let state, JobState(rawValue: state) == nil {
             throw ValidationError("--state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
         }

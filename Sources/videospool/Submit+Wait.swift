@@ -58,6 +58,11 @@ extension Submit {
         case .completed:
             let url = data?["video"]?["url"]?.stringValue ?? "(no URL)"
             print("\(style.green("completed")): \(url)")
+            if let file = data?["video"]?["file"]?.stringValue {
+                print("stored: \(file) (sha256 \(data?["video"]?["sha256"]?.stringValue ?? "?"))")
+            } else if let error = data?["video"]?["download_error"]?.stringValue {
+                print("not stored: \(error)")
+            }
         case .failed:
             let code = data?["error"]?["code"]?.stringValue ?? "failed"
             let message = data?["error"]?["message"]?.stringValue ?? ""
@@ -115,6 +120,7 @@ final class ProgressLine: @unchecked Sendable {
         case .queued?: "queued"
         case .submitting?: "submitting"
         case .generating?: "generating"
+        case .storing?: "storing the video"
         case .completed?, .failed?, .rejected?, .canceled?: "finishing"
         }
     }

@@ -2,9 +2,7 @@
 import Glibc
 #endif
 import Foundation
-import InMemoryLogging
 import Logging
-import Synchronization
 import Testing
 import VideoSpoolApp
 import VideoSpoolCore
@@ -129,13 +127,15 @@ struct BadInputCorpusTests {
     @Test func everyBadInputIsRejectedWithItsCodeAndLoggedWhileValidRequestsStillComplete() async throws {
         let corpus = try Self.corpus()
         try #require(corpus.count >= 40)
-        let log = LogTap()
+        let log = LogRecording()
         try await withTemporaryDirectory { root in
             let simulator = Simulator(
                 configuration: SimulatorConfiguration(
                     apiKey: "test-key",
                     queuedTime: .milliseconds(20),
                     generationTime: .fixed(.milliseconds(100)),
+                    // Served on loopback, so the daemon stores real videos (results.download is on).
+                    videoBaseURL: nil,
                     webhookSecret: Self.secret
                 ),
                 logger: Logger(label: "simulator", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -160,7 +160,7 @@ struct BadInputCorpusTests {
                 let daemon = try Daemon.make(
                     settings: settings,
                     credentials: Credentials(apiKey: "test-key", webhookSecret: Self.secret),
-                    logger: Logger(label: "videospool", factory: { _ in LogTapHandler(tap: log) })
+                    logger: log.logger()
                 )
                 let outcome = try await daemon.run { daemon -> DaemonOutcome in
                     let incoming = daemon.spool.incoming
@@ -419,81 +419,10 @@ struct CorpusError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-extension InMemoryLogHandler.Entry {
+extension LogRecording.Entry {
     var isRejection: Bool { message.description == "Request rejected" }
 
     func isAcceptance(of name: String) -> Bool {
         message.description == "Request accepted" && metadata["spool.file"]?.description == name
-    }
-}
-
-/// Keeps the daemon's log in an `InMemoryLogHandler` and tells waiters after every entry, so a test
-/// can await "the log says X" as an event instead of sleeping.
-final class LogTap: Sendable {
-    let memory: InMemoryLogHandler = {
-        var handler = InMemoryLogHandler()
-        handler.logLevel = .debug
-        return handler
-    }()
-    private let waiters = Mutex<[UUID: AsyncStream<Void>.Continuation]>([:])
-
-    var entries: [InMemoryLogHandler.Entry] { memory.entries }
-
-    func logged() {
-        for waiter in waiters.withLock({ Array($0.values) }) { waiter.yield() }
-    }
-
-    /// Returns once `condition` holds for the entries logged so far; fails after `timeout` naming
-    /// what it waited for (a deadline for a readable failure, not a wait for the effect).
-    func wait(
-        for what: String,
-        timeout: Duration = .seconds(60),
-        _ condition: @escaping @Sendable ([InMemoryLogHandler.Entry]) -> Bool
-    ) async throws {
-        let id = UUID()
-        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        waiters.withLock { $0[id] = continuation }
-        defer { _ = waiters.withLock { $0.removeValue(forKey: id) } }
-        defer { continuation.finish() }
-        try await withTimeout(timeout, waitingFor: what) { [self] in
-            // Checked after subscribing, so an entry logged in between is not missed.
-            if condition(entries) { return }
-            for await _ in stream where condition(entries) { return }
-        }
-    }
-}
-
-struct LogTapHandler: LogHandler {
-    var inner: InMemoryLogHandler
-    let tap: LogTap
-
-    init(tap: LogTap) {
-        self.inner = tap.memory
-        self.tap = tap
-    }
-
-    var metadata: Logger.Metadata {
-        get { inner.metadata }
-        set { inner.metadata = newValue }
-    }
-
-    var metadataProvider: Logger.MetadataProvider? {
-        get { inner.metadataProvider }
-        set { inner.metadataProvider = newValue }
-    }
-
-    var logLevel: Logger.Level {
-        get { inner.logLevel }
-        set { inner.logLevel = newValue }
-    }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { inner.metadata[key] }
-        set { inner.metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        inner.log(event: event)
-        tap.logged()
     }
 }

@@ -135,6 +135,15 @@ struct CrashSuiteTests {
                     let kind = firstSeen[id]?.type == "video.generation.completed" ? "done" : "failed"
                     #expect(FileManager.default.fileExists(atPath: "\(root)/spool/\(kind)/\(id).json"), "\(id) has no outcome file")
                 }
+                // Every completed job's video was stored before it was announced, kills or not, and the
+                // SHA-256 announced is that of the bytes on disk.
+                for (id, seen) in firstSeen where seen.type == "video.generation.completed" {
+                    let outcome = try JSONParser().parse(Array(try Data(contentsOf: URL(fileURLWithPath: "\(root)/spool/done/\(id).json"))))
+                    let file = try #require(outcome["data"]?["video"]?["file"]?.stringValue, "\(id) was announced without its stored video")
+                    let stored = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
+                    #expect(outcome["data"]?["video"]?["sha256"] == .string(ContentDigest.sha256Hex(stored)), "\(id)")
+                    #expect(outcome["data"]?["video"]?["bytes"] == .int(Int64(stored.count)), "\(id)")
+                }
                 let left = try FileManager.default.contentsOfDirectory(atPath: root + "/spool/incoming").filter { !$0.hasPrefix(".") }
                 #expect(left.isEmpty, "left in incoming/: \(left)")
                 if backend == .sqlite {

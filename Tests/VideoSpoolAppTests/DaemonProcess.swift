@@ -25,7 +25,7 @@ final class DaemonProcess: @unchecked Sendable {
         self.logPath = logPath
         (exited, exitContinuation) = AsyncStream.makeStream(of: Int32.self)
         (lines, lineContinuation) = AsyncStream.makeStream(of: String.self)
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)  // opening it below fails if this did
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
         var merged = ProcessInfo.processInfo.environment
@@ -65,6 +65,12 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     var pid: Int32 { process.processIdentifier }
+
+    /// A test that fails part way leaves no daemon behind (it would hold files and ports, and
+    /// perhaps the test run's output).
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
 
     func signal(_ signal: Int32) {
         kill(process.processIdentifier, signal)

@@ -18,6 +18,8 @@ struct EndToEndTests {
                 apiKey: key,
                 queuedTime: .milliseconds(20),
                 generationTime: .fixed(generation),
+                // Served on loopback, so the daemon stores real videos (results.download is on).
+                videoBaseURL: nil,
                 webhookSecret: secret
             ),
             logger: Logger(label: "simulator", factory: { _ in SwiftLogNoOpLogHandler() })

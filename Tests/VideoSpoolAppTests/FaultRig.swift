@@ -119,15 +119,6 @@ struct FaultRig: Sendable {
     /// What a receiver-side observer can be late by: the gap between two arrivals is measured
     /// where the test's task sees them, not inside the server.
     static let observationSlack = 0.01
-
-    /// Awaits `body`, failing with a clear message after `seconds` (``withTimeout(_:waitingFor:_:)``).
-    static func within<Result: Sendable>(
-        _ seconds: Double,
-        _ what: String,
-        _ body: @escaping @Sendable () async throws -> Result
-    ) async throws -> Result {
-        try await withTimeout(.seconds(seconds), waitingFor: what, body)
-    }
 }
 
 /// Items of a stream with the time the test saw each, collected by a task of their own from
@@ -163,37 +154,3 @@ final class StampedRecording<Element: Sendable>: Sendable {
     }
 }
 
-/// A loopback HTTP server of the test's own, for answers the simulator's receiver cannot give.
-enum StandInServer {
-    /// Serves `router` on 127.0.0.1 until `body` returns; `body` gets the port.
-    static func serve<Result: Sendable>(
-        _ router: Router<BasicRequestContext>,
-        _ body: @Sendable (Int) async throws -> Result
-    ) async throws -> Result {
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let application = Application(
-            router: router,
-            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: Logger(label: "stand-in", factory: { _ in SwiftLogNoOpLogHandler() })
-        )
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask {
-                defer { continuation.finish() }
-                try await application.run()
-            }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next(), port > 0 else {
-                try await tasks.waitForAll()
-                throw EndedEarly("the stand-in server stopped before it had a loopback port")
-            }
-            defer { tasks.cancelAll() }
-            return try await body(port)
-        }
-    }
-
-    /// A loopback port nobody listens on: one a server was bound to and has released.
-    static func closedPort() async throws -> Int {
-        try await serve(Router()) { port in port }
-    }
-}

@@ -26,6 +26,8 @@ struct ModelReloadTests {
                     queuedTime: .milliseconds(20),
                     generationTime: .fixed(.milliseconds(100)),
                     acceptsUnlistedModels: true,
+                    // Served on loopback, so the daemon stores real videos (results.download is on).
+                    videoBaseURL: nil,
                     webhookSecret: EndToEndTests.secret
                 ),
                 logger: Logger(label: "simulator", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -93,6 +95,8 @@ struct ModelReloadTests {
                     queuedTime: .milliseconds(20),
                     generationTime: .fixed(.milliseconds(100)),
                     acceptsUnlistedModels: true,
+                    // Served on loopback, so the daemon stores real videos (results.download is on).
+                    videoBaseURL: nil,
                     webhookSecret: EndToEndTests.secret
                 ),
                 logger: Logger(label: "simulator", factory: { _ in SwiftLogNoOpLogHandler() })

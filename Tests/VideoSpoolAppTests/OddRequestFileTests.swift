@@ -92,7 +92,7 @@ struct OddRequestFileTests {
                     for file in validFiles { try Self.publish(Self.valid(jobID: file.jobID, callback: hook), as: file.name, into: incoming) }
                     for name in invalidNames { try Self.publish(invalid, as: name, into: incoming) }
                     // Every file ends in a webhook: completed for the valid, rejected for the invalid.
-                    return try await FaultRig.within(60, "a webhook for each of the odd files") {
+                    return try await withTimeout(.seconds(60), waitingFor: "a webhook for each of the odd files") {
                         var completed: [String: JSONValue] = [:]
                         var rejected: [String: JSONValue] = [:]
                         for await webhook in webhooks {
@@ -168,14 +168,14 @@ struct OddRequestFileTests {
                     // Written in place, so each file is as young as a file still being written.
                     try Self.writeFile(prefix + Array(#""a fox in the"#.utf8), to: incoming + "/" + truncated)
                     for (name, bytes) in neverJSON { try Self.writeFile(bytes, to: incoming + "/" + name) }
-                    try await FaultRig.within(30, "the rejection of the files that can never become JSON") {
+                    try await withTimeout(.seconds(30), waitingFor: "the rejection of the files that can never become JSON") {
                         for await entry in rig.log.subscribe() where entry.message == "Request rejected" {
                             let rejected = Set(rig.log.entries.filter { $0.message == "Request rejected" }.compactMap { $0["spool.file"] })
                             if rejected.isSuperset(of: neverJSON.keys) { break }
                         }
                     }
                     // The truncated file was looked at and put off, not rejected.
-                    try await FaultRig.within(30, "the truncated file to be put off") {
+                    try await withTimeout(.seconds(30), waitingFor: "the truncated file to be put off") {
                         for await entry in rig.log.subscribe()
                         where entry.message.hasPrefix("Request file may still be being written") && entry["spool.file"] == truncated {
                             break

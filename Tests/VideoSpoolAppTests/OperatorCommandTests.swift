@@ -83,7 +83,8 @@ struct OperatorCommandTests {
                 let report = try Self.json(shown.output)
                 #expect(report["generation_id"]?.stringValue?.isEmpty == false)
                 let phases = (report["timeline"]?.arrayValue ?? []).compactMap { $0["to"]?.stringValue }
-                #expect(phases == ["queued", "submitting", "generating", "completed"])
+                #expect(phases == ["queued", "submitting", "generating", "storing", "completed"])
+                #expect(report["stored_video"]?["file"]?.stringValue == root + "/state/videos/ok.mp4")
                 let attempt = try #require(report["deliveries"]?.arrayValue?.first?["attempt_log"]?.arrayValue?.first)
                 #expect((attempt["status"]?.numberValue?.doubleValue).map { (200..<300).contains(Int($0)) } == true)
                 #expect(attempt["latency_ms"]?.numberValue != nil)

@@ -287,6 +287,9 @@ final class SQLiteWriteBlocker: @unchecked Sendable {
         process.arguments = ["python3", "-c", script, database]
         process.standardInput = input
         process.standardOutput = output
+        // Never the test run's own output: a python3 left behind would hold it open, and
+        // `swift test` waits for its end before it reports.
+        process.standardError = FileHandle.nullDevice
         try process.run()
         // The lock is held once it says so.
         let line = output.fileHandleForReading.availableData
@@ -299,5 +302,12 @@ final class SQLiteWriteBlocker: @unchecked Sendable {
     /// Python rolls back and exits when its standard input closes.
     func release() {
         try? input.fileHandleForWriting.close()
+    }
+
+    /// A child spawned meanwhile may have inherited the input pipe, so its closing is not enough to
+    /// be sure python3 ends with the test.
+    deinit {
+        try? input.fileHandleForWriting.close()
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 }

@@ -29,7 +29,7 @@ struct RateLimitFaultTests {
                         let request = FaultRig.request(prompt: id, jobID: id, callbacks: [rig.hook("/webhooks/burst")])
                         try FaultRig.drop(request, jobID: id, into: daemon)
                     }
-                    return try await FaultRig.within(90, "\(jobs) webhooks") {
+                    return try await withTimeout(.seconds(90), waitingFor: "\(jobs) webhooks") {
                         try await simulator.receiver.subscribe().collect(jobs)
                     }
                 }

@@ -112,7 +112,7 @@ struct ReceiverFaultTests {
                 let request = FaultRig.request(prompt: "receiver: \(fault.name)", jobID: "hook", callbacks: [rig.hook(fault.path)])
                 let arrivals = try await rig.run { daemon in
                     try FaultRig.drop(request, jobID: "hook", into: daemon)
-                    return try await FaultRig.within(30, "\(fault.attempts) attempt(s)") {
+                    return try await withTimeout(.seconds(30), waitingFor: "\(fault.attempts) attempt(s)") {
                         var arrivals: [Arrival] = []
                         for await item in simulator.receiver.subscribe() {
                             arrivals.append(Arrival(item: item, at: .now))
@@ -164,7 +164,7 @@ struct ReceiverFaultTests {
     @Test func aClosedPortIsRetriedOnTheScheduleWhileTheOtherCallbackIsDelivered() async throws {
         try await withTemporaryDirectory { root in
             let simulator = FaultRig.simulator()
-            let closed = try await StandInServer.closedPort()
+            let closed = try await LoopbackServer.closedPort()
             try await simulator.withRunningServer { port in
                 let rig = FaultRig(root: root, simulator: simulator, port: port) { settings in
                     // AsyncHTTPClient retries a refused connect until the attempt's deadline.
@@ -175,7 +175,7 @@ struct ReceiverFaultTests {
                 let (givenUp, retries) = try await rig.run { daemon in
                     let log = rig.log.subscribe()
                     try FaultRig.drop(request, jobID: "closed", into: daemon)
-                    let givenUp = try await FaultRig.within(30, "the closed port given up") {
+                    let givenUp = try await withTimeout(.seconds(30), waitingFor: "the closed port given up") {
                         try #require(try await log.collect(1) { $0["event"] == "webhook.given_up" }.first)
                     }
                     let retries = rig.log.entries.filter { $0.message == "Webhook delivery failed; will retry" }
@@ -215,14 +215,14 @@ struct ReceiverFaultTests {
         }
         try await withTemporaryDirectory { root in
             let simulator = FaultRig.simulator()
-            try await StandInServer.serve(router) { receiverPort in
+            try await LoopbackServer.serve(router) { receiverPort in
                 try await simulator.withRunningServer { port in
                     let rig = FaultRig(root: root, simulator: simulator, port: port)
                     let hook = "http://127.0.0.1:\(receiverPort)/huge"
                     let request = FaultRig.request(prompt: "huge", jobID: "huge", callbacks: [hook])
                     try await rig.run { daemon in
                         try FaultRig.drop(request, jobID: "huge", into: daemon)
-                        _ = try await FaultRig.within(30, "the attempt") { try await arrivals.collect(1) }
+                        _ = try await withTimeout(.seconds(30), waitingFor: "the attempt") { try await arrivals.collect(1) }
                     }
                     let delivery = try #require(try rig.outcome("huge").deliveries.first)
                     #expect(delivery["state"]?.stringValue == "delivered", "\(delivery)")
@@ -255,7 +255,7 @@ struct ReceiverFaultTests {
                         let request = FaultRig.request(prompt: "dead \(index)", jobID: "dead-\(index)", callbacks: [dead])
                         try FaultRig.drop(request, jobID: "dead-\(index)", into: daemon)
                     }
-                    let hanging = try await FaultRig.within(30, "\(perHost) hanging attempts") {
+                    let hanging = try await withTimeout(.seconds(30), waitingFor: "\(perHost) hanging attempts") {
                         try await simulator.receiver.subscribe().collect(perHost) { $0.path == "/webhooks/hang" }
                     }
                     let firstHang = ContinuousClock.now
@@ -263,7 +263,7 @@ struct ReceiverFaultTests {
 
                     let request = FaultRig.request(prompt: "healthy", jobID: "healthy", callbacks: [healthy])
                     try FaultRig.drop(request, jobID: "healthy", into: daemon)
-                    let delivered = try await FaultRig.within(30, "the healthy delivery") {
+                    let delivered = try await withTimeout(.seconds(30), waitingFor: "the healthy delivery") {
                         try #require(try await simulator.receiver.subscribe().collect(1) { $0.path == "/webhooks/healthy" }.first)
                     }
                     let elapsed = (ContinuousClock.now - firstHang).secondsDouble

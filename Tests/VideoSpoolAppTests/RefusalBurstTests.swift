@@ -76,10 +76,10 @@ struct RefusalBurstTests {
                 }
                 let events = StampedRecording(simulator.api.subscribe())
                 try await rig.run { _ in
-                    _ = try await FaultRig.within(60, "\(count) webhooks after the burst") {
+                    _ = try await withTimeout(.seconds(60), waitingFor: "\(count) webhooks after the burst") {
                         try await simulator.receiver.subscribe().collect(count)
                     }
-                    _ = try await FaultRig.within(10, "the resumption in the log") {
+                    _ = try await withTimeout(.seconds(10), waitingFor: "the resumption in the log") {
                         try await rig.log.subscribe().collect(1) { $0.message == "Submissions resumed" }
                     }
                 }
@@ -124,7 +124,7 @@ struct RefusalBurstTests {
                 }
                 let events = StampedRecording(simulator.api.subscribe())
                 try await rig.run { daemon in
-                    _ = try await FaultRig.within(30, "\(count) submissions") {
+                    _ = try await withTimeout(.seconds(30), waitingFor: "\(count) submissions") {
                         try await simulator.api.subscribe().collect(count) {
                             if case .accepted = $0 { return true }
                             return false
@@ -133,7 +133,7 @@ struct RefusalBurstTests {
                     // Before their first polls (0.2 s after submission), which then meet the refusal
                     // together.
                     simulator.api.setFaults([FaultRule(endpoint: .poll, fault: .status(401), window: Self.window)])
-                    _ = try await FaultRig.within(60, "polls to resume after the burst") {
+                    _ = try await withTimeout(.seconds(60), waitingFor: "polls to resume after the burst") {
                         try await rig.log.subscribe().collect(1) { $0.message == "Polling resumed" }
                     }
                     #expect(daemon.pipeline.status.failed == 0)

@@ -3,6 +3,7 @@ import Testing
 import VideoSpoolCore
 import VideoSpoolSimulator
 import VideoSpoolStore
+import VideoSpoolSupport
 import VideoSpoolTesting
 
 /// The daemon under resource pressure: many queued jobs, a full disk, a read-only state directory.
@@ -72,7 +73,7 @@ struct ResourceLimitTests {
     static func withSmallFileSystem(_ path: String, megabytes: Int, _ body: () async throws -> Void) async throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try run("/bin/mount", "-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", path)
-        defer { try? run("/bin/umount", "-l", path) }
+        defer { _ = try? run("/bin/umount", "-l", path) }
         try await body()
     }
 
@@ -100,7 +101,7 @@ struct ResourceLimitTests {
                     _ = try await simulator.receiver.subscribe().collect(1)
                     // Fill the state file system to the last byte.
                     let filler = root + "/state/filler"
-                    FileManager.default.createFile(atPath: filler, contents: nil)
+                    _ = FileManager.default.createFile(atPath: filler, contents: nil)  // opening it below fails if this did
                     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: filler))
                     let block = Data(count: 64 * 1024)
                     while (try? handle.write(contentsOf: block)) != nil {}
@@ -159,11 +160,11 @@ struct ResourceLimitTests {
                         for await text in notify.datagrams { notifications.append(NotifyDatagram(text: text, at: .now)) }
                     }
                     defer { reader.cancel() }
-                    _ = try await FaultRig.within(30, "READY=1") {
+                    _ = try await withTimeout(.seconds(30), waitingFor: "READY=1") {
                         try await notifications.subscribe().collect(1) { $0.text.contains("READY=1") }
                     }
                     try EndToEndTests.drop(EndToEndTests.request(tag: "before-full", hook: hook), as: "a.json", root: root)
-                    _ = try await FaultRig.within(30, "the first webhook") { try await simulator.receiver.subscribe().collect(1) }
+                    _ = try await withTimeout(.seconds(30), waitingFor: "the first webhook") { try await simulator.receiver.subscribe().collect(1) }
 
                     // Fill the state file system to the last byte; requests keep arriving.
                     let filler = root + "/state/filler"
@@ -175,7 +176,7 @@ struct ResourceLimitTests {
                     for index in 0..<3 {
                         try EndToEndTests.drop(EndToEndTests.request(tag: "while-full-\(index)", hook: hook), as: "full-\(index).json", root: root)
                     }
-                    let unavailable = try await FaultRig.within(30, "STATUS= saying the store is unavailable") {
+                    let unavailable = try await withTimeout(.seconds(30), waitingFor: "STATUS= saying the store is unavailable") {
                         try #require(
                             try await notifications.subscribe().collect(1) {
                                 $0.status?.contains("store unavailable: disk full") == true
@@ -184,7 +185,7 @@ struct ResourceLimitTests {
                     }
                     // Hold the disk full for more than three watchdog periods, as long as pings come.
                     let hold = watchdog * 7 / 2
-                    _ = try await FaultRig.within(60, "WATCHDOG=1 \(hold) into the outage") {
+                    _ = try await withTimeout(.seconds(60), waitingFor: "WATCHDOG=1 \(hold) into the outage") {
                         try await notifications.subscribe().collect(1) { $0.isWatchdog && $0.at - unavailable.at >= hold }
                     }
                     #expect(!daemon.log.contains("The job store is writable again"), "the store stayed unavailable all along")
@@ -213,12 +214,12 @@ struct ResourceLimitTests {
                     )
 
                     // Space returns: the status says so and every request is served.
-                    _ = try await FaultRig.within(60, "STATUS= without the condition") {
+                    _ = try await withTimeout(.seconds(60), waitingFor: "STATUS= without the condition") {
                         try await notifications.subscribe().collect(1) {
                             $0.at > unavailable.at && $0.status.map { !$0.contains("store unavailable") } == true
                         }
                     }
-                    let received = try await FaultRig.within(60, "every webhook") { try await simulator.receiver.subscribe().collect(4) }
+                    let received = try await withTimeout(.seconds(60), waitingFor: "every webhook") { try await simulator.receiver.subscribe().collect(4) }
                     daemon.signal(SIGTERM)
                     #expect(await daemon.waitForExit() == 0, "it kept running: \(daemon.log.suffix(2000))")
                     #expect(Set(received.compactMap { $0.json?["data"]?["job_id"]?.stringValue }).count == 4)
@@ -256,11 +257,11 @@ struct ResourceLimitTests {
             let image = root + "/state.img"
             let state = root + "/state"
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: image, contents: nil)
+            _ = FileManager.default.createFile(atPath: image, contents: nil)  // opening it below fails if this did
             try FileHandle(forWritingTo: URL(fileURLWithPath: image)).truncate(atOffset: 32 << 20)
             try Self.run("/sbin/mkfs.ext4", "-q", image)
             let device = try Self.output("/sbin/losetup", "-f", "--show", image)
-            defer { try? Self.run("/sbin/losetup", "-d", device) }
+            defer { _ = try? Self.run("/sbin/losetup", "-d", device) }
             try Self.run("/bin/mount", "-o", "errors=remount-ro", device, state)
             defer { _ = try? Self.run("/bin/umount", "-l", state) }  // fails harmlessly if already unmounted
 

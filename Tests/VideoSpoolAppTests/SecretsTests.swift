@@ -35,9 +35,10 @@ struct SecretsTests {
 
                 var places: [(String, [UInt8])] = [("daemon log", Array(daemon.log.utf8))]
                 for item in received { places.append(("webhook body \(item.path)", item.body)) }
-                for directory in ["spool/done", "spool/failed", "spool/rejected", "state"] {
+                // Stored videos too (state/videos): everything the daemon wrote.
+                for directory in ["spool/done", "spool/failed", "spool/rejected", "state", "state/videos"] {
                     let path = root + "/" + directory
-                    for name in try FileManager.default.contentsOfDirectory(atPath: path) {
+                    for name in try FileManager.default.contentsOfDirectory(atPath: path) where name != "videos" {
                         places.append(("\(directory)/\(name)", Array(try Data(contentsOf: URL(fileURLWithPath: path + "/" + name)))))
                     }
                 }

@@ -114,6 +114,8 @@ struct SettingsTests {
         ("webhooks:\n  default_urls: https://x.example/\n", "webhooks.default_urls", "must be a list"),
         ("webhooks:\n  allowed_networks: [10.0.0.0/33]\n", "webhooks.allowed_networks[0]", "not a CIDR"),
         ("log:\n  level: loud\n", "log.level", "must be one of"),
+        ("webhooks:\n  default_urls:\n    - url: https://x.example/\n", "webhooks.default_urls", "must be a list of values"),
+        ("api:\n  max_concurrent_requests: [4]\n", "api.max_concurrent_requests", "single value"),
         // Stops must fit under the unit's TimeoutStopSec=60s (these loaded before issue 10).
         ("api:\n  request_timeout_seconds: 41\n", "api.request_timeout_seconds", "between 0.1 and 40.0 seconds"),
         ("api:\n  request_timeout_seconds: 600\n", "api.request_timeout_seconds", "between 0.1 and 40.0 seconds"),
@@ -188,6 +190,17 @@ struct SettingsTests {
         slowWebhooks.requestTimeoutSeconds = 10
         slowWebhooks.webhookTimeoutSeconds = 25
         #expect(slowWebhooks.gracefulShutdownLimit == .seconds(30), "a webhook attempt on the wire may finish too")
+    }
+
+    /// `key:` and `key: ~` are YAML's null: the setting keeps its default.
+    @Test func aNullValueKeepsTheDefault() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/videospool.yaml"
+            try write("api:\n  max_concurrent_requests:\n  poll:\n    interval_seconds: ~\n", to: path)
+            let settings = try await SettingsLoader.loadSettings(path: path)
+            #expect(settings.maximumConcurrentRequests == DaemonSettings().maximumConcurrentRequests)
+            #expect(settings.pollIntervalSeconds == DaemonSettings().pollIntervalSeconds)
+        }
     }
 
     @Test func invalidYAMLIsAnError() async throws {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VideoSpoolCore
 import VideoSpoolSimulator
+import VideoSpoolSupport
 import VideoSpoolTesting
 
 /// Several daemons on one PostgreSQL store, as separate processes of the built binary against the
@@ -217,7 +218,7 @@ struct SharedStoreTests {
                     }
                 }
                 defer { reader.cancel() }
-                _ = try await FaultRig.within(60, "READY=1") {
+                _ = try await withTimeout(.seconds(60), waitingFor: "READY=1") {
                     try await notifications.subscribe().collect(1) { $0.text.contains("READY=1") }
                 }
                 let count = 6
@@ -240,7 +241,7 @@ struct SharedStoreTests {
 
                 try server.stop()
                 let down = ContinuousClock.now
-                let unavailable = try await FaultRig.within(30, "STATUS= saying the store is unavailable") {
+                let unavailable = try await withTimeout(.seconds(30), waitingFor: "STATUS= saying the store is unavailable") {
                     try #require(
                         try await notifications.subscribe().collect(1) {
                             $0.at >= down && $0.status?.contains("store unavailable: database") == true
@@ -249,7 +250,7 @@ struct SharedStoreTests {
                 }
                 // Longer than three watchdog periods and than the lease.
                 let hold = Duration.seconds(7)
-                _ = try await FaultRig.within(60, "WATCHDOG=1 \(hold) into the outage") {
+                _ = try await withTimeout(.seconds(60), waitingFor: "WATCHDOG=1 \(hold) into the outage") {
                     try await notifications.subscribe().collect(1) { $0.isWatchdog && $0.at - down >= hold }
                 }
                 let pings = notifications.history.filter { $0.isWatchdog && $0.at >= down - .seconds(2) }

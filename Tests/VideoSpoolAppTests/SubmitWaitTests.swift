@@ -30,9 +30,12 @@ struct SubmitWaitTests {
                 let completed = try await ClientCommand.run(["submit", "--config", client, "--wait", root + "/ok.json"], in: root)
                 #expect(completed.status == 0, "\(completed.stderr)\n\(daemon.log)")
                 let lines = completed.stdout.split(separator: "\n")
-                #expect(lines.count == 2, "\(completed.stdout)")
-                #expect(lines.last?.hasPrefix("completed: https://") == true && lines.last?.hasSuffix(".mp4") == true, "\(completed.stdout)")
+                // The job id, the link, and the stored copy (results.download is on).
+                #expect(lines.count == 3, "\(completed.stdout)")
+                #expect(lines.dropFirst().first?.hasPrefix("completed: http://127.0.0.1:") == true, "\(completed.stdout)")
+                #expect(lines.dropFirst().first?.contains(".mp4") == true, "\(completed.stdout)")
                 let id = String(lines.first ?? "")
+                #expect(lines.last?.hasPrefix("stored: \(root)/state/videos/\(id).mp4 (sha256 ") == true, "\(completed.stdout)")
                 #expect(FileManager.default.fileExists(atPath: root + "/spool/done/\(id).json"))
                 #expect(completed.stderr.contains("\(id): "), "plain progress lines when stderr is not a terminal")
 

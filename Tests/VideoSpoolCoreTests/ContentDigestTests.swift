@@ -35,3 +35,16 @@ struct SecretScrubberTests {
         #expect(scrubber.scrub([UInt8]()) == [])
     }
 }
+
+struct RunningDigestTests {
+    @Test func aDigestOverChunksIsTheDigestOfTheWhole() {
+        let whole = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        var running = ContentDigest.Running()
+        for start in stride(from: 0, to: whole.count, by: 4096) {
+            running.update(Array(whole[start..<min(start + 4096, whole.count)]))
+        }
+        #expect(running.finish() == ContentDigest.sha256Hex(whole))
+        // The known digest of nothing.
+        #expect(ContentDigest.Running().finish() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    }
+}

@@ -21,7 +21,7 @@ private let completed = """
 /// The delay an action asks for, from `now`.
 private func delay(of action: JobStateMachine.Action, from start: Timestamp = now) -> Duration? {
     switch action {
-    case .enqueue(let at), .poll(let at): at - start
+    case .enqueue(let at), .poll(let at), .storeVideo(let at): at - start
     case .pauseSubmissions, .pausePolling, .finish: nil
     }
 }

@@ -91,7 +91,7 @@ struct HTTPGenerationAPITests {
             )
         }
         try await withHTTPClient { client in
-            try await withLoopbackServer(router) { port in
+            try await LoopbackServer.serve(router) { port in
                 let key = "sk-header-check-0123456789"
                 let response = try #require(
                     await api(client, port: port, key: key).submit(body: validSeedanceBody, jobID: testJobID).response
@@ -212,7 +212,7 @@ struct HTTPGenerationAPITests {
             return response
         }
         try await withHTTPClient { client in
-            try await withLoopbackServer(router) { port in
+            try await LoopbackServer.serve(router) { port in
                 let response = try #require(
                     await api(client, port: port).submit(body: validSeedanceBody, jobID: testJobID).response
                 )
@@ -317,7 +317,7 @@ struct HTTPGenerationAPITests {
     }
 
     @Test func aRequestToAClosedPortIsNotSent() async throws {
-        let port = try await closedPort()
+        let port = try await LoopbackServer.closedPort()
         try await withHTTPClient { client in
             let api = api(client, port: port)
             // AsyncHTTPClient retries refused connections until its connect timeout (10 s): in parallel.
@@ -363,7 +363,7 @@ struct HTTPGenerationAPITests {
         router.post("/v2/video/generations") { request, _ in answer(request) }
         router.get("/v2/video/generations") { request, _ in answer(request) }
         try await withHTTPClient { client in
-            try await withLoopbackServer(router) { port in
+            try await LoopbackServer.serve(router) { port in
                 let api = api(client, port: port, key: key)
                 for exchange in [
                     await api.submit(body: validSeedanceBody, jobID: testJobID),
@@ -389,7 +389,7 @@ struct HTTPGenerationAPITests {
             )
         }
         try await withHTTPClient { client in
-            try await withLoopbackServer(router) { port in
+            try await LoopbackServer.serve(router) { port in
                 let response = try #require(
                     await api(client, port: port, maximumResponseBytes: 4096).status(of: "abc", jobID: testJobID)
                         .response
@@ -400,20 +400,19 @@ struct HTTPGenerationAPITests {
         }
     }
 
-    @Test func aBodyThatNeverEndsIsCutAtTheCapWithinTheDeadline() async throws {
+    @Test func aBodyThatNeverEndsIsCutAtTheCap() async throws {
         let router = Router()
         router.get("/v2/video/generations") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "application/json"], body: endlessBody())
         }
         try await withHTTPClient { client in
-            try await withLoopbackServer(router) { port in
-                let started = ContinuousClock.now
-                let exchange = await api(client, port: port, requestTimeout: .seconds(5), maximumResponseBytes: 4096)
+            try await LoopbackServer.serve(router) { port in
+                // An answer at all (not a timeout) shows the cap ended the read: the body never ends.
+                let exchange = await api(client, port: port, requestTimeout: .seconds(60), maximumResponseBytes: 4096)
                     .status(of: "abc", jobID: testJobID)
                 let response = try #require(exchange.response, "got \(exchange)")
                 #expect(response.statusCode == 200)
                 #expect(response.body.count == 4096)
-                #expect(ContinuousClock.now - started < .seconds(5))
             }
         }
     }
@@ -444,7 +443,7 @@ struct HTTPGenerationAPITests {
             )
         }
         try await withHTTPClient { client in
-            try await withLoopbackServer(router) { port in
+            try await LoopbackServer.serve(router) { port in
                 let response = try #require(await api(client, port: port).status(of: id, jobID: testJobID).response)
                 let echoed = try JSONParser().parse(response.body)
                 #expect(echoed["query"]?.stringValue == "generation_id=" + encoded)

@@ -8,6 +8,7 @@ import Testing
 import VideoSpoolCore
 import VideoSpoolHTTP
 import VideoSpoolSimulator
+import VideoSpoolTesting
 
 /// Redirects: followed by the downloader itself, under the scheme rule and the address policy.
 ///

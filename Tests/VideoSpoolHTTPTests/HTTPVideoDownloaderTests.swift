@@ -8,6 +8,7 @@ import Testing
 import VideoSpoolCore
 import VideoSpoolHTTP
 import VideoSpoolSimulator
+import VideoSpoolTesting
 
 /// The video downloader against the simulator's served videos on loopback.
 @Suite(.timeLimit(.minutes(2)))
@@ -77,7 +78,7 @@ struct HTTPVideoDownloaderTests {
         }
         try await withResultsDirectory { directory in
             try await withDownloader(loopbackDownloads()) { downloader in
-                try await withLoopbackServer(router) { port in
+                try await LoopbackServer.serve(router) { port in
                     let stored = try await downloader.download(Self.request("http://127.0.0.1:\(port)/clip", directory))
                     #expect(stored.path == "\(directory)/job-video.\(fileExtension)")
                     #expect(stored.contentType == mediaType)
@@ -409,7 +410,7 @@ struct HTTPVideoDownloaderTests {
     }
 
     @Test func aRefusedConnectionIsTransient() async throws {
-        let port = try await closedPort()
+        let port = try await LoopbackServer.closedPort()
         // AsyncHTTPClient retries a refused connection until the connect timeout: keep it short.
         var quick = HTTPVideoDownloader.defaultClientConfiguration
         quick.timeout = .init(connect: .seconds(1), read: nil)

@@ -7,6 +7,7 @@ import Testing
 import VideoSpoolCore
 import VideoSpoolHTTP
 import VideoSpoolSimulator
+import VideoSpoolTesting
 
 @Suite(.timeLimit(.minutes(1)))
 struct HTTPWebhookTransportTests {
@@ -155,7 +156,7 @@ struct HTTPWebhookTransportTests {
             return Response(status: .noContent)
         }
         try await withTransport(Self.loopback) { transport in
-            try await withLoopbackServer(router) { port in
+            try await LoopbackServer.serve(router) { port in
                 let result = await transport.send(
                     signedRequest("http://127.0.0.1:\(port)/hook", secret: try makeWebhookSecret())
                 )
@@ -198,7 +199,7 @@ struct HTTPWebhookTransportTests {
     }
 
     @Test func aClosedPortIsATransportFailureThatDidNotTimeOut() async throws {
-        let port = try await closedPort()
+        let port = try await LoopbackServer.closedPort()
         try await withTransport(Self.loopback) { transport in
             let result = await transport.send(
                 signedRequest("http://127.0.0.1:\(port)/webhooks/x", secret: try makeWebhookSecret())
@@ -223,7 +224,7 @@ struct HTTPWebhookTransportTests {
         var configuration = Self.loopback
         configuration.maximumResponseBytes = 1000
         try await withTransport(configuration) { transport in
-            try await withLoopbackServer(router) { port in
+            try await LoopbackServer.serve(router) { port in
                 let result = await transport.send(
                     signedRequest("http://127.0.0.1:\(port)/hook", secret: try makeWebhookSecret())
                 )
@@ -241,7 +242,7 @@ struct HTTPWebhookTransportTests {
         configuration.timeout = .seconds(5)
         configuration.maximumResponseBytes = 1000
         try await withTransport(configuration) { transport in
-            try await withLoopbackServer(router) { port in
+            try await LoopbackServer.serve(router) { port in
                 let started = ContinuousClock.now
                 let result = await transport.send(
                     signedRequest("http://127.0.0.1:\(port)/hook", secret: try makeWebhookSecret())

@@ -86,40 +86,6 @@ func withTransport<Result: Sendable>(
     }
 }
 
-/// Serves `router` on a loopback port until `body` returns; `body` gets the port.
-func withLoopbackServer<Result: Sendable>(
-    _ router: Router<BasicRequestContext>,
-    _ body: @Sendable (Int) async throws -> Result
-) async throws -> Result {
-    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-    let application = Application(
-        router: router,
-        configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
-        onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-        logger: quietLogger
-    )
-    return try await withThrowingTaskGroup(of: Void.self) { tasks in
-        tasks.addTask {
-            defer { continuation.finish() }
-            try await application.run()
-        }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next(), port > 0 else {
-            try await tasks.waitForAll()
-            throw LoopbackServerError()
-        }
-        defer { tasks.cancelAll() }
-        return try await body(port)
-    }
-}
-
-struct LoopbackServerError: Error {}
-
-/// A loopback port nobody listens on: one a server was bound to and has released.
-func closedPort() async throws -> Int {
-    try await withLoopbackServer(Router()) { port in port }
-}
-
 /// A JSON body for a custom route.
 func jsonResponse(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
     Response(

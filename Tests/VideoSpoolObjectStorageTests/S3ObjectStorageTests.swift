@@ -9,6 +9,7 @@ import NIOCore
 import Testing
 import VideoSpoolCore
 import VideoSpoolObjectStorage
+import VideoSpoolTesting
 
 /// The client's handling of what a server can do: error answers, stalls, huge bodies, a failing
 /// multipart upload, a file that changed. A Hummingbird stand-in on loopback plays the server.
@@ -65,7 +66,7 @@ struct S3ObjectStorageTests {
                 extra: errorCase.status == 301 ? "<Endpoint>videos.s3.eu-west-1.amazonaws.com</Endpoint>" : ""
             )
         }
-        try await withLoopbackServer(router) { port in
+        try await LoopbackServer.serve(router) { port in
             try await withHTTPClient { client in
                 let storage = try Self.storage(port: port, client: client)
                 let error = await #expect(throws: ObjectStorageError.self) { try await storage.delete(key: "k.mp4") }
@@ -82,7 +83,7 @@ struct S3ObjectStorageTests {
     }
 
     @Test func aRefusedConnectionIsRetryable() async throws {
-        let port = try await withLoopbackServer(Router()) { port in port }
+        let port = try await LoopbackServer.serve(Router()) { port in port }
         try await withHTTPClient { client in
             let storage = try Self.storage(port: port, client: client)
             let error = await #expect(throws: ObjectStorageError.self) { try await storage.head(key: "k") }
@@ -95,7 +96,7 @@ struct S3ObjectStorageTests {
         let router = Router()
         router.head("**") { _, _ in HTTPResponse.Status.notFound }
         router.delete("**") { _, _ in s3Error(.notFound, code: "NoSuchKey", message: "The specified key does not exist.") }
-        try await withLoopbackServer(router) { port in
+        try await LoopbackServer.serve(router) { port in
             try await withHTTPClient { client in
                 let storage = try Self.storage(port: port, client: client)
                 #expect(try await storage.head(key: "gone.mp4") == nil)
@@ -112,7 +113,7 @@ struct S3ObjectStorageTests {
             try await Task.sleep(for: .seconds(3600))
             return .ok
         }
-        try await withLoopbackServer(router) { port in
+        try await LoopbackServer.serve(router) { port in
             try await withHTTPClient { client in
                 let storage = try Self.storage(port: port, client: client, timeout: .milliseconds(500))
                 let started = ContinuousClock.now
@@ -133,7 +134,7 @@ struct S3ObjectStorageTests {
             }
             return Response(status: .internalServerError, body: ResponseBody(asyncSequence: stalling))
         }
-        try await withLoopbackServer(router) { port in
+        try await LoopbackServer.serve(router) { port in
             try await withHTTPClient { client in
                 let storage = try Self.storage(port: port, client: client, timeout: .milliseconds(500))
                 let error = await #expect(throws: ObjectStorageError.self) { try await storage.delete(key: "k") }
@@ -149,7 +150,7 @@ struct S3ObjectStorageTests {
             let padding = String(repeating: "x", count: 2 * 1024 * 1024)
             return s3Error(.forbidden, code: "AccessDenied", message: "Access Denied", extra: "<Padding>\(padding)</Padding>")
         }
-        try await withLoopbackServer(router) { port in
+        try await LoopbackServer.serve(router) { port in
             try await withHTTPClient { client in
                 let storage = try Self.storage(port: port, client: client)
                 let error = await #expect(throws: ObjectStorageError.self) { try await storage.delete(key: "k") }
@@ -203,7 +204,7 @@ struct S3ObjectStorageTests {
         let router = Self.multipartRouter(log: log, failPart: 2) { Response(status: .ok) }
         try await withTemporaryDirectory { directory in
             let bytes = try writeRandomFile(directory + "/big.mp4", count: 2 * S3Configuration.minimumPartBytes + 10)
-            try await withLoopbackServer(router) { port in
+            try await LoopbackServer.serve(router) { port in
                 try await withHTTPClient { client in
                     let storage = try Self.storage(port: port, client: client)
                     let error = await #expect(throws: ObjectStorageError.self) {
@@ -233,7 +234,7 @@ struct S3ObjectStorageTests {
         }
         try await withTemporaryDirectory { directory in
             let bytes = try writeRandomFile(directory + "/big.mp4", count: S3Configuration.minimumPartBytes + 1)
-            try await withLoopbackServer(router) { port in
+            try await LoopbackServer.serve(router) { port in
                 try await withHTTPClient { client in
                     let storage = try Self.storage(port: port, client: client)
                     let error = await #expect(throws: ObjectStorageError.self) {
@@ -265,7 +266,7 @@ struct S3ObjectStorageTests {
             var other = bytes
             other[other.count - 1] ^= 1
             let otherChecksum = Self.checksum(other)
-            try await withLoopbackServer(router) { port in
+            try await LoopbackServer.serve(router) { port in
                 try await withHTTPClient { client in
                     let storage = try Self.storage(port: port, client: client)
                     let error = await #expect(throws: ObjectStorageError.self) {
@@ -369,7 +370,7 @@ struct S3ObjectStorageTests {
         }()
         try await withTemporaryDirectory { directory in
             let bytes = try writeRandomFile(directory + "/v.mp4", count: 5000)
-            try await withLoopbackServer(router) { port in
+            try await LoopbackServer.serve(router) { port in
                 try await withHTTPClient { client in
                     let storage = try Self.storage(port: port, client: client, logger: logger)
                     _ = try await storage.upload(file: directory + "/v.mp4", key: "v.mp4", sha256: Self.checksum(bytes), contentType: "video/mp4")

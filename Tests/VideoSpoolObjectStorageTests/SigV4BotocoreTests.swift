@@ -6,6 +6,7 @@ import NIOCore
 import Testing
 import VideoSpoolCore
 import VideoSpoolObjectStorage
+import VideoSpoolTesting
 
 /// Our signer against botocore's (`S3SigV4Auth`, `S3SigV4QueryAuth`, installed by `make deps`) on the
 /// same requests: botocore builds the URL from the unencoded bucket and key with its own S3 encoding,
@@ -161,7 +162,7 @@ struct SigV4BotocoreTests {
             let bytes = try writeRandomFile(directory + "/video.mp4", count: 300_000)
             let sha256 = try #require(SHA256Checksum(bytes: Array(SHA256.hash(data: bytes))))
             let key = "results/ü b+~/01J!.mp4"
-            try await withLoopbackServer(router) { port in
+            try await LoopbackServer.serve(router) { port in
                 try await withHTTPClient { client in
                     let configuration = try loopbackConfiguration(port: port)
                     let storage = S3ObjectStorage(

@@ -126,33 +126,6 @@ func plainGET(_ url: String, client: HTTPClient) async throws -> (status: Int, b
     return (Int(response.status.code), Array(body.readableBytesView))
 }
 
-/// Serves `router` on a loopback port until `body` returns; `body` gets the port.
-func withLoopbackServer<Result: Sendable>(
-    _ router: Router<BasicRequestContext>,
-    _ body: @Sendable (Int) async throws -> Result
-) async throws -> Result {
-    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-    let application = Application(
-        router: router,
-        configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
-        onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-        logger: quietLogger
-    )
-    return try await withThrowingTaskGroup(of: Void.self) { tasks in
-        tasks.addTask {
-            defer { continuation.finish() }
-            try await application.run()
-        }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next(), port > 0 else {
-            try await tasks.waitForAll()
-            throw PythonFailure(message: "the loopback server did not start")
-        }
-        defer { tasks.cancelAll() }
-        return try await body(port)
-    }
-}
-
 /// What a loopback stand-in received: method, URI and headers of every request.
 final class RequestLog: Sendable {
     struct Entry: Sendable {

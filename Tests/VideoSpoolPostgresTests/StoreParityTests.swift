@@ -173,6 +173,41 @@ struct ParityScenario: Sendable, CustomTestStringConvertible {
             try await store.commit([.updateJob(generating)])
             log.note("recovered", try await store.restart())
         },
+        ParityScenario(name: "a storing job is active: recovered, listed as storing, never pruned, then completed") {
+            store,
+            log in
+            let job = try makeJob("job-storing")
+            try await store.commit([insert(job), .updateJob(submitting(job))])
+            var storing = try completed(job)
+            storing.phase = .storing
+            storing.nextActionAt = referenceTime - .seconds(10)
+            try await store.commit([.updateJob(storing)])
+            let read = try await store.store.job(job.id)
+            #expect(read?.phase == .storing)
+            #expect(read?.videoURL == storing.videoURL && read?.finishedAt == storing.finishedAt)
+            log.note("storing", read)
+            let listed = try await store.store.jobSummaries(in: .storing, limit: 10)
+            #expect(listed.map(\.job.id) == [job.id] && listed.map(\.state) == [.storing])
+            log.note("list storing", listed)
+            let prunable = try await store.store.finishedJobs(before: referenceTime + .seconds(86400), limit: 10)
+            #expect(prunable.isEmpty)
+            log.note("prunable", prunable)
+            let recovered = try await store.restart()
+            #expect(recovered.activeJobs.map(\.id) == [job.id])
+            #expect(recovered.activeJobs.first?.phase == .storing)
+            log.note("recovered", recovered)
+            var done = try #require(recovered.activeJobs.first)
+            done.phase = .completed
+            done.nextActionAt = nil
+            let event = makeEvent(for: done)
+            try await store.commit([
+                .updateJob(done), .insertEvent(event, deliveries: makeDeliveries(for: event, urls: urls, fence: done.fence)),
+            ])
+            let after = try await store.store.job(job.id)
+            #expect(after?.phase == .completed)
+            log.note("completed", after)
+            log.note("timeline", try await store.store.jobReport(job.id)?.transitions.map { "\($0.from?.rawValue ?? "-")→\($0.to)" })
+        },
         ParityScenario(name: "a completed job keeps its usage numbers exactly and is counted") { store, log in
             let job = try makeJob("job-completed")
             let other = try makeJob("job-still-queued")

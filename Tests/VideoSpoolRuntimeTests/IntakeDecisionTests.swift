@@ -87,7 +87,7 @@ struct IntakeDecisionTests {
             // Past the delay after which a move that may succeed later is tried again.
             time.advance(.seconds(31))
             harness.spool.place("zz-marker.json", bytes: invalid)
-            harness.pipeline.intake.requestRescan()
+            harness.spool.overflowWatchers()
             while let event = await iterator.next() {
                 seen.append(event)
                 if event == .rejected("zz-marker.json") { break }

@@ -27,6 +27,7 @@ struct PipelineStatusTests {
         case .submissionsPaused: snapshot.submissionsPaused = "HTTP 401 (the API key was not accepted): bad key"
         case .pollingPaused: snapshot.pollingPaused = "HTTP 403 (the account may be out of credits): top up"
         case .apiLimited: snapshot.apiLimits = .init(concurrencyLimit: 2, maximumConcurrency: 8)
+        case .downloadsStalled: snapshot.downloadsStalled = "/var/lib/videospool/videos is full"
         }
     }
 
@@ -45,14 +46,15 @@ struct PipelineStatusTests {
                 + "store unavailable: disk full; "
                 + "submissions paused: HTTP 401 (the API key was not accepted): bad key; "
                 + "polling paused: HTTP 403 (the account may be out of credits): top up; "
-                + "API limited: concurrency 2 of 8 after 429s"
+                + "API limited: concurrency 2 of 8 after 429s; "
+                + "downloads stalled: /var/lib/videospool/videos is full"
         )
     }
 
-    @Test func theSeverityOrderIsLeaseThenStoreThenSubmissionsThenPollingThenAPILimits() {
+    @Test func theSeverityOrderIsLeaseThenStoreThenSubmissionsThenPollingThenAPILimitsThenDownloads() {
         #expect(
             Snapshot.Condition.Kind.allCases.sorted()
-                == [.leaseLost, .storeUnavailable, .submissionsPaused, .pollingPaused, .apiLimited]
+                == [.leaseLost, .storeUnavailable, .submissionsPaused, .pollingPaused, .apiLimited, .downloadsStalled]
         )
     }
 

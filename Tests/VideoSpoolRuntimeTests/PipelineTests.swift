@@ -81,7 +81,7 @@ struct PipelineTests {
         let harness = PipelineHarness()
         try await harness.run { harness in
             harness.spool.place("missed.json", bytes: TestRequests.seedance(jobID: "missed"))
-            harness.pipeline.intake.requestRescan()
+            harness.spool.overflowWatchers()
             _ = try await harness.transport.attempts.collect(1)
         }
         #expect(try await harness.store.job(JobID("missed")!)?.phase == .completed)

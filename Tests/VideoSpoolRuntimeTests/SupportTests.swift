@@ -54,40 +54,30 @@ struct RequestSlotsTests {
         #expect(slots.inUse == 2)
     }
 
-    @Test(.timeLimit(.minutes(1)))
-    func aWaiterGetsTheNextReleasedSlot() async throws {
+    @Test func raisingTheLimitWakesListenersWhoMayTakeMore() {
         let slots = RequestSlots(limit: 1)
-        try await slots.acquire()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await slots.acquire() }
-            // The waiter cannot proceed until the slot is released.
-            slots.release()
-            try await group.waitForAll()
-        }
-        #expect(slots.inUse == 1)
-    }
-
-    @Test(.timeLimit(.minutes(1)))
-    func cancellingAWaiterThrowsAndLeavesTheCountAlone() async throws {
-        let slots = RequestSlots(limit: 1)
-        try await slots.acquire()
-        let waiter = Task { try await slots.acquire() }
-        waiter.cancel()
-        await #expect(throws: CancellationError.self) { try await waiter.value }
-        #expect(slots.inUse == 1)
-        slots.release()
+        let wake = WakeSignal()
+        slots.notifyOnRelease(wake)
         #expect(slots.tryAcquire())
-    }
-
-    @Test func raisingTheLimitAdmitsWaiters() async throws {
-        let slots = RequestSlots(limit: 1)
+        #expect(!slots.tryAcquire())
+        slots.setLimit(1)
+        #expect(!wake.isPending, "an unchanged limit wakes nobody")
+        slots.setLimit(2)
+        #expect(wake.isPending)
         #expect(slots.tryAcquire())
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await slots.acquire() }
-            slots.setLimit(2)
-            try await group.waitForAll()
-        }
         #expect(slots.inUse == 2)
+    }
+
+    @Test func aReleaseWakesListenersUnlessAskedNotTo() {
+        let slots = RequestSlots(limit: 1)
+        let wake = WakeSignal()
+        slots.notifyOnRelease(wake)
+        #expect(slots.tryAcquire())
+        slots.release(notifyingListeners: false)
+        #expect(!wake.isPending)
+        #expect(slots.tryAcquire())
+        slots.release()
+        #expect(wake.isPending)
     }
 }
 

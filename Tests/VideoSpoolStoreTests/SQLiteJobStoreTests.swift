@@ -2,9 +2,11 @@
 import Glibc
 #endif
 import Foundation
+import GRDB
 import Testing
 import VideoSpoolCore
 import VideoSpoolStore
+import VideoSpoolTesting
 
 @Suite(.timeLimit(.minutes(2)))
 struct SQLiteJobStoreOpeningTests {
@@ -404,7 +406,7 @@ struct SQLiteJobStoreEventTests {
                 phase: .rejected,
                 model: "",
                 callbackURLs: Self.urls,
-                metadata: try #require(try json(#"{"ticket":7}"#).objectValue),
+                metadata: try json(#"{"ticket":7}"#).objectValue,
                 acceptedAt: referenceTime,
                 sourceName: "broken.json",
                 parameters: GenerationParameters()
@@ -525,6 +527,47 @@ struct SQLiteJobStoreGroupCommitTests {
             let state = try await store.recover()
             #expect(state.activeJobs.count == 201)
             #expect(state.unsettledSources.map(\.jobID) == [existing.id])
+        }
+    }
+}
+
+@Suite(.timeLimit(.minutes(2)))
+struct SQLiteGroupCommitCancellationTests {
+    /// A leader cancelled while it waits for a locked database (a shutdown during an outage) gets
+    /// its cancellation; the commits queued behind it were not cancelled and must land.
+    @Test func aCancelledLeaderHandsItsFollowersOnInsteadOfItsCancellation() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try SQLiteJobStore(directory: directory, logger: nil, clock: nil, busyTimeout: 0)
+            // Another connection holds the write lock (on a thread of its own, until released):
+            // every write of the store fails as busy meanwhile.
+            let blocker = try DatabaseQueue(path: directory + "/videospool.sqlite")
+            let release = DispatchSemaphore(value: 0)
+            let (locked, lockTaken) = AsyncStream.makeStream(of: Void.self)
+            Thread {
+                try? blocker.inDatabase { db in
+                    try db.execute(sql: "BEGIN IMMEDIATE")
+                    lockTaken.yield()
+                    release.wait()
+                    try db.execute(sql: "COMMIT")
+                }
+            }.start()
+            _ = try await locked.collect(1)
+
+            let leader = Task { try await store.commit([insert(try makeJob("job-leader"))]) }
+            try await eventually("the leader waits for the locked database") {
+                if case .unavailable = store.availability { true } else { false }
+            }
+            let followers = (0..<3).map { index in
+                Task { try await store.commit([insert(try makeJob("job-follower-\(index)"))]) }
+            }
+            try await eventually("three commits queue behind the leader") { store.queuedCommitCount == 3 }
+
+            leader.cancel()
+            await #expect(throws: CancellationError.self) { try await leader.value }
+            release.signal()
+            for follower in followers { try await follower.value }
+            #expect(try await store.recover().activeJobs.map(\.id.rawValue).sorted()
+                == ["job-follower-0", "job-follower-1", "job-follower-2"])
         }
     }
 }

@@ -23,10 +23,12 @@ public enum ControlClient {
     ///
     /// - Throws: ``OwnershipError`` (`daemonNotAnswering`) when a daemon owns the store but its
     ///   socket does not answer; nothing is changed then.
+    /// `onUpdate` hears how far a long operation has got (see ``ControlUpdate``), whoever does it.
     public static func perform(
         _ request: ControlRequest,
         settings: DaemonSettings,
-        environment: [String: String]? = nil
+        environment: [String: String]? = nil,
+        onUpdate: @escaping @Sendable (ControlUpdate) -> Void = { _ in }
     ) async throws -> ControlResponse {
         let environment = environment ?? ProcessInfo.processInfo.environment
         let storePath = settings.stateDirectory + "/videospool.sqlite"
@@ -35,14 +37,15 @@ public enum ControlClient {
         }
         switch try DaemonOwnership.probe(DaemonOwnership.claims(for: settings)) {
         case .ownedByDaemon(let claim, let pid):
-            guard var response = try send(request, to: socketPath(stateDirectory: settings.stateDirectory)) else {
+            guard var response = try send(request, to: socketPath(stateDirectory: settings.stateDirectory), onUpdate: onUpdate)
+            else {
                 throw OwnershipError(claim: claim, reason: .daemonNotAnswering(pid: pid))
             }
             response.via = "daemon"
             return response
         case .free(let lease):
             defer { lease.release() }
-            return try await performOnStore(request, settings: settings, environment: environment)
+            return try await performOnStore(request, settings: settings, environment: environment, onUpdate: onUpdate)
         }
     }
 
@@ -51,21 +54,33 @@ public enum ControlClient {
     private static func performOnStore(
         _ request: ControlRequest,
         settings: DaemonSettings,
-        environment: [String: String]
+        environment: [String: String],
+        onUpdate: @escaping @Sendable (ControlUpdate) -> Void
     ) async throws -> ControlResponse {
         let spool = LocalSpoolDirectory(root: settings.spoolDirectory)
         var response = try await OperatorStore.withStore(settings: settings, environment: environment) { store in
             var logger = Logger(label: "videospool")
             logger.logLevel = .critical
-            let control = JobControl(store: store, spool: spool, time: SystemTimeSource(), logger: logger)
-            return await request.perform(with: control)
+            let control = JobControl(
+                store: store,
+                spool: spool,
+                time: SystemTimeSource(),
+                logger: logger,
+                videos: LocalResultsDirectory(path: settings.resultsDirectory)
+            )
+            return await request.perform(with: control) { onUpdate($0) }
         }
         response.via = "store"
         return response
     }
 
-    /// `nil` when no daemon listens (no socket, or a stale one).
-    static func send(_ request: ControlRequest, to path: String) throws -> ControlResponse? {
+    /// `nil` when no daemon listens (no socket, or a stale one). Update lines before the response
+    /// go to `onUpdate` as they arrive.
+    package static func send(
+        _ request: ControlRequest,
+        to path: String,
+        onUpdate: (ControlUpdate) -> Void = { _ in }
+    ) throws -> ControlResponse? {
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw ControlClientError("socket: \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
@@ -86,7 +101,8 @@ public enum ControlClient {
             if errno == ECONNREFUSED || errno == ENOENT { return nil }
             throw ControlClientError("cannot connect to \(path): \(String(cString: strerror(errno)))")
         }
-        // A cancel may wait for a request on the wire to the API; never hang for ever.
+        // A cancel may wait for a request on the wire to the API; never hang for ever. This bounds
+        // the silence between lines: a daemon at work sends an update every few seconds.
         var timeout = timeval(tv_sec: 120, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var bytes = Array(try JSONEncoder().encode(request))
@@ -98,15 +114,25 @@ public enum ControlClient {
             sent += n
         }
         var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let decoder = JSONDecoder()
         while true {
             let n = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if n == 0 { break }
             guard n > 0 else { throw ControlClientError("no answer from the daemon: \(String(cString: strerror(errno)))") }
             received += chunk[..<n]
+            // Hand on every complete update line; the response is what remains at the end.
+            var start = received.startIndex
+            while let newline = received[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Data(received[start..<newline])
+                guard let update = try? decoder.decode(ControlUpdate.Line.self, from: line) else { break }
+                onUpdate(update.update)
+                start = newline + 1
+            }
+            received.removeSubrange(..<start)
         }
         do {
-            return try JSONDecoder().decode(ControlResponse.self, from: Data(received))
+            return try decoder.decode(ControlResponse.self, from: Data(received))
         } catch {
             throw ControlClientError("the daemon's answer is not understood")
         }

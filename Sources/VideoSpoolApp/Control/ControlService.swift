@@ -1,15 +1,15 @@
 import Foundation
-import Logging
+package import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
-public import ServiceLifecycle
-import VideoSpoolRuntime
+import ServiceLifecycle
+package import VideoSpoolRuntime
 
 /// Serves the control socket (`state.directory/control.sock`, mode 0660): the way `videospool
 /// cancel`, `retry`, `redeliver` and `prune` reach the running daemon, so its queues and timers learn
 /// of each change. Who may connect is decided by file-system permissions alone.
-final class ControlService: Service, Sendable {
+package final class ControlService: Service, Sendable {
     static let fileName = "control.sock"
     typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
@@ -17,14 +17,17 @@ final class ControlService: Service, Sendable {
     private let control: JobControl
     private let logger: Logger
     private let accepted = AcceptedConnections()
+    private let progressInterval: Duration
 
-    init(path: String, control: JobControl, logger: Logger) {
+    /// `progressInterval`: see ``defaultProgressInterval``.
+    package init(path: String, control: JobControl, logger: Logger, progressInterval: Duration = defaultProgressInterval) {
         self.path = path
         self.control = control
         self.logger = logger
+        self.progressInterval = progressInterval
     }
 
-    func run() async throws {
+    package func run() async throws {
         let accepted = self.accepted
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
@@ -75,7 +78,10 @@ final class ControlService: Service, Sendable {
                 if let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(received.readableBytesView)) {
                     logger.info("Operator request", metadata: ["command": "\(request.command.rawValue)", "job.id": "\(request.jobID ?? "-")"])
                     let control = self.control
-                    response = await cancelWhenGracefulShutdown { await request.perform(with: control) }
+                    response = await cancelWhenGracefulShutdown {
+                        guard request.progress == true else { return await request.perform(with: control) }
+                        return await Self.perform(request, with: control, every: self.progressInterval, reportingTo: outbound)
+                    }
                 } else {
                     response = ControlResponse(ok: false, message: "not a control request")
                 }
@@ -86,6 +92,40 @@ final class ControlService: Service, Sendable {
         } catch {
             logger.debug("Control connection failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// How often a request that asked for progress hears from the daemon while it works, at the
+    /// least: the client's silence timeout is far longer, so it never gives up on a daemon at work.
+    package static let defaultProgressInterval = Duration.seconds(2)
+
+    /// Carries `request` out, sending ``ControlUpdate`` lines meanwhile: each batch of ids at once
+    /// (for `prune --ids`), and how far it got every `interval`.
+    private static func perform(
+        _ request: ControlRequest,
+        with control: JobControl,
+        every interval: Duration,
+        reportingTo outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    ) async -> ControlResponse {
+        let done = DoneCount()
+        return await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while (try? await Task.sleep(for: interval)) != nil {
+                    try? await outbound.write(line(ControlUpdate(done: done.value.withLock { $0 })))
+                }
+            }
+            let response = await request.perform(with: control) { update in
+                done.value.withLock { $0 = update.done }
+                if update.ids != nil { try? await outbound.write(line(update)) }
+            }
+            group.cancelAll()
+            return response
+        }
+    }
+
+    private static func line(_ update: ControlUpdate) -> ByteBuffer {
+        var bytes = (try? JSONEncoder().encode(ControlUpdate.Line(update: update))) ?? Data()
+        bytes.append(UInt8(ascii: "\n"))
+        return ByteBuffer(bytes: bytes)
     }
 
     /// The bytes up to the first newline (or 64 KiB), or `nil` when none came within `deadline`.
@@ -111,6 +151,11 @@ final class ControlService: Service, Sendable {
             return first
         }
     }
+}
+
+/// How far an operation has got, for the periodic progress line.
+private final class DoneCount: Sendable {
+    let value = Mutex(0)
 }
 
 /// Connections from the moment they are accepted until they are served. A connection accepted just

@@ -1,5 +1,6 @@
 import ServiceLifecycle
 import VideoSpoolCore
+import VideoSpoolFileSystem
 import VideoSpoolRuntime
 
 extension Daemon {
@@ -7,7 +8,7 @@ extension Daemon {
     /// finished jobs (`state.retention_days`). `serviceGroup` lists them before the pipeline, so they
     /// start before it and stop after it.
     var operatorServices: [any Service] {
-        let control = JobControl(pipeline: pipeline, spool: spool)
+        let control = JobControl(pipeline: pipeline, spool: spool, videos: LocalResultsDirectory(path: settings.resultsDirectory))
         let reloading = self.reloading
         return [
             ControlService(

@@ -72,6 +72,10 @@ extension Daemon {
         if settings.spoolDirectory != old.spoolDirectory { pending.append("spool.directory") }
         if settings.stateDirectory != old.stateDirectory { pending.append("state.directory") }
         if settings.apiBaseURL != old.apiBaseURL { pending.append("api.base_url") }
+        // The results directory is created, and the download slots sized, at start.
+        if settings.storeVideos != old.storeVideos { pending.append("results.download") }
+        if settings.resultsDirectory != old.resultsDirectory { pending.append("results.directory") }
+        if settings.maximumConcurrentDownloads != old.maximumConcurrentDownloads { pending.append("results.max_concurrent") }
 
         logSettings.level = settings.logLevel
         logSettings.setSecrets([credentials.apiKey, credentials.webhookSecret.encoded])
@@ -85,16 +89,21 @@ extension Daemon {
         var policy = settings.pipelinePolicy
         // api.base_url needs a restart, so whether http video links count follows the URL in use.
         policy.acceptsHTTPVideoURLs = old.pipelinePolicy.acceptsHTTPVideoURLs
+        policy.videoStorage.download = old.storeVideos
         pipeline.context.updatePolicy(policy)
         pipeline.deliveries.updateSigner(WebhookSigner(secret: credentials.webhookSecret))
         pipeline.deliveries.setMaximumConcurrentAttempts(settings.maximumConcurrentDeliveries)
         transport.update(settings.transportConfiguration)
+        downloader.update(settings.downloaderConfiguration(userAgent: "videospool/\(Daemon.version)", allowHTTP: policy.acceptsHTTPVideoURLs))
         pipeline.intake.update(configuration: settings.intakeConfiguration, validator: settings.requestValidator)
 
         var kept = settings
         kept.spoolDirectory = old.spoolDirectory
         kept.stateDirectory = old.stateDirectory
         kept.apiBaseURL = old.apiBaseURL
+        kept.storeVideos = old.storeVideos
+        kept.resultsDirectorySetting = old.resultsDirectorySetting
+        kept.maximumConcurrentDownloads = old.maximumConcurrentDownloads
         reloading.current = kept
         return pending
     }
@@ -127,6 +136,18 @@ struct ReloadService: Service {
 extension DaemonSettings {
     var transportConfiguration: HTTPWebhookTransport.Configuration {
         HTTPWebhookTransport.Configuration(timeout: .seconds(double: webhookTimeoutSeconds), addressPolicy: addressPolicy)
+    }
+
+    /// `results.max_bytes` and `results.deadline_seconds` (one attempt never outlasts the deadline),
+    /// http links only when the API is reached over http, the webhooks' address policy.
+    func downloaderConfiguration(userAgent: String, allowHTTP: Bool? = nil) -> HTTPVideoDownloader.Configuration {
+        HTTPVideoDownloader.Configuration(
+            maximumBytes: maximumVideoBytes,
+            timeout: .seconds(double: downloadDeadlineSeconds),
+            allowHTTP: allowHTTP ?? apiBaseURL.lowercased().hasPrefix("http://"),
+            addressPolicy: addressPolicy,
+            userAgent: userAgent
+        )
     }
 
     var intakeConfiguration: SpoolIntake.Configuration {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import VideoSpoolCore
+import VideoSpoolFileSystem
 import VideoSpoolPostgres
 import VideoSpoolRuntime
 
@@ -73,7 +74,7 @@ extension Daemon {
     /// The lease keeper, on a shared store.
     var sharedStoreServices: [any Service] {
         guard let sharedStore else { return [] }
-        let control = JobControl(pipeline: pipeline, spool: spool)
+        let control = JobControl(pipeline: pipeline, spool: spool, videos: LocalResultsDirectory(path: settings.resultsDirectory))
         let stateDirectory = settings.stateDirectory
         let logger = self.logger
         return [

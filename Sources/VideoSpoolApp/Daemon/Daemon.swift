@@ -11,7 +11,7 @@ public import VideoSpoolFileSystem
 import VideoSpoolHTTP
 import VideoSpoolPostgres
 public import VideoSpoolRuntime
-public import VideoSpoolStore
+import VideoSpoolStore
 public import VideoSpoolSystemd
 
 /// The daemon assembled from settings: adapters, the pipeline, health reporting, reload, and the
@@ -30,6 +30,7 @@ public struct Daemon: Sendable {
     let api: HTTPGenerationAPI
     let apiClient: HTTPClient
     let transport: HTTPWebhookTransport
+    let downloader: HTTPVideoDownloader
     let logger: Logger
     let logSettings: LogSettings
     let notifier: any ServiceManagerNotifier
@@ -150,6 +151,18 @@ public struct Daemon: Sendable {
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             logger: logger
         )
+        if settings.storeVideos {
+            do {
+                try FileManager.default.createDirectory(atPath: settings.resultsDirectory, withIntermediateDirectories: true)
+            } catch {
+                throw ConfigurationError(key: "results.directory", "cannot create \(settings.resultsDirectory): \(error)")
+            }
+        }
+        let downloader = HTTPVideoDownloader(
+            configuration: settings.downloaderConfiguration(userAgent: userAgent),
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: logger
+        )
         // Idle loops wake a few times per watchdog period to show they are alive.
         let heartbeats = Heartbeats(interval: environment.watchdogTimeout.map { $0 / 4 })
         let context = PipelineContext(
@@ -172,6 +185,11 @@ public struct Daemon: Sendable {
             delivery: DeliveryService.Configuration(
                 maximumConcurrentAttempts: settings.maximumConcurrentDeliveries,
                 userAgent: userAgent
+            ),
+            downloader: downloader,
+            downloads: DownloadService.Configuration(
+                directory: settings.resultsDirectory,
+                maximumConcurrent: settings.maximumConcurrentDownloads
             ),
             limits: Pipeline.Limits(
                 maximumConcurrentRequests: settings.maximumConcurrentRequests,
@@ -201,6 +219,7 @@ public struct Daemon: Sendable {
             api: api,
             apiClient: apiClient,
             transport: transport,
+            downloader: downloader,
             logger: logger,
             logSettings: environment.logSettings,
             notifier: environment.notifier,
@@ -355,6 +374,7 @@ public struct Daemon: Sendable {
     /// Closes the HTTP clients. Call once, after the service group has finished.
     public func shutdown() async throws {
         try await transport.shutdown()
+        try await downloader.shutdown()
         try await apiClient.shutdown()
     }
 }

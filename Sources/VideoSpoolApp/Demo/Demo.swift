@@ -121,6 +121,12 @@ public enum Demo {
             let signature = item.signatureValid == true ? "signature verified" : "SIGNATURE INVALID"
             var detail = ""
             if let url = data?["video"]?["url"]?.stringValue { detail = "video \(url)" }
+            if let file = data?["video"]?["file"]?.stringValue, let sha256 = data?["video"]?["sha256"]?.stringValue {
+                let bytes = data?["video"]?["bytes"]?.numberValue?.text ?? "?"
+                detail = "stored \(file) (\(bytes) bytes, sha256 \(sha256))"
+            } else if let error = data?["video"]?["download_error"]?.stringValue {
+                detail += " (not stored: \(error))"
+            }
             if let message = data?["error"]?["message"]?.stringValue { detail = "error: \(message)" }
             output("← [\(elapsed(since: started))] \(type) job \(job) (\(signature)) \(detail)")
             if seen.count >= count { return }
@@ -145,6 +151,9 @@ public enum Demo {
         output("outcome files: \(done.count) in done/, \(failed.count) in failed/, \(rejected.count) rejection report(s)")
         for name in done.sorted() { output("  done/\(name)") }
         for name in rejected.sorted() { output("  rejected/\(name)") }
+        let videos = ((try? fileManager.contentsOfDirectory(atPath: daemon.settings.resultsDirectory)) ?? [])
+            .filter { !$0.hasPrefix(".") }
+        output("stored videos: \(videos.count) in \(daemon.settings.resultsDirectory)")
         let accounted = done.count + failed.count + rejected.count
         let ok = accounted == requests && incoming.isEmpty && invalidSignatures == 0
             && simulator.api.statistics.acceptedSubmissions == done.count + failed.count

@@ -1,5 +1,5 @@
 public import VideoSpoolCore
-public import VideoSpoolStore
+import VideoSpoolStore
 
 /// How `videospool list` and `show` print jobs: aligned text for people, JSON for scripts. Request
 /// bodies are elided (inline media) and URLs lose their query strings, as in outcome files.
@@ -50,6 +50,16 @@ public enum JobReportFormat {
         object["submit_attempts"] = .int(Int64(job.submitAttempts))
         object["polls"] = .int(Int64(job.polls))
         object["video_url"] = .optional(job.videoURL.map(HTTPURL.redacting))
+        let video = announcedVideo(report)
+        if let file = video?["file"] {
+            object["stored_video"] = .object(
+                JSONObject([
+                    "file": file, "bytes": video?["bytes"] ?? .null, "sha256": video?["sha256"] ?? .null,
+                    "content_type": video?["content_type"] ?? .null,
+                ])
+            )
+        }
+        if let error = video?["download_error"] { object["video_download_error"] = error }
         object["callback_urls"] = .array(job.callbackURLs.map { .string(HTTPURL.redacting($0)) })
         object["metadata"] = job.metadata.map(JSONValue.object) ?? .null
         object["request"] = request(report.requestBody)
@@ -103,6 +113,13 @@ public enum JobReportFormat {
         return JSONWriter().string(.object(object))
     }
 
+    /// The `video` object of the job's latest completed event: where the stored file is (or why
+    /// it is not), as the webhook announced it.
+    static func announcedVideo(_ report: JobReport) -> JSONValue? {
+        guard let event = report.events.last(where: { $0.type == .completed }) else { return nil }
+        return (try? JSONParser().parse(event.body))?["data"]?["video"]
+    }
+
     public static func showText(_ report: JobReport, now: Timestamp, style: TerminalColors) -> String {
         let job = report.job
         func when(_ time: Timestamp?) -> String {
@@ -121,6 +138,16 @@ public enum JobReportFormat {
         ]
         if let failure = job.failure { fields.append(("error", "\(failure.code): \(failure.message)")) }
         if let video = job.videoURL { fields.append(("video", HTTPURL.redacting(video))) }
+        let announced = announcedVideo(report)
+        if let file = announced?["file"]?.stringValue {
+            let bytes = announced?["bytes"]?.numberValue?.text ?? "?"
+            let sha256 = announced?["sha256"]?.stringValue ?? "?"
+            fields.append(("stored", "\(file) (\(bytes) bytes, sha256 \(sha256))"))
+        } else if let error = announced?["download_error"]?.stringValue {
+            fields.append(("stored", "no: \(error)"))
+        } else if job.phase == .storing {
+            fields.append(("stored", "not yet (downloading)"))
+        }
         fields.append(("callbacks", job.callbackURLs.isEmpty ? "none" : job.callbackURLs.map(HTTPURL.redacting).joined(separator: ", ")))
         let width = fields.map(\.0.count).max() ?? 0
         var lines = fields.map { style.bold($0.0.padding(width)) + "  " + $0.1 }

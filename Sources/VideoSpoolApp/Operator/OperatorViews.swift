@@ -20,6 +20,16 @@ public enum OperatorViews {
 
     public static func now() -> Timestamp { SystemTimeSource().now() }
 
+    /// The most jobs `videospool list` shows at once. A list is for looking at (and builds its
+    /// whole output in memory); larger sets are for `--state` filters or the store itself.
+    public static let maximumListLimit = 10_000
+
+    /// Why `limit` is refused, or `nil` when it is fine.
+    public static func listLimitProblem(_ limit: Int) -> String? {
+        (1...maximumListLimit).contains(limit)
+            ? nil : "--limit must be between 1 and \(maximumListLimit) (the most jobs list shows at once); got \(limit)"
+    }
+
     public static func list(
         settings: DaemonSettings,
         environment: [String: String],

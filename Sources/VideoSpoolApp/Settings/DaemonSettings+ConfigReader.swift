@@ -119,6 +119,23 @@ extension DaemonSettings {
             in: 1...4096
         )
 
+        storeVideos = try reader.bool("results.download", default: storeVideos)
+        resultsDirectorySetting = try reader.optionalPath("results.directory")
+        maximumVideoBytes = Int64(
+            try reader.int("results.max_bytes", default: Int(maximumVideoBytes), in: 1024...(1 << 40))
+        )
+        downloadDeadlineSeconds = try reader.seconds(
+            "results.deadline_seconds",
+            default: downloadDeadlineSeconds,
+            in: 1...(7 * 86400)
+        )
+        maximumConcurrentDownloads = try reader.int(
+            "results.max_concurrent",
+            default: maximumConcurrentDownloads,
+            in: 1...1024
+        )
+        announceAfterDownload = try reader.bool("results.announce_after_download", default: announceAfterDownload)
+
         modelsDirectory = try reader.path("models.directory", default: modelsDirectory)
         allowUnlistedModels = try reader.bool("models.allow_unlisted", default: allowUnlistedModels)
 

@@ -47,6 +47,23 @@ public struct DaemonSettings: Sendable {
     public var allowedNetworks: [CIDR] = []
     public var maximumConcurrentDeliveries = 64
 
+    // results.*
+    /// Store each completed generation's video before the link expires.
+    public var storeVideos = true
+    /// Where videos are stored as `<job_id>.<ext>`; `nil` means `<state.directory>/videos`.
+    public var resultsDirectorySetting: String?
+    /// The largest video stored (2 GiB).
+    public var maximumVideoBytes: Int64 = 2 << 30
+    /// How long after a generation finished its video may take to store, retries included.
+    public var downloadDeadlineSeconds = 3600.0
+    /// Videos downloaded at once.
+    public var maximumConcurrentDownloads = 4
+    /// The completed webhook waits for the stored video (and carries its file and checksum).
+    public var announceAfterDownload = true
+
+    /// `results.directory`, defaulted from `state.directory`.
+    public var resultsDirectory: String { resultsDirectorySetting ?? stateDirectory + "/videos" }
+
     // models.*
     /// Operator model definitions (`*.json`); see docs/models.md.
     public var modelsDirectory = DaemonSettings.defaultModelsDirectory
@@ -77,6 +94,8 @@ public struct DaemonSettings: Sendable {
         "webhooks.secret_file", "webhooks.default_urls", "webhooks.timeout_seconds",
         "webhooks.retry_schedule_seconds", "webhooks.allow_private_networks", "webhooks.allowed_networks",
         "webhooks.max_concurrent_deliveries",
+        "results.download", "results.directory", "results.max_bytes", "results.deadline_seconds",
+        "results.max_concurrent", "results.announce_after_download",
         "models.directory", "models.allow_unlisted",
         "log.level",
     ] + PostgresStoreConfiguration.keys
@@ -101,6 +120,11 @@ public struct DaemonSettings: Sendable {
         policy.webhookRetries = WebhookRetrySchedule(delays: webhookRetryScheduleSeconds.map { .seconds(double: $0) })
         // An API reached over plain http (a local simulator) may hand out http video links.
         policy.acceptsHTTPVideoURLs = apiBaseURL.lowercased().hasPrefix("http://")
+        policy.videoStorage = VideoStoragePolicy(
+            download: storeVideos,
+            announceAfterDownload: announceAfterDownload,
+            retry: VideoDownloadRetry(deadline: .seconds(double: downloadDeadlineSeconds))
+        )
         return policy
     }
 
@@ -157,6 +181,11 @@ extension DaemonSettings {
             "webhooks.default_urls: \(defaultCallbackURLs.count) URL(s)",
             "webhooks.retry_schedule_seconds: \(webhookRetryScheduleSeconds.map { String(Int($0)) }.joined(separator: ", "))",
             "webhooks.allow_private_networks: \(allowPrivateNetworks)",
+            "results.download: \(storeVideos)"
+                + (storeVideos
+                    ? " (to \(resultsDirectory), at most \(maximumVideoBytes) bytes, \(maximumConcurrentDownloads) at once, "
+                        + "deadline \(Int(downloadDeadlineSeconds)) s, announce after download: \(announceAfterDownload))"
+                    : ""),
             "models.directory: \(modelsDirectory) (\(modelSummary))",
             "models.allow_unlisted: \(allowUnlistedModels)",
             "log.level: \(logLevel.rawValue)",

@@ -1,12 +1,11 @@
 import Configuration
 import Foundation
-import SystemPackage
 import VideoSpoolCore
 import Yams
 
-/// Loads `videospool.yaml`: checks it is readable YAML whose keys are all known (a typo is an
-/// error with a suggestion, not a silently ignored setting), then reads it through
-/// swift-configuration.
+/// Loads `videospool.yaml`: reads and parses it once, checks that every key is known (a typo is an
+/// error with a suggestion, not a silently ignored setting), then hands the values to
+/// swift-configuration's `ConfigReader`, through which every setting is read.
 public enum SettingsLoader {
     public static let defaultPath = "/etc/videospool/videospool.yaml"
 
@@ -45,29 +44,31 @@ public enum SettingsLoader {
         } catch {
             throw ConfigurationError(key: nil, "cannot read \(path): \(error.localizedDescription)")
         }
-        try checkKeys(yaml: text, path: path)
-        let provider: FileProvider<YAMLSnapshot>
-        do {
-            provider = try await FileProvider<YAMLSnapshot>(filePath: FilePath(path))
-        } catch {
-            throw ConfigurationError(key: nil, "cannot load \(path): \(error)")
-        }
-        return try DaemonSettings(config: ConfigReader(provider: provider))
+        let mapping = try parse(yaml: text, path: path)
+        let values = try flatten(mapping, prefix: [])
+        try checkKeys(values.keys.map { $0.components.joined(separator: ".") }, path: path)
+        return try DaemonSettings(config: ConfigReader(provider: InMemoryProvider(name: path, values: values)))
     }
 
-    /// Rejects YAML syntax errors and unknown keys, naming the nearest known key.
-    static func checkKeys(yaml text: String, path: String) throws(ConfigurationError) {
+    /// The file's top-level mapping, parsed once (by Yams, which swift-configuration's own YAML
+    /// provider uses too); an empty file is an empty mapping.
+    static func parse(yaml text: String, path: String) throws(ConfigurationError) -> Node.Mapping {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
         } catch {
             throw ConfigurationError(key: nil, "\(path) is not valid YAML: \(error)")
         }
-        guard let node else { return }
+        guard let node else { return Node.Mapping([]) }
         guard case .mapping(let mapping) = node else {
             throw ConfigurationError(key: nil, "\(path) must be a YAML mapping of settings")
         }
-        for key in flatten(mapping, prefix: "") where !DaemonSettings.knownKeys.contains(key) {
+        return mapping
+    }
+
+    /// Rejects unknown keys, naming the nearest known key.
+    static func checkKeys(_ keys: [String], path: String) throws(ConfigurationError) {
+        for key in keys.sorted() where !DaemonSettings.knownKeys.contains(key) {
             var message = "unknown setting in \(path)"
             if let suggestion = FieldSuggestion.nearest(to: key, among: DaemonSettings.knownKeys) {
                 message += "; did you mean '\(suggestion)'?"
@@ -76,16 +77,38 @@ public enum SettingsLoader {
         }
     }
 
-    private static func flatten(_ mapping: Node.Mapping, prefix: String) -> [String] {
-        var keys: [String] = []
+    private static let yamlNulls: Set<String> = ["", "~", "null", "Null", "NULL"]
+
+    /// Every setting as swift-configuration sees it: a scalar as the text written (``StrictReader``
+    /// converts it, naming the key and the accepted range when it does not fit), a list of scalars
+    /// as a string array.
+    private static func flatten(
+        _ mapping: Node.Mapping,
+        prefix: [String]
+    ) throws(ConfigurationError) -> [AbsoluteConfigKey: ConfigValue] {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for (key, value) in mapping {
-            let name = prefix + (key.string ?? "?")
-            if case .mapping(let nested) = value {
-                keys.append(contentsOf: flatten(nested, prefix: name + "."))
-            } else {
-                keys.append(name)
+            let name = prefix + [key.string ?? "?"]
+            switch value {
+            case .mapping(let nested):
+                values.merge(try flatten(nested, prefix: name)) { $1 }
+            case .sequence(let sequence):
+                var items: [String] = []
+                for item in sequence {
+                    guard let text = item.scalar?.string else {
+                        throw ConfigurationError(key: name.joined(separator: "."), "must be a list of values")
+                    }
+                    items.append(text)
+                }
+                values[AbsoluteConfigKey(name)] = ConfigValue(.stringArray(items), isSecret: false)
+            case .scalar(let scalar) where scalar.style == .plain && yamlNulls.contains(scalar.string):
+                continue  // `key:` or `key: ~` sets nothing: the default holds
+            case .scalar(let scalar):
+                values[AbsoluteConfigKey(name)] = ConfigValue(.string(scalar.string), isSecret: false)
+            case .alias:
+                throw ConfigurationError(key: name.joined(separator: "."), "YAML anchors and aliases are not supported")
             }
         }
-        return keys
+        return values
     }
 }

@@ -6,6 +6,10 @@ public enum JobPhase: String, Sendable, Hashable, CaseIterable {
     case submitting
     /// Upstream accepted the request and gave a generation id; being polled.
     case generating
+    /// The generation finished with a video, which the daemon is storing (`results.download`)
+    /// before it announces the job: it becomes `completed` once the file is stored, or once
+    /// `results.deadline_seconds` ran out (then announced with the upstream URL and the error).
+    case storing
     /// The generation finished with a video.
     case completed
     /// The job ended without a video.
@@ -19,7 +23,7 @@ public enum JobPhase: String, Sendable, Hashable, CaseIterable {
     public var isTerminal: Bool {
         switch self {
         case .completed, .failed, .rejected, .canceled: true
-        case .queued, .submitting, .generating: false
+        case .queued, .submitting, .generating, .storing: false
         }
     }
 

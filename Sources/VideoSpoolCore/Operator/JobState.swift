@@ -1,7 +1,7 @@
 /// The states `videospool list` and `show` speak of. They fold the store's phases into what an
 /// operator cares about: a finished job whose webhooks are still going out is `delivering`.
 public enum JobState: String, Sendable, Hashable, CaseIterable {
-    case queued, submitting, generating, delivering, done, failed, canceled
+    case queued, submitting, generating, storing, delivering, done, failed, canceled
 
     /// `rejected` requests count as `failed`: they ended without a video, and `show` names the phase.
     public init(phase: JobPhase, deliveriesPending: Bool) {
@@ -9,6 +9,7 @@ public enum JobState: String, Sendable, Hashable, CaseIterable {
         case .queued: self = .queued
         case .submitting: self = .submitting
         case .generating: self = .generating
+        case .storing: self = .storing
         case .completed, .failed, .rejected, .canceled:
             if deliveriesPending {
                 self = .delivering
@@ -28,6 +29,7 @@ public enum JobState: String, Sendable, Hashable, CaseIterable {
         case .queued: [.queued]
         case .submitting: [.submitting]
         case .generating: [.generating]
+        case .storing: [.storing]
         case .delivering: [.completed, .failed, .rejected, .canceled]
         case .done: [.completed]
         case .failed: [.failed, .rejected]
@@ -38,7 +40,7 @@ public enum JobState: String, Sendable, Hashable, CaseIterable {
     /// Whether the state needs the job's deliveries pending (`true`), settled (`false`), or either.
     public var needsDeliveriesPending: Bool? {
         switch self {
-        case .queued, .submitting, .generating: nil
+        case .queued, .submitting, .generating, .storing: nil
         case .delivering: true
         case .done, .failed, .canceled: false
         }

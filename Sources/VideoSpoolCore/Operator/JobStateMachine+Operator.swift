@@ -7,6 +7,14 @@ extension JobStateMachine {
         guard !job.phase.isTerminal else {
             throw OperatorRefusal("job \(job.id) has already ended (\(job.phase.rawValue)); nothing to cancel")
         }
+        guard job.phase != .storing else {
+            // The generation is finished and billed; canceling could only lose the video. Storing
+            // ends by itself: stored, or announced with `video.download_error` at the deadline.
+            throw OperatorRefusal(
+                "job \(job.id) has finished generating and its video is being stored; nothing to cancel "
+                    + "(it is announced once stored, or with video.download_error at results.deadline_seconds)"
+            )
+        }
         let upstream =
             job.generationID.map {
                 "; generation \($0) was already submitted and still runs upstream (the API has no cancel, so it is billed)"

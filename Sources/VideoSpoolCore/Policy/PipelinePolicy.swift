@@ -25,6 +25,9 @@ public struct PipelinePolicy: Sendable, Hashable {
     /// Whether an `http` video URL counts as a video (only when `api.base_url` is http itself,
     /// as in a test against a local simulator); `https` always does.
     public var acceptsHTTPVideoURLs: Bool
+    /// `results.*`: whether videos are stored and the webhook waits for them. Off unless the
+    /// daemon's settings turn it on (they do by default).
+    public var videoStorage: VideoStoragePolicy
 
     public init(
         submitBackoff: Backoff = Backoff(),
@@ -34,7 +37,8 @@ public struct PipelinePolicy: Sendable, Hashable {
         queueLifetime: Duration = .seconds(86400),
         notFoundLimit: Int = 3,
         webhookRetries: WebhookRetrySchedule = WebhookRetrySchedule(),
-        acceptsHTTPVideoURLs: Bool = false
+        acceptsHTTPVideoURLs: Bool = false,
+        videoStorage: VideoStoragePolicy = VideoStoragePolicy()
     ) {
         self.submitBackoff = submitBackoff
         self.poll = poll
@@ -44,5 +48,6 @@ public struct PipelinePolicy: Sendable, Hashable {
         self.notFoundLimit = notFoundLimit
         self.webhookRetries = webhookRetries
         self.acceptsHTTPVideoURLs = acceptsHTTPVideoURLs
+        self.videoStorage = videoStorage
     }
 }

@@ -15,6 +15,8 @@ public struct JobStateMachine: Sendable {
         /// The API refused the status request (401, 403, 3xx): the job is polled again when
         /// ``AuthenticationPause`` lets polls through.
         case pausePolling(reason: String)
+        /// The generation's video is to be stored (phase `storing`): download it at `at`.
+        case storeVideo(at: Timestamp)
         /// The job reached a terminal phase: record its webhook event and write its outcome.
         case finish
     }
@@ -277,6 +279,13 @@ public struct JobStateMachine: Sendable {
             job.usage = status.usage
             job.finishedAt = now
             job.nextActionAt = nil
+            if policy.videoStorage.holdsAnnouncement {
+                // The webhook waits for the file; `finishedAt` stays the generation's end (it
+                // dates the learned completion time and starts the storing deadline).
+                job.phase = .storing
+                job.nextActionAt = now
+                return .storeVideo(at: now)
+            }
             return .finish
         case .failed:
             job.usage = status.usage
@@ -346,8 +355,54 @@ public struct JobStateMachine: Sendable {
             // a completion seen by the next poll cannot be placed and teaches the schedule nothing.
             job.lastRunningAt = nil
             return .poll(at: job.nextActionAt ?? now)
+        case .storing:
+            // Stored or not, the file is not known to be complete: download again (the part file
+            // left by the interrupted attempt is resumed where the server allows it).
+            return .storeVideo(at: job.nextActionAt ?? now)
         case .completed, .failed, .rejected, .canceled:
             return nil
+        }
+    }
+
+    // MARK: - Storing the video
+
+    /// The video is stored: the job completes and its webhook goes out with the file.
+    public func videoStored(_ job: inout Job, now: Timestamp) -> Action {
+        precondition(job.phase == .storing, "Invalid state: video stored for \(job.phase) job \(job.id)")
+        job.phase = .completed
+        job.nextActionAt = nil
+        return .finish
+    }
+
+    /// Attempt number `attempt` to store the video failed. Transient errors are retried with
+    /// backoff until `results.deadline_seconds` after the generation finished; then, or after a
+    /// permanent error, the job completes all the same and its webhook carries the upstream URL and
+    /// `video.download_error`: nothing is held forever.
+    public func videoStoreFailed(
+        _ job: inout Job,
+        error: VideoDownloadError,
+        attempt: Int,
+        now: Timestamp,
+        using random: inout some RandomNumberGenerator
+    ) -> Action {
+        precondition(job.phase == .storing, "Invalid state: video store failed for \(job.phase) job \(job.id)")
+        let elapsed = now - (job.finishedAt ?? now)
+        let decision = policy.videoStorage.retry.decision(
+            after: error,
+            attempt: attempt,
+            elapsed: elapsed,
+            now: now,
+            using: &random
+        )
+        switch decision {
+        case .retry(let delay):
+            let next = now + delay
+            job.nextActionAt = next
+            return .storeVideo(at: next)
+        case .giveUp:
+            job.phase = .completed
+            job.nextActionAt = nil
+            return .finish
         }
     }
 

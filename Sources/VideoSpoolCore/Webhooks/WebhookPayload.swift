@@ -1,14 +1,20 @@
 /// Builds the webhook documents: `{"type", "timestamp", "data"}` as Standard Webhooks recommends,
 /// with `data` describing the job. The same document, plus delivery states, is the outcome file.
 public enum WebhookPayload {
-    /// The `video.generation.completed`, `.failed` or `.canceled` event for a finished job.
-    public static func finished(_ job: Job, eventID: String, now: Timestamp) -> WebhookEvent {
+    /// The `video.generation.completed`, `.failed` or `.canceled` event for a finished job;
+    /// `storage` is how storing its video ended, when it was stored before the announcement.
+    public static func finished(
+        _ job: Job,
+        eventID: String,
+        now: Timestamp,
+        storage: VideoStorageOutcome? = nil
+    ) -> WebhookEvent {
         let type: WebhookEvent.EventType =
             switch job.phase {
             case .completed: .completed
             case .failed: .failed
             case .canceled: .canceled
-            case .queued, .submitting, .generating, .rejected:
+            case .queued, .submitting, .generating, .storing, .rejected:
                 preconditionFailure("Invalid state: \(job.phase) is not finished")
             }
         var data = JSONObject()
@@ -16,7 +22,7 @@ public enum WebhookPayload {
         data["generation_id"] = .optional(job.generationID)
         data["model"] = .string(job.model)
         data["status"] = .string(job.phase.rawValue)
-        data["video"] = job.videoURL.map { .object(JSONObject(["url": .string($0)])) } ?? .null
+        data["video"] = job.videoURL.map { videoJSON(url: $0, storage: storage) } ?? .null
         data["error"] = job.failure.map(errorJSON) ?? .null
         data["usage"] = job.usage?.json ?? .null
         data["metadata"] = job.metadata.map(JSONValue.object) ?? .null
@@ -72,6 +78,22 @@ public enum WebhookPayload {
             ])
         )
         return WebhookEvent(id: id, jobID: jobID, type: type, createdAt: now, body: JSONWriter().bytes(document))
+    }
+
+    private static func videoJSON(url: String, storage: VideoStorageOutcome?) -> JSONValue {
+        var video = JSONObject(["url": .string(url)])
+        switch storage {
+        case .stored(let stored)?:
+            video["file"] = .string(stored.path)
+            video["bytes"] = .int(stored.bytes)
+            video["sha256"] = .string(stored.sha256)
+            video["content_type"] = .string(stored.contentType)
+        case .failed(let error)?:
+            video["download_error"] = .string(error.message)
+        case nil:
+            break
+        }
+        return .object(video)
     }
 
     private static func errorJSON(_ failure: JobFailure) -> JSONValue {

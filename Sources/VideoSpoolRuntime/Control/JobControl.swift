@@ -13,12 +13,15 @@ public struct JobControl: Sendable {
         public var deliveries: Int = 0
         /// False when the work stopped part way (a prune interrupted by the daemon stopping).
         public var complete = true
+        /// How many jobs a prune deleted (their ids went to its `progress`, never into ``jobs``).
+        public var pruned: Int?
 
-        public init(message: String, jobs: [String] = [], deliveries: Int = 0, complete: Bool = true) {
+        public init(message: String, jobs: [String] = [], deliveries: Int = 0, complete: Bool = true, pruned: Int? = nil) {
             self.message = message
             self.jobs = jobs
             self.deliveries = deliveries
             self.complete = complete
+            self.pruned = pruned
         }
     }
 
@@ -27,10 +30,13 @@ public struct JobControl: Sendable {
     private let time: any TimeSource
     private let ids: IdentifierSource
     private let pipeline: Pipeline?
+    /// Stored videos, which retention deletes with their jobs (`nil`: none are stored).
+    private let videos: (any StoredVideoFiles)?
     private let logger: Logger
 
     /// Inside the running daemon.
-    public init(pipeline: Pipeline, spool: any SpoolDirectory) {
+    public init(pipeline: Pipeline, spool: any SpoolDirectory, videos: (any StoredVideoFiles)? = nil) {
+        self.videos = videos
         self.store = pipeline.context.store
         self.spool = spool
         self.time = pipeline.context.time
@@ -40,7 +46,14 @@ public struct JobControl: Sendable {
     }
 
     /// On the store of a stopped daemon.
-    public init(store: any JobStore, spool: any SpoolDirectory, time: any TimeSource, logger: Logger) {
+    public init(
+        store: any JobStore,
+        spool: any SpoolDirectory,
+        time: any TimeSource,
+        logger: Logger,
+        videos: (any StoredVideoFiles)? = nil
+    ) {
+        self.videos = videos
         self.store = store
         self.spool = spool
         self.time = time
@@ -85,9 +98,12 @@ public struct JobControl: Sendable {
             return canceled(job)
         }
         // A job on the wire (its POST or a poll) cannot be taken until its answer is in; that
-        // takes at most a request timeout, so keep asking a little longer than that.
+        // takes at most a request timeout, so keep asking a little longer than that. Its request
+        // slot is released after the answer is applied, so each release is worth another look.
         let deadline = time.now() + Self.cancelPatience
+        let returns = pipeline.requestSlots.releases
         while true {
+            let seen = returns.value
             var taken: Job?
             if case .withdrawn(let job) = pipeline.submissions.withdraw(id) {
                 taken = job
@@ -95,7 +111,7 @@ public struct JobControl: Sendable {
                 taken = job
             } else {
                 guard let stored = try await store.job(id) else { throw OperatorRefusal("no job \(id)") }
-                if stored.phase.isTerminal {
+                if stored.phase.isTerminal || stored.phase == .storing {
                     var copy = stored
                     _ = try machine.cancel(&copy, now: time.now())  // throws the refusal
                 }
@@ -108,7 +124,8 @@ public struct JobControl: Sendable {
             guard time.now() < deadline else {
                 throw OperatorRefusal("job \(id) has a request to the API in flight; try again in a moment")
             }
-            try await Task.sleep(for: .milliseconds(20))
+            await returns.wait(past: seen, until: deadline, time: time)
+            try Task.checkCancellation()
         }
     }
 
@@ -287,11 +304,21 @@ public struct JobControl: Sendable {
 
     // MARK: - Prune
 
+    /// Jobs deleted per transaction: small enough that the daemon's writer is never held for long.
+    public static let pruneBatchSize = 500
+
     /// Deletes finished jobs that ended before `cutoff` (no delivery pending), with their outcome
-    /// files, in batches so that the daemon's writer is never held for long. Cancellation (the
-    /// daemon stopping) ends it between batches; the result then says how far it got.
-    public func prune(before cutoff: Timestamp, batchSize: Int = 200) async throws -> Result {
-        var pruned: [String] = []
+    /// files and stored videos, oldest first, in batches so that the daemon's writer is never held
+    /// for long. Each batch costs its size (the store walks an index in prune order), so a prune of
+    /// N jobs costs O(N) however long the history. `progress` hears of each batch once it is
+    /// committed, with the running total. Cancellation (the daemon stopping) ends it between
+    /// batches; the result then says how far it got.
+    public func prune(
+        before cutoff: Timestamp,
+        batchSize: Int = Self.pruneBatchSize,
+        progress: (@Sendable (_ batch: [JobID], _ total: Int) async -> Void)? = nil
+    ) async throws -> Result {
+        var pruned = 0
         var interrupted = false
         do {
             while true {
@@ -304,19 +331,22 @@ public struct JobControl: Sendable {
                 // Files first: a crash in between leaves a row whose file is gone (pruned next time),
                 // never a file no row remembers.
                 for job in jobs where job.phase.hasOutcomeFile { try await spool.removeOutcome(jobID: job.id) }
+                // Only completed jobs have a video; a part file is only ever left by one.
+                for job in jobs where job.phase == .completed { try await videos?.removeStoredVideo(jobID: job.id) }
                 try await spool.flush()
                 try await store.commit(jobs.map { .deleteJob($0.id) })
-                pruned += jobs.map(\.id.rawValue)
+                pruned += jobs.count
+                await progress?(jobs.map(\.id), pruned)
                 if jobs.count < batchSize { break }
             }
         } catch is CancellationError {
             interrupted = true
         }
-        if !pruned.isEmpty {
-            logger.notice("Pruned finished jobs", metadata: ["event": "jobs.pruned", "count": "\(pruned.count)"])
+        if pruned > 0 {
+            logger.notice("Pruned finished jobs", metadata: ["event": "jobs.pruned", "count": "\(pruned)"])
         }
-        var message = "pruned \(pruned.count) finished job(s) that ended before \(cutoff)"
+        var message = "pruned \(pruned) finished job(s) that ended before \(cutoff)"
         if interrupted { message += "; interrupted because the daemon is stopping: run prune again for the rest" }
-        return Result(message: message, jobs: pruned, complete: !interrupted)
+        return Result(message: message, complete: !interrupted, pruned: pruned)
     }
 }

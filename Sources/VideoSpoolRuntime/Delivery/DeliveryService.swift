@@ -109,41 +109,32 @@ public final class DeliveryService: Service, Sendable {
     }
 
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                while true {
-                    switch nextStep() {
-                    case .stop:
-                        return
-                    case .wait(let deadline):
-                        await context.idle(.delivery, on: wake, until: deadline)
-                    case .attempt(let delivery, let host):
-                        context.heartbeats.beat(.delivery, at: context.time.now())
-                        group.addTask {
-                            defer {
-                                self.slots.release()
-                                self.hostFinished(host)
-                            }
-                            try await self.attempt(delivery)
-                        }
+        try await context.runServiceLoop(
+            .delivery,
+            wake: wake,
+            stopping: { self.state.withLock { $0.stopping = true } },
+            next: nextStep,
+            perform: { attempt, group in
+                group.addTask {
+                    defer {
+                        self.slots.release()
+                        self.hostFinished(attempt.host)
                     }
+                    try await self.attempt(attempt.delivery)
                 }
             }
-        } onGracefulShutdown: {
-            self.state.withLock { $0.stopping = true }
-            self.wake.signal()
-        }
+        )
     }
 
-    private enum Step {
-        case stop
-        case wait(until: Timestamp?)
-        case attempt(Delivery, host: String)
+    /// A delivery attempt to start, its slot and its host's count already taken.
+    private struct Attempt {
+        var delivery: Delivery
+        var host: String
     }
 
-    private func nextStep() -> Step {
+    private func nextStep() -> ServiceLoopStep<Attempt> {
         let now = context.time.now()
-        return state.withLock { state -> Step in
+        return state.withLock { state -> ServiceLoopStep<Attempt> in
             if state.stopping || Task.isCancelled { return .stop }
             guard let due = state.timers.nextDue() else { return .wait(until: nil) }
             if due > now { return .wait(until: due) }
@@ -158,7 +149,7 @@ public final class DeliveryService: Service, Sendable {
                     continue
                 }
                 state.hostInFlight[host, default: 0] += 1
-                return .attempt(delivery, host: host)
+                return .work(Attempt(delivery: delivery, host: host))
             }
             slots.release(notifyingListeners: false)
             return .wait(until: state.timers.nextDue())

@@ -15,6 +15,9 @@ public final class Heartbeats: Sendable {
         case intake, submission, polling, delivery, outcomes
         /// The lease keeper of a shared store (only watched when it runs).
         case ownership
+        /// The video downloads (not watched: a download may run for long, and a stuck one ends at
+        /// its own deadline).
+        case downloads
     }
 
     private struct State {

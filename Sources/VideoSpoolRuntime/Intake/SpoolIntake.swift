@@ -100,12 +100,6 @@ public final class SpoolIntake: Service, Sendable {
         wake.signal()
     }
 
-    /// Asks for a full scan soon (for example on SIGHUP, or from tests).
-    public func requestRescan() {
-        state.withLock { $0.rescanRequested = true }
-        wake.signal()
-    }
-
     public func run() async throws {
         // Watch first, then scan: a file published between the two is seen by one or the other.
         let changes = try spool.watch()

@@ -21,6 +21,8 @@ public final class PollingService: Service, Sendable {
     private let generationSlots: RequestSlots
     private let rateLimiter: APIRateLimiter
     private let finisher: JobFinisher
+    /// Where completed generations go when their videos are stored before the announcement.
+    let downloads: DownloadService
     private let state = Mutex(State())
     private let wake = WakeSignal()
 
@@ -30,9 +32,11 @@ public final class PollingService: Service, Sendable {
         requestSlots: RequestSlots,
         generationSlots: RequestSlots,
         rateLimiter: APIRateLimiter,
-        finisher: JobFinisher
+        finisher: JobFinisher,
+        downloads: DownloadService
     ) {
         self.context = context
+        self.downloads = downloads
         self.api = api
         self.requestSlots = requestSlots
         self.generationSlots = generationSlots
@@ -95,58 +99,47 @@ public final class PollingService: Service, Sendable {
     }
 
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                while true {
-                    switch nextStep() {
-                    case .stop:
-                        return
-                    case .wait(let deadline):
-                        await context.idle(.polling, on: wake, until: deadline)
-                    case .pollDue:
-                        context.heartbeats.beat(.polling, at: context.time.now())
-                        // Never block on a slot: the loop must keep beating while requests are slow.
-                        guard requestSlots.tryAcquire() else {
-                            await context.idle(.polling, on: wake, until: nil)
-                            continue
-                        }
-                        if case .wait(let until) = rateLimiter.admit(.poll) {
-                            requestSlots.release(notifyingListeners: false)
-                            await context.idle(.polling, on: wake, until: until)
-                            continue
-                        }
-                        guard let taken = takeDueJob() else {
-                            rateLimiter.unused()
-                            requestSlots.release(notifyingListeners: false)
-                            continue
-                        }
-                        group.addTask {
-                            defer { self.requestSlots.release() }
-                            try await self.poll(taken.job, origin: taken.origin)
-                        }
-                    }
-                }
-            }
-        } onGracefulShutdown: {
-            self.state.withLock { $0.stopping = true }
-            self.wake.signal()
+        try await context.runServiceLoop(
+            .polling,
+            wake: wake,
+            stopping: { self.state.withLock { $0.stopping = true } },
+            next: nextStep,
+            perform: { _, group in await pollDue(in: &group) }
+        )
+    }
+
+    /// Starts the poll of the job due first, when a request slot and the rate limiter allow.
+    private func pollDue(in group: inout ThrowingDiscardingTaskGroup<any Error>) async {
+        // Never block on a slot: the loop must keep beating while requests are slow.
+        guard requestSlots.tryAcquire() else {
+            await context.idle(.polling, on: wake, until: nil)
+            return
+        }
+        if case .wait(let until) = rateLimiter.admit(.poll) {
+            requestSlots.release(notifyingListeners: false)
+            await context.idle(.polling, on: wake, until: until)
+            return
+        }
+        guard let taken = takeDueJob() else {
+            rateLimiter.unused()
+            requestSlots.release(notifyingListeners: false)
+            return
+        }
+        group.addTask {
+            defer { self.requestSlots.release() }
+            try await self.poll(taken.job, origin: taken.origin)
         }
     }
 
-    private enum Step {
-        case stop
-        case wait(until: Timestamp?)
-        case pollDue
-    }
-
-    private func nextStep() -> Step {
+    /// `.work` when a poll is due.
+    private func nextStep() -> ServiceLoopStep<Void> {
         let now = context.time.now()
-        return state.withLock { state -> Step in
+        return state.withLock { state -> ServiceLoopStep<Void> in
             if state.stopping || Task.isCancelled { return .stop }
             // Paused: wait for the pause to run out, or for the probe's answer (a wake signal).
             if case .closed(let until) = state.pause.admission(now: now) { return .wait(until: until) }
             guard let due = state.timers.nextDue() else { return .wait(until: nil) }
-            return due <= now ? .pollDue : .wait(until: due)
+            return due <= now ? .work(()) : .wait(until: due)
         }
     }
 
@@ -227,9 +220,18 @@ public final class PollingService: Service, Sendable {
             generationSlots.release()
             do {
                 try await finisher.finish(job)
+                downloads.storeIfAnnounced(job)
             } catch is LeaseLost {
                 // Another daemon holds the job now; it polls again and finishes it there.
             }
+        case .storeVideo(let at):
+            let pauseAction = state.withLock { state in
+                state.jobs[job.id] = nil
+                return state.pause.accepted(origin)
+            }
+            report(pauseAction)
+            generationSlots.release()
+            try await downloads.begin(job, at: at)
         case .enqueue, .pauseSubmissions:
             preconditionFailure("Invalid state: poll produced \(action)")
         }

@@ -106,38 +106,25 @@ public final class SubmissionService: Service, Sendable {
     }
 
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                while true {
-                    let batch = nextBatch()
-                    switch batch {
-                    case .stop:
-                        return
-                    case .wait(let deadline):
-                        await context.idle(.submission, on: wake, until: deadline)
-                    case .submit(let jobs, let origin):
-                        context.heartbeats.beat(.submission, at: context.time.now())
-                        start(jobs, origin: origin, in: &group)
-                    }
-                }
-            }
-        } onGracefulShutdown: {
-            self.state.withLock { $0.stopping = true }
-            self.wake.signal()
-        }
+        try await context.runServiceLoop(
+            .submission,
+            wake: wake,
+            stopping: { self.state.withLock { $0.stopping = true } },
+            next: nextBatch,
+            perform: { batch, group in start(batch.jobs, origin: batch.origin, in: &group) }
+        )
     }
 
-    private enum Batch {
-        case stop
-        case wait(until: Timestamp?)
-        /// Send these jobs; their answers are reported to the pause with `origin`.
-        case submit([Job], origin: AuthenticationPause.Origin)
+    /// Jobs to send; their answers are reported to the pause with `origin`.
+    private struct Batch {
+        var jobs: [Job]
+        var origin: AuthenticationPause.Origin
     }
 
     /// Takes the jobs that may be sent now, reserving a generation slot for each.
-    private func nextBatch() -> Batch {
+    private func nextBatch() -> ServiceLoopStep<Batch> {
         let now = context.time.now()
-        return state.withLock { state -> Batch in
+        return state.withLock { state -> ServiceLoopStep<Batch> in
             if state.stopping || Task.isCancelled { return .stop }
             for id in state.delayed.popDue(now: now) {
                 if let job = state.delayedJobs.removeValue(forKey: id) { state.ready.append(job) }
@@ -154,7 +141,7 @@ public final class SubmissionService: Service, Sendable {
                 }
                 state.pause.probeSent()
                 state.inFlight += 1
-                return .submit([state.ready.removeFirst()], origin: .probe)
+                return .work(Batch(jobs: [state.ready.removeFirst()], origin: .probe))
             case .open(let regular):
                 origin = regular
             }
@@ -171,7 +158,7 @@ public final class SubmissionService: Service, Sendable {
             }
             if jobs.isEmpty { return .wait(until: earliest(retryAt, state.delayed.nextDue())) }
             state.inFlight += jobs.count
-            return .submit(jobs, origin: origin)
+            return .work(Batch(jobs: jobs, origin: origin))
         }
     }
 
@@ -298,9 +285,14 @@ public final class SubmissionService: Service, Sendable {
             generationSlots.release()
             do {
                 try await finisher.finish(job)
+                polling.downloads.storeIfAnnounced(job)
             } catch is LeaseLost {
                 // Another daemon holds the job now and decides its end.
             }
+        case .storeVideo(let at):
+            // Finished already in the POST's answer.
+            generationSlots.release()
+            try await polling.downloads.begin(job, at: at)
         case .pausePolling:
             preconditionFailure("Invalid state: submission produced \(action)")
         }

@@ -1,5 +1,5 @@
+import VideoSpoolBenchmarks
 import VideoSpoolCore
-import VideoSpoolSimulator
 
 /// The learned poll schedule against fixed 15 s and 10 s loops, on virtual time: the daemon's own
 /// state machine and completion-time model, generation times from Seedance's documented spread.

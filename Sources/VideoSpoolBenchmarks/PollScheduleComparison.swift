@@ -1,4 +1,5 @@
 public import VideoSpoolCore
+import VideoSpoolSimulator
 
 /// The poll-schedule benchmark: the learned schedule against fixed loops, on virtual time.
 ///

@@ -1,3 +1,5 @@
+public import VideoSpoolCore
+
 /// Durations and points in time as operators type them: `30d`, `2h`, `90m`, `45s`, `1w`, or a
 /// combination such as `1h30m`; points in time also as ISO 8601 (`2026-11-25T10:00:00Z`).
 public enum TimeSpan {

@@ -1,4 +1,5 @@
 import Testing
+import VideoSpoolBenchmarks
 import VideoSpoolCore
 import VideoSpoolSimulator
 

@@ -1,3 +1,5 @@
+public import VideoSpoolCore
+
 /// Makes a request body fit to show a person: inline media (`data:` URLs, long raw base64) becomes
 /// `<base64, 48 KB>`, and URLs lose their query strings (they often carry tokens), as in outcome
 /// files. Secrets are never in a request body (the API key is a header), so nothing else is hidden.

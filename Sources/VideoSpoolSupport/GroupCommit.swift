@@ -1,0 +1,103 @@
+import Synchronization
+
+/// Group commit, as databases do it: while one caller (the leader) writes a transaction, commits
+/// from other tasks queue up, and the leader writes them all in its next transaction, so a burst
+/// of commits costs a few transactions (and fsyncs) rather than one each. Each caller returns when
+/// its own changes are durable, with its own outcome.
+///
+/// Both job stores (SQLite and PostgreSQL) commit through one of these; `write` is theirs.
+public final class GroupCommit<Change: Sendable>: Sendable {
+    /// Writes each caller's changes (one array per caller), in as few transactions as it can,
+    /// and returns each caller's error (`nil` for success), in order.
+    public typealias Write = @Sendable ([[Change]]) async -> [(any Error)?]
+
+    private typealias Waiter = (changes: [Change], continuation: CheckedContinuation<Role, any Error>)
+
+    private enum Role {
+        case leader
+        case committed
+    }
+
+    private struct State {
+        var leaderActive = false
+        var waiting: [Waiter] = []
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Commits `changes` together with whatever else is committed meanwhile, with `write`.
+    public func commit(_ changes: [Change], write: Write) async throws {
+        guard !changes.isEmpty else { return }
+        let role = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Role, any Error>) in
+            let leader = state.withLock { state -> Bool in
+                if state.leaderActive {
+                    state.waiting.append((changes, continuation))
+                    return false
+                }
+                state.leaderActive = true
+                return true
+            }
+            if leader { continuation.resume(returning: .leader) }
+        }
+        guard case .leader = role else { return }
+        try await lead(with: changes, write: write)
+    }
+
+    /// How many commits are queued behind the one being written (for tests).
+    public var queuedCount: Int { state.withLock { $0.waiting.count } }
+
+    /// Writes this caller's changes and everything queued meanwhile, in as few transactions as it
+    /// takes for the queue to drain; followers are resumed when their transaction is durable.
+    private func lead(with own: [Change], write: Write) async throws {
+        var ownChanges: [Change]? = own
+        var ownError: (any Error)?
+        while true {
+            let followers = state.withLock { state in
+                defer { state.waiting.removeAll() }
+                return state.waiting
+            }
+            let callers = (ownChanges.map { [$0] } ?? []) + followers.map(\.changes)
+            var errors = await write(callers)[...]
+            if ownChanges != nil { ownError = errors.removeFirst() }
+            ownChanges = nil
+            // Cancelled while writing (a shutdown during an outage): that is this caller's outcome
+            // only. The followers were not cancelled; one of them leads on with the rest.
+            if Task.isCancelled, errors.contains(where: { $0 is CancellationError }) {
+                handOverLeadership(to: followers)
+                break
+            }
+            for (follower, error) in zip(followers, errors) {
+                if let error {
+                    follower.continuation.resume(throwing: error)
+                } else {
+                    follower.continuation.resume(returning: .committed)
+                }
+            }
+            let done = state.withLock { state -> Bool in
+                if state.waiting.isEmpty {
+                    state.leaderActive = false
+                    return true
+                }
+                return false
+            }
+            if done { break }
+        }
+        if let ownError { throw ownError }
+    }
+
+    /// Puts `followers` back at the head of the queue and makes the first queued caller the leader,
+    /// or ends the group if nobody is waiting.
+    private func handOverLeadership(to followers: [Waiter]) {
+        let next = state.withLock { state -> CheckedContinuation<Role, any Error>? in
+            state.waiting.insert(contentsOf: followers, at: 0)
+            guard !state.waiting.isEmpty else {
+                state.leaderActive = false
+                return nil
+            }
+            return state.waiting.removeFirst().continuation
+        }
+        next?.resume(returning: .leader)
+    }
+}
