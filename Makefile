@@ -31,7 +31,8 @@ PYTHON_LIB := $(CURDIR)/.cache/python
 # AWS's SigV4 test vectors, from botocore's source distribution (its wheel leaves tests out).
 AWS4_TESTSUITE := $(CURDIR)/.cache/aws4_testsuite
 
-.PHONY: all deps debian-packages python-packages build release install test test-swift test-systemd bench demo models clean
+.PHONY: all deps debian-packages python-packages build release install test test-swift test-systemd bench demo models clean \
+	failover-test
 
 all: build
 
@@ -123,6 +124,19 @@ test-systemd: deps
 bench: release
 	$(SWIFT) build -c release --static-swift-stdlib --product videospool-bench
 	./.build/release/videospool-bench --daemon .build/release/videospool --output bench-results.json
+
+# Hosts killed, frozen and partitioned (see docs/several-hosts.md#failover-test): two daemons in network
+# namespaces on one throwaway PostgreSQL and the simulator. Root only; not part of `make test`.
+# RUNS=N runs of each scenario (default 5); VIDEOSPOOL=path tests another binary (then nothing is built).
+# iptables partitions a host from the database, faketime moves one host's clock.
+FAILOVER_DEBIAN_PACKAGES := iproute2 iptables faketime postgresql postgresql-client python3
+RUNS ?= 5
+VIDEOSPOOL ?= .build/release/videospool
+failover-test:
+	@$(MAKE) --no-print-directory debian-packages DEBIAN_PACKAGES="$(FAILOVER_DEBIAN_PACKAGES)"
+	@if [ "$(VIDEOSPOOL)" = .build/release/videospool ]; then $(MAKE) --no-print-directory release; fi
+	cd Tests/failover && python3 -m unittest -q test_recorder
+	python3 Tests/failover/failover.py --binary $(VIDEOSPOOL) --runs $(RUNS) $(if $(SCENARIO),--scenario $(SCENARIO))
 
 demo: build
 	./.build/debug/videospool demo

@@ -187,6 +187,8 @@ let package = Package(
                 "VideoSpoolCore",
                 "VideoSpoolHTTP",
                 "VideoSpoolSimulator",
+                // PostgresTestServer: the throwaway cluster the PostgreSQL burst runs against.
+                "VideoSpoolTesting",
                 "VideoSpoolStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

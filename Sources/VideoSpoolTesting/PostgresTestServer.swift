@@ -27,6 +27,8 @@ public final class PostgresTestServer: Sendable {
     public let port: Int
     /// Whether the server also listens on 127.0.0.1:`port`.
     public let tcp: Bool
+    /// Whether commits reach the disk (``start(tcp:durable:)``).
+    public let durable: Bool
     /// How long `initdb` plus `pg_ctl start` took.
     public let startDuration: Duration
     private let binaries: String
@@ -47,16 +49,18 @@ public final class PostgresTestServer: Sendable {
         try await sharedServer.get()
     }
 
-    /// A private cluster, for a test that stops and starts it.
-    public static func start(tcp: Bool = false) throws -> PostgresTestServer {
-        try PostgresTestServer(tcp: tcp)
+    /// A private cluster, for a test that stops and starts it. A `durable` one keeps PostgreSQL's
+    /// defaults (fsync, synchronous commit, full pages) on the disk (`/tmp`), for the benchmark to
+    /// compare with SQLite's durable commits; the others trade durability for speed.
+    public static func start(tcp: Bool = false, durable: Bool = false) throws -> PostgresTestServer {
+        try PostgresTestServer(tcp: tcp, durable: durable)
     }
 
-    private init(tcp: Bool) throws {
+    private init(tcp: Bool, durable: Bool) throws {
         let started = ContinuousClock.now
         let binaries = try Self.findBinaries()
         let runAs = geteuid() == 0 ? Self.superuser : nil
-        let directory = try Self.makeDirectory(owner: runAs)
+        let directory = try Self.makeDirectory(owner: runAs, base: durable ? "/tmp" : Self.baseDirectory)
         let port = tcp ? try Self.freePort() : 5432
         Self.cleanUp.withLock { $0.append((binaries, directory, runAs)) }
         Self.installExitHandler()
@@ -74,13 +78,14 @@ public final class PostgresTestServer: Sendable {
 
             """
         try hba.write(toFile: directory + "/data/pg_hba.conf", atomically: false, encoding: .utf8)
-        try Self.start(binaries: binaries, directory: directory, port: port, tcp: tcp, runAs: runAs)
+        try Self.start(binaries: binaries, directory: directory, port: port, tcp: tcp, durable: durable, runAs: runAs)
 
         self.binaries = binaries
         self.runAs = runAs
         self.directory = directory
         self.port = port
         self.tcp = tcp
+        self.durable = durable
         self.socketPath = directory + "/.s.PGSQL.\(port)"
         self.startDuration = ContinuousClock.now - started
     }
@@ -89,16 +94,16 @@ public final class PostgresTestServer: Sendable {
 
     /// Starts the server (again, after ``stop()``); returns once it accepts connections.
     public func start() throws {
-        try Self.start(binaries: binaries, directory: directory, port: port, tcp: tcp, runAs: runAs)
+        try Self.start(binaries: binaries, directory: directory, port: port, tcp: tcp, durable: durable, runAs: runAs)
     }
 
-    private static func start(binaries: String, directory: String, port: Int, tcp: Bool, runAs: String?) throws {
+    private static func start(binaries: String, directory: String, port: Int, tcp: Bool, durable: Bool, runAs: String?) throws {
         let listen = tcp ? "127.0.0.1" : "''"
-        let options = [
-            "-k \(directory)", "-p \(port)", "-c listen_addresses=\(listen)", "-c fsync=off",
-            "-c synchronous_commit=off", "-c full_page_writes=off", "-c max_connections=400",
-            "-c shared_buffers=32MB", "-c log_min_messages=warning",
-        ].joined(separator: " ")
+        let speed = durable ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        let options = (
+            ["-k \(directory)", "-p \(port)", "-c listen_addresses=\(listen)"] + speed
+                + ["-c max_connections=400", "-c shared_buffers=32MB", "-c log_min_messages=warning"]
+        ).joined(separator: " ")
         try run(
             binaries + "/pg_ctl",
             ["start", "-w", "-t", "60", "-D", directory + "/data", "-l", directory + "/server.log", "-o", options],
@@ -199,7 +204,7 @@ public final class PostgresTestServer: Sendable {
         let version = (binaries as NSString).deletingLastPathComponent.split(separator: "/").last.map(String.init) ?? "x"
         let path = baseDirectory + "/videospool-pg-template-\(version)-\(runAs ?? String(geteuid()))"
         if FileManager.default.fileExists(atPath: path + "/PG_VERSION") { return path }
-        let staging = try makeDirectory(owner: runAs)
+        let staging = try makeDirectory(owner: runAs, base: baseDirectory)
         defer { try? FileManager.default.removeItem(atPath: staging) }
         try run(
             binaries + "/initdb",
@@ -239,8 +244,8 @@ public final class PostgresTestServer: Sendable {
         )
     }
 
-    private static func makeDirectory(owner: String?) throws -> String {
-        var template = Array((baseDirectory + "/videospool-pg.XXXXXX").utf8CString)
+    private static func makeDirectory(owner: String?, base: String) throws -> String {
+        var template = Array((base + "/videospool-pg.XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buffer in mkdtemp(buffer.baseAddress!) != nil }
         guard made else { throw PostgresTestServerError("cannot make a temporary directory: \(String(cString: strerror(errno)))") }
         let path = template.withUnsafeBufferPointer { buffer in String(cString: buffer.baseAddress!) }

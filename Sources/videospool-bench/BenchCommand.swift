@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VideoSpoolTesting
 
 /// `make bench`: the release daemon against the simulator on loopback, measured from /proc.
 @main
@@ -15,8 +16,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where to write the results as JSON.")
     var output = "bench-results.json"
 
-    @Option(parsing: .upToNextOption, help: "Scenarios to run (burst, steady, waiting, idle, polling, download, history).")
-    var only: [String] = ["burst", "steady", "waiting", "idle", "polling", "download", "history"]
+    @Option(
+        parsing: .upToNextOption,
+        help: "Scenarios to run (burst, burst-postgresql, steady, waiting, idle, polling, download, history)."
+    )
+    var only: [String] = ["burst", "burst-postgresql", "steady", "waiting", "idle", "polling", "download", "history"]
 
     @Option(help: "Where the download scenario stores its videos (32 × 200 MiB; default: the temporary directory); it runs again in /dev/shm if there is room.")
     var downloadDirectory: String?
@@ -34,9 +38,26 @@ struct BenchCommand: AsyncParsableCommand {
             results.append(result)
             print(ResultsReport.table([result]), terminator: "")
         }
+        let burst = quick ? BurstScenario(preloaded: 1_000, droppedWhileRunning: 100) : BurstScenario()
+        var sqliteBurst: ScenarioResult?
         if only.contains("burst") {
-            let scenario = quick ? BurstScenario(preloaded: 1_000, droppedWhileRunning: 100) : BurstScenario()
-            report(try await scenario.run(binary: binary))
+            let result = try await burst.run(binary: binary)
+            sqliteBurst = result
+            report(result)
+        }
+        if only.contains("burst-postgresql") {
+            // The same burst on a PostgreSQL cluster on this machine, started for it and removed after.
+            var scenario = burst
+            let server = try PostgresTestServer.start(durable: true)
+            defer { try? server.stop() }
+            scenario.store = .postgresql(server)
+            var result = try await scenario.run(binary: binary)
+            let settings = try ["fsync", "synchronous_commit", "full_page_writes"].map { "\($0) \(try server.psql("SHOW \($0)"))" }
+            result.notes.append("server \(try server.psql("SHOW server_version")) in \(server.directory): \(settings.joined(separator: ", "))")
+            if let sqliteBurst, let ratio = Self.throughputRatio(result, to: sqliteBurst) {
+                result.add("throughput / SQLite's", ratio, "×", .atLeast(0.5))
+            }
+            report(result)
         }
         if only.contains("steady") {
             let scenario = quick ? SteadyScenario(seconds: 6) : SteadyScenario()
@@ -70,5 +91,14 @@ struct BenchCommand: AsyncParsableCommand {
         print(ResultsReport.table(results), terminator: "")
         try ResultsReport.json(results, quick: quick).write(to: URL(fileURLWithPath: output))
         print("results written to \(output)")
+    }
+
+    /// One burst's throughput over another's.
+    static func throughputRatio(_ result: ScenarioResult, to baseline: ScenarioResult) -> Double? {
+        func throughput(_ result: ScenarioResult) -> Double? {
+            result.metrics.first { $0.name == BurstScenario.throughputMetric }?.value
+        }
+        guard let value = throughput(result), let base = throughput(baseline), base > 0 else { return nil }
+        return value / base
     }
 }

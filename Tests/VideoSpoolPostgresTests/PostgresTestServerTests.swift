@@ -19,6 +19,21 @@ struct PostgresTestServerTests {
         try server.stop()
     }
 
+    /// The benchmark's cluster commits to the disk like a production server (it is compared with
+    /// SQLite's synchronous commits); the tests' clusters do not.
+    @Test func aDurableClusterKeepsFsyncAndSynchronousCommitOnTheDisk() throws {
+        let durable = try PostgresTestServer.start(durable: true)
+        defer { try? durable.stop() }
+        #expect(try durable.psql("SHOW fsync") == "on")
+        #expect(try durable.psql("SHOW synchronous_commit") == "on")
+        #expect(try durable.psql("SHOW full_page_writes") == "on")
+        #expect(durable.directory.hasPrefix("/tmp/"), "on the disk, not in memory: \(durable.directory)")
+        let quick = try PostgresTestServer.start()
+        defer { try? quick.stop() }
+        #expect(try quick.psql("SHOW fsync") == "off")
+        #expect(try quick.psql("SHOW synchronous_commit") == "off")
+    }
+
     @Test func eachTestGetsAnEmptyDatabaseOfItsOwn() async throws {
         let server = try await PostgresTestServer.shared()
         let first = try server.createDatabase()
