@@ -130,8 +130,9 @@ struct DownloadServiceTests {
 
     @Test func retriesEndAtTheDeadline() async throws {
         let downloader = ScriptedVideoDownloader([.fail(.transient(.stalled, "no bytes for 60 s"))])
-        // Retries 10-20 ms apart for 1 s: several whatever the machine's load, then the deadline.
-        let harness = Self.harness(downloader: downloader, policy: Self.policy(deadline: .seconds(1)))
+        // Retries 10-20 ms apart until the deadline, which counts from the generation's end: 5 s, so
+        // that a full parallel test run starving this task for a second still sees retries.
+        let harness = Self.harness(downloader: downloader, policy: Self.policy(deadline: .seconds(5)))
         let attempt = try await harness.run { harness in
             harness.spool.drop("a.json", bytes: TestRequests.seedance(jobID: "job-a"))
             return try #require(try await harness.transport.attempts.collect(1).first)
