@@ -66,12 +66,6 @@ final class DaemonProcess: @unchecked Sendable {
 
     var pid: Int32 { process.processIdentifier }
 
-    /// A test that fails part way leaves no daemon behind (it would hold files and ports, and
-    /// perhaps the test run's output).
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-
     func signal(_ signal: Int32) {
         kill(process.processIdentifier, signal)
     }

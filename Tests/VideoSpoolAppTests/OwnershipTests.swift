@@ -299,14 +299,10 @@ final class SQLiteWriteBlocker: @unchecked Sendable {
         }
     }
 
-    /// Python rolls back and exits when its standard input closes.
+    /// Ends python3 and with it the lock. Closing its input would be enough, but a child spawned
+    /// meanwhile by another test may have inherited the pipe's writing end; a lock left held (and a
+    /// python3 left alive) would outlive the test.
     func release() {
-        try? input.fileHandleForWriting.close()
-    }
-
-    /// A child spawned meanwhile may have inherited the input pipe, so its closing is not enough to
-    /// be sure python3 ends with the test.
-    deinit {
         try? input.fileHandleForWriting.close()
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
