@@ -67,7 +67,7 @@ extension PostgresJobStore {
         let t = tables
         let lease = configuration.leaseDuration
         let renewed = try await onLeaseConnection { connection in
-            let future: EventLoopFuture<PostgresQueryResult> = connection.query(
+            try await connection.openExecute(
                 """
                 UPDATE \(unescaped: t.instances) SET heartbeat_at = now(),
                     expires_at = now() + \(lease.wholeMilliseconds)::bigint * interval '1 millisecond'
@@ -75,7 +75,6 @@ extension PostgresJobStore {
                 """,
                 logger: logger
             )
-            return try await future.get().metadata.rows ?? 0
         }
         return renewed == 1 ? .renewed(duration: lease) : .lost
     }

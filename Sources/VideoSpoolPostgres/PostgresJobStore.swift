@@ -291,7 +291,7 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
         on connection: PostgresConnection,
         _ body: (StoreTransaction) async throws -> Result
     ) async throws -> Result {
-        try await connection.query("BEGIN", logger: logger)
+        try await connection.openQuery("BEGIN", logger: logger)
         let transaction = StoreTransaction(connection: connection, store: self, appNow: clock())
         let result: Result
         let transactionID: Int64
@@ -299,11 +299,11 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
             transactionID = try await transaction.value("SELECT txid_current()", as: Int64.self) ?? 0
             result = try await body(transaction)
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            _ = try? await connection.openQuery("ROLLBACK", logger: logger)
             throw error
         }
         do {
-            try await connection.query("COMMIT", logger: logger)
+            try await connection.openQuery("COMMIT", logger: logger)
         } catch where Self.isUnavailable(error) {
             throw AmbiguousCommit(transactionID: transactionID, result: result, underlying: error)
         }
@@ -330,7 +330,7 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
         while true {
             do {
                 let status = try await withPooledConnection { connection -> String? in
-                    let row = try await connection.query("SELECT txid_status(\(id))", logger: self.logger).collect().first
+                    let row = try await connection.openQuery("SELECT txid_status(\(id))", logger: self.logger).collect().first
                     return try row?.decode(String?.self) ?? nil
                 }
                 switch status {
@@ -371,65 +371,10 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
         }
     }
 
-    /// Leases a pooled connection for `body`. The pool queues a lease while it cannot connect, so
-    /// a lease not granted within the statement timeout is given up (``PostgresStoreError/unreachable``)
-    /// and the caller decides whether to wait; once granted, `body` runs to its end.
-    func withPooledConnection<Result: Sendable>(
-        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
-    ) async throws -> Result {
-        let leased = Flag()
-        let client = self.client
-        let limit = configuration.statementTimeout
-        let outcome = await withTaskGroup(
-            of: Swift.Result<Result, any Error>?.self,
-            returning: (Swift.Result<Result, any Error>, Bool).self
-        ) { group in
-            group.addTask {
-                do {
-                    return .success(
-                        try await client.withConnection { connection in
-                            leased.set()
-                            return try await body(connection)
-                        }
-                    )
-                } catch {
-                    return .failure(error)
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return nil
-            }
-            var timedOut = false
-            while let next = await group.next() {
-                if let result = next {
-                    group.cancelAll()
-                    return (result, timedOut)
-                }
-                if !leased.isSet && !Task.isCancelled {
-                    timedOut = true
-                    group.cancelAll()
-                }
-            }
-            return (Swift.Result<Result, any Error>.failure(CancellationError()), timedOut)
-        }
-        switch outcome.0 {
-        case .success(let value):
-            return value
-        case .failure(let error):
-            if Task.isCancelled { throw CancellationError() }
-            if outcome.1 && !leased.isSet { throw await diagnoseMissingConnection(waited: limit) }
-            if !leased.isSet, let error = error as? PSQLError, error.code == .poolClosed { throw PostgresStoreError.closed }
-            // Any other failure to get a connection is the database being out of reach.
-            if !leased.isSet, !(error is CancellationError) { throw PostgresStoreError.connectionFailed(Self.describe(error)) }
-            throw error
-        }
-    }
-
     /// Why the pool gave no connection in time: a connection of our own tells (the pool keeps its
     /// last error to itself). A refusal (wrong password, no such database, TLS) is a configuration
     /// problem and not waited out; anything else is the database being out of reach.
-    private func diagnoseMissingConnection(waited: Duration) async -> PostgresStoreError {
+    func diagnoseMissingConnection(waited: Duration) async -> PostgresStoreError {
         do {
             let connection = try await PostgresConnection.connect(
                 configuration: connectionConfiguration,
@@ -556,21 +501,21 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
         let lockKey = "videospool.migrations." + configuration.schema
         try await read { transaction in
             let connection = transaction.connection
-            try await connection.query("SELECT pg_advisory_lock(hashtext(\(lockKey)))", logger: self.logger)
+            try await connection.openQuery("SELECT pg_advisory_lock(hashtext(\(lockKey)))", logger: self.logger)
             do {
                 try await self.applyMigrations(on: connection, tables: tables)
-                try await connection.query("SELECT pg_advisory_unlock(hashtext(\(lockKey)))", logger: self.logger)
+                try await connection.openQuery("SELECT pg_advisory_unlock(hashtext(\(lockKey)))", logger: self.logger)
             } catch {
-                _ = try? await connection.query("ROLLBACK", logger: self.logger)
-                _ = try? await connection.query("SELECT pg_advisory_unlock(hashtext(\(lockKey)))", logger: self.logger)
+                _ = try? await connection.openQuery("ROLLBACK", logger: self.logger)
+                _ = try? await connection.openQuery("SELECT pg_advisory_unlock(hashtext(\(lockKey)))", logger: self.logger)
                 throw error
             }
         }
     }
 
     private func applyMigrations(on connection: PostgresConnection, tables: Tables) async throws {
-        try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: tables.schema)", logger: logger)
-        try await connection.query(
+        try await connection.openQuery("CREATE SCHEMA IF NOT EXISTS \(unescaped: tables.schema)", logger: logger)
+        try await connection.openQuery(
             """
             CREATE TABLE IF NOT EXISTS \(unescaped: tables.migrations) (
                 version integer PRIMARY KEY,
@@ -580,7 +525,7 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
             """,
             logger: logger
         )
-        let applied = try await connection.query(
+        let applied = try await connection.openQuery(
             "SELECT coalesce(max(version), 0) FROM \(unescaped: tables.migrations)",
             logger: logger
         ).collect().first?.decode(Int.self) ?? 0
@@ -589,17 +534,17 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
             throw PostgresStoreError.schemaTooNew(found: applied, known: newest)
         }
         for migration in migrations where migration.version > applied {
-            try await connection.query("BEGIN", logger: logger)
+            try await connection.openQuery("BEGIN", logger: logger)
             // Building indexes on a large table may take longer than a hot-path statement.
-            try await connection.query("SET LOCAL statement_timeout = 0", logger: logger)
+            try await connection.openQuery("SET LOCAL statement_timeout = 0", logger: logger)
             for statement in migration.statements {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                try await connection.openQuery(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
-            try await connection.query(
+            try await connection.openQuery(
                 "INSERT INTO \(unescaped: tables.migrations) (version, name) VALUES (\(migration.version), \(migration.name))",
                 logger: logger
             )
-            try await connection.query("COMMIT", logger: logger)
+            try await connection.openQuery("COMMIT", logger: logger)
             logger.notice(
                 "Applied a job store migration",
                 metadata: ["event": "store.migrated", "store.schema_version": "\(migration.version)"]
@@ -614,14 +559,14 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
         let schema = configuration.schema
         return try await read { transaction in
             let connection = transaction.connection
-            let exists = try await connection.query(
+            let exists = try await connection.openQuery(
                 """
                 SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = \(schema) AND tablename = 'schema_migrations'
                 """,
                 logger: self.logger
             ).collect()
             guard !exists.isEmpty else { return 0 }
-            return try await connection.query(
+            return try await connection.openQuery(
                 "SELECT coalesce(max(version), 0) FROM \(unescaped: tables.migrations)",
                 logger: self.logger
             ).collect().first?.decode(Int.self) ?? 0
@@ -734,15 +679,6 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
             throw error
         }
     }
-}
-
-/// A one-way flag shared between tasks.
-final class Flag: Sendable {
-    private let value = Mutex(false)
-
-    func set() { value.withLock { $0 = true } }
-
-    var isSet: Bool { value.withLock { $0 } }
 }
 
 /// Quoted, schema-qualified names.

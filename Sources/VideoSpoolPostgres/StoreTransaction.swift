@@ -31,17 +31,16 @@ final class StoreTransaction {
     /// Runs `query` and returns the number of rows it affected.
     @discardableResult
     func execute(_ query: PostgresQuery) async throws -> Int {
-        let future: EventLoopFuture<PostgresQueryResult> = connection.query(query, logger: logger)
-        return try await future.get().metadata.rows ?? 0
+        try await connection.openExecute(query, logger: logger)
     }
 
     func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
-        try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+        try await connection.openQuery(query, logger: logger).collect().map { $0.makeRandomAccess() }
     }
 
     /// The first column of the first row; `nil` for no row or NULL.
     func value<Value: PostgresDecodable>(_ query: PostgresQuery, as type: Value.Type) async throws -> Value? {
-        guard let row = try await connection.query(query, logger: logger).collect().first else { return nil }
+        guard let row = try await connection.openQuery(query, logger: logger).collect().first else { return nil }
         let cell = row.makeRandomAccess()[0]
         guard cell.bytes != nil else { return nil }
         return try cell.decode(Value.self)

@@ -39,6 +39,8 @@ PROXY_PORT = 8080
 SIMULATOR_PORT = 8089
 FINAL_PHASES = ("completed", "failed", "canceled", "rejected")
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+# The daemons' log level (FAILOVER_LOG_LEVEL=debug to see what a stuck daemon last did).
+LOG_LEVEL = os.environ.get("FAILOVER_LOG_LEVEL", "info")
 
 
 def log(message):
@@ -86,7 +88,7 @@ webhooks:
   allow_private_networks: true
   retry_schedule_seconds: [1, 2, 4, 8, 16]
 log:
-  level: info
+  level: {LOG_LEVEL}
 """)
         env = dict(os.environ)
         if clock_offset:
@@ -129,6 +131,15 @@ log:
     def signal(self, number):
         if self.process.poll() is None:
             os.kill(self.process.pid, number)
+
+    def save_backtraces(self):
+        """Every thread's stack beside the daemon's log, when gdb is at hand: what a stuck daemon waits on."""
+        gdb = shutil.which("gdb")
+        if gdb is None or self.process.poll() is not None:
+            return
+        with open(self.root + "/backtraces.txt", "w") as out:
+            subprocess.run([gdb, "-p", str(self.process.pid), "-batch", "-ex", "thread apply all bt"],
+                           stdout=out, stderr=subprocess.STDOUT, timeout=120)
 
     def stop(self):
         if self.process.poll() is None:
@@ -204,6 +215,8 @@ class Run:
             wait_for(self.all_settled, timeout, "every job to end and its webhook to arrive", interval=0.5)
         except TimeoutError as error:
             self.problems.append(str(error))
+            for daemon in self.daemons.values():
+                daemon.save_backtraces()
 
     def finish(self):
         for daemon in self.daemons.values():
