@@ -163,6 +163,35 @@ struct ObjectStorageEndToEndTests {
     }
 }
 
+/// `check-config` with `results.s3`: the credentials are looked up, the secret never printed.
+struct ObjectStorageCheckConfigTests {
+    @Test func checkConfigReadsTheS3CredentialsWithoutPrintingTheSecret() async throws {
+        try await withTemporaryDirectory { root in
+            try write("AKIDEXAMPLE\n", to: root + "/s3-access-key-id")
+            try write("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n", to: root + "/s3-secret")
+            let s3 = """
+                results:
+                  s3:
+                    endpoint: http://127.0.0.1:9
+                    bucket: videospool-results
+                    addressing_style: path
+                    access_key_id_file: \(root)/s3-access-key-id
+                    secret_access_key_file: \(root)/s3-secret
+                """
+            let config = try EndToEndTests.configure(root: root, port: 9, extra: s3)
+            let good = try await DaemonProcess.run(["check-config", "--config", config], in: root)
+            #expect(good.status == 0, "\(good.output)")
+            #expect(good.output.contains("results.s3: s3://videospool-results/"), "\(good.output)")
+            #expect(!good.output.contains("wJalrXUtnFEMI"))
+
+            try FileManager.default.removeItem(atPath: root + "/s3-secret")
+            let missing = try await DaemonProcess.run(["check-config", "--config", config], in: root)
+            #expect(missing.status == 78, "\(missing.output)")
+            #expect(missing.output.contains("results.s3.secret_access_key_file"), "\(missing.output)")
+        }
+    }
+}
+
 /// Runs `body` with a client that follows no redirects, shut down afterwards.
 func withHTTPClient<Result: Sendable>(_ body: (HTTPClient) async throws -> Result) async throws -> Result {
     var configuration = HTTPClient.Configuration()
