@@ -17,14 +17,14 @@ import VideoSpoolTesting
 struct ObjectStorageEndToEndTests {
     static let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    static func s3Keys(root: String, server: MotoServer) throws -> String {
+    static func s3Keys(root: String, server: MotoServer, endpoint: String? = nil) throws -> String {
         try write(server.credentials.accessKeyID + "\n", to: root + "/s3-access-key-id")
         try write(server.credentials.secretAccessKey + "\n", to: root + "/s3-secret")
         return """
             results:
               keep_local: false
               s3:
-                endpoint: \(server.endpoint)
+                endpoint: \(endpoint ?? server.endpoint)
                 bucket: \(server.bucket)
                 addressing_style: path
                 key_prefix: "videos/{date}/{job_id}/"
@@ -71,6 +71,60 @@ struct ObjectStorageEndToEndTests {
                 }
             }
         }
+    }
+
+    /// SIGKILL while the video is being uploaded (the storage has taken the connection and never
+    /// answers): the next start, against a working storage, downloads and uploads again, and the
+    /// job is announced once, with the object holding the announced bytes.
+    @Test func killedMidUploadTheVideoIsUploadedAndAnnouncedOnce() async throws {
+        try await MotoServer.with { server in
+            try await withTemporaryDirectory { root in
+                let simulator = EndToEndTests.simulator(generation: .milliseconds(100))
+                try await simulator.withRunningServer { port in
+                    try await Self.killMidUpload(server: server, simulator: simulator, root: root, port: port)
+                }
+            }
+        }
+    }
+
+    static func killMidUpload(server: MotoServer, simulator: Simulator, root: String, port: Int) async throws {
+        let silent = try SilentListener()
+        defer { silent.close() }
+        let hook = "http://127.0.0.1:\(port)/webhooks/killed"
+        let webhooks = simulator.receiver.subscribe()
+        let stuck = try Self.s3Keys(root: root, server: server, endpoint: "http://127.0.0.1:\(silent.port)")
+        let config = try EndToEndTests.configure(root: root, port: port, extra: stuck)
+        let first = try EndToEndTests.start(config: config, root: root, run: 1)
+        try EndToEndTests.drop(EndToEndTests.request(tag: "killed", hook: hook), as: "killed.json", root: root)
+        // The upload has connected to the storage, which never answers.
+        _ = try await silent.connections.collect(1)
+        first.signal(SIGKILL)
+        _ = await first.waitForExit()
+        #expect(first.log.contains("Video stored") && !first.log.contains("Video uploaded"), "\(first.log)")
+        #expect(simulator.receiver.received.isEmpty, "nothing announced before the upload")
+
+        _ = try EndToEndTests.configure(root: root, port: port, extra: try Self.s3Keys(root: root, server: server))
+        let second = try EndToEndTests.start(config: config, root: root, run: 2)
+        let received = try await webhooks.collect(1)
+        second.signal(SIGTERM)
+        #expect(await second.waitForExit() == 0, "log:\n\(second.log)")
+
+        let video = try #require(received.first?.json?["data"]?["video"])
+        let generation = try #require(received.first?.json?["data"]?["generation_id"]?.stringValue)
+        let served = SimulatedVideo(generationID: generation).bytes
+        let sha = Self.sha256(served)
+        #expect(video["sha256"] == .string(sha))
+        let object = try #require(video["object"]?.stringValue)
+        let key = String(object.dropFirst("s3://\(server.bucket)/".count))
+        try await withHTTPClient { client in
+            let metadata = try await Self.storage(server, client: client).head(key: key)
+            #expect(metadata?.checksumSHA256 == SHA256Checksum(hex: sha)?.base64)
+            #expect(metadata?.bytes == Int64(served.count))
+        }
+        let announced = simulator.receiver.received.filter { $0.json?["data"]?["job_id"] == .string("killed") }
+        #expect(announced.count == 1, "announced once")
+        #expect(simulator.api.statistics.acceptedSubmissions == 1, "submitted once")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/state/videos").isEmpty)
     }
 
     static func uploadFetchAndPrune(server: MotoServer, simulator: Simulator, root: String, port: Int) async throws {
@@ -204,5 +258,56 @@ func withHTTPClient<Result: Sendable>(_ body: (HTTPClient) async throws -> Resul
     } catch {
         try? await client.shutdown()
         throw error
+    }
+}
+
+/// A TCP listener on loopback that accepts connections and never reads or answers: a storage
+/// that hangs mid-request.
+final class SilentListener: Sendable {
+    let port: Int
+    /// Each accepted connection.
+    let connections: AsyncStream<Void>
+    private let descriptor: Int32
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(descriptor, 8) == 0 else {
+            Glibc.close(descriptor)
+            throw POSIXError(.EADDRINUSE)
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+        self.descriptor = descriptor
+        let (connections, continuation) = AsyncStream.makeStream(of: Void.self)
+        self.connections = connections
+        // Accepted connections stay open (unread) until the process ends; accept fails once the
+        // listener is closed, which ends the thread.
+        Thread {
+            while true {
+                let connection = accept(descriptor, nil, nil)
+                if connection < 0 {
+                    if errno == EINTR { continue }
+                    break
+                }
+                continuation.yield()
+            }
+            continuation.finish()
+        }.start()
+    }
+
+    func close() {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+        Glibc.close(descriptor)
     }
 }
