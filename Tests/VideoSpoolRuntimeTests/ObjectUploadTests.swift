@@ -168,6 +168,23 @@ struct ObjectUploadTests {
         #expect(try await store.job(Self.id)?.phase == .completed)
     }
 
+    @Test func announcingFirstUploadsAfterwardsAndRemovesTheLocalCopyWithoutKeepLocal() async throws {
+        let objects = ScriptedObjectStorage()
+        let localVideos = RecordingStoredVideoFiles()
+        var policy = Self.policy(keepLocal: false)
+        policy.videoStorage.announceAfterDownload = false
+        let harness = Self.harness(objects: objects, localVideos: localVideos, policy: policy)
+        let video = try await harness.run { harness in
+            harness.spool.drop("a.json", bytes: TestRequests.seedance(jobID: Self.id.rawValue))
+            let video = try #require(try await harness.transport.attempts.collect(1).first?.json?["data"]?["video"])
+            try await eventually("uploaded, then the local copy removed") { localVideos.removed == [Self.id] }
+            return video
+        }
+        #expect(video.objectValue?.keys == ["url"], "announced before anything was stored")
+        #expect(objects.uploads.map(\.jobID) == [Self.id])
+        #expect(harness.transport.requests.count == 1, "announced once")
+    }
+
     @Test(arguments: [true, false])
     func pruningDeletesTheAnnouncedObjectOnlyWithDeleteOnPrune(deleteOnPrune: Bool) async throws {
         let objects = ScriptedObjectStorage(deletesOnPrune: deleteOnPrune)

@@ -67,7 +67,7 @@ extension Daemon {
     /// Applies new settings to the running components; returns the changed keys that need a
     /// restart to take effect.
     @discardableResult
-    func apply(_ settings: DaemonSettings, credentials: Credentials) -> [String] {
+    package func apply(_ settings: DaemonSettings, credentials: Credentials) -> [String] {
         let old = reloading.current
         var pending: [String] = []
         if settings.spoolDirectory != old.spoolDirectory { pending.append("spool.directory") }

@@ -33,7 +33,7 @@ public struct Daemon: Sendable {
     let transport: HTTPWebhookTransport
     let downloader: HTTPVideoDownloader
     /// `results.s3`; nil without.
-    let objectStorage: ObjectStorageConnection?
+    package let objectStorage: ObjectStorageConnection?
     let logger: Logger
     let logSettings: LogSettings
     let notifier: any ServiceManagerNotifier

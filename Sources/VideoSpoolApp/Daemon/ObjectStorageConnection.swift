@@ -2,13 +2,13 @@ import AsyncHTTPClient
 import Logging
 import NIOCore
 import VideoSpoolCore
-import VideoSpoolObjectStorage
+package import VideoSpoolObjectStorage
 import VideoSpoolRuntime
 
 /// The S3 client for `results.s3`, on an HTTP client of its own that follows no redirects (a
 /// redirect from S3 means a wrong region or endpoint), closed with it.
-struct ObjectStorageConnection: Sendable {
-    let storage: S3ObjectStorage
+package struct ObjectStorageConnection: Sendable {
+    package let storage: S3ObjectStorage
     let client: HTTPClient
 
     /// nil without `results.s3`.
