@@ -46,7 +46,7 @@ public struct S3VideoObjectStorage: VideoObjectStorage {
     }
 
     /// The storage's message names the operation and S3's answer, never a credential or a signature.
-    static func failure(_ error: ObjectStorageError) -> VideoDownloadError {
+    package static func failure(_ error: ObjectStorageError) -> VideoDownloadError {
         VideoDownloadError(
             code: .uploadFailed,
             isTransient: error.isRetryable,
