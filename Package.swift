@@ -205,6 +205,11 @@ let package = Package(
                 "VideoSpoolCore",
                 "VideoSpoolRuntime",
                 "VideoSpoolSupport",
+                // MotoServer: a signature-checking S3 server (moto) for the object storage tests.
+                "VideoSpoolObjectStorage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 // LoopbackServer: stand-in HTTP servers for tests.
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -289,6 +294,10 @@ let package = Package(
                 "VideoSpoolSimulator", "VideoSpoolStore", "VideoSpoolSupport", "VideoSpoolTesting",
                 // S3Settings is read from an in-memory configuration.
                 .product(name: "Configuration", package: "swift-configuration"),
+                // HEAD and presigned GETs against moto (ObjectStorageEndToEndTests).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 // A stand-in webhook receiver with a multi-megabyte answer (ReceiverFaultTests).
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

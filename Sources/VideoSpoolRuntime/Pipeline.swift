@@ -48,6 +48,8 @@ public struct Pipeline: Sendable {
         delivery deliveryConfiguration: DeliveryService.Configuration,
         downloader: any VideoDownloader = UnavailableVideoDownloader(),
         downloads downloadConfiguration: DownloadService.Configuration = DownloadService.Configuration(directory: "videos"),
+        objects: (any VideoObjectStorage)? = nil,
+        localVideos: (any StoredVideoFiles)? = nil,
         limits: Limits,
         startup: StartupProgress? = nil,
         spoolID: String? = nil
@@ -74,6 +76,8 @@ public struct Pipeline: Sendable {
         self.downloads = DownloadService(
             context: context,
             downloader: downloader,
+            objects: objects,
+            localVideos: localVideos,
             finisher: finisher,
             configuration: downloadConfiguration
         )

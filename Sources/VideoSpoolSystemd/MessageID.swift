@@ -14,6 +14,8 @@ public enum MessageID {
         "job.failed": "bd2bc5f008ff493987d1a3fb19cad58d",
         "video.stored": "e186bfc0fab84b62a4a4f150ce39b984",
         "video.failed": "f8ac46fa8c1546ccb49644ef4562504a",
+        "video.uploaded": "e0bf040f5bf44cab80597f2fd859a764",
+        "video.upload_failed": "44fe6be97ee94d1ea8161e4d97736052",
         "webhook.delivered": "f00c23305f4e4486b876be0d4c3c7f40",
         "webhook.given_up": "a1d2e72cd2ad482f88b8593d3ff75294",
         "submissions.paused": "164fa419a5bd4b18ab4c1ad41badd52d",

@@ -72,6 +72,8 @@ public struct PipelineHarness: Sendable {
         delivery: DeliveryService.Configuration = DeliveryService.Configuration(),
         downloader: any VideoDownloader = UnavailableVideoDownloader(),
         downloads: DownloadService.Configuration = DownloadService.Configuration(directory: "/videos"),
+        objects: (any VideoObjectStorage)? = nil,
+        localVideos: (any StoredVideoFiles)? = nil,
         validator: RequestValidator = RequestValidator(options: .init(addressPolicy: AddressPolicy(allowPrivateNetworks: true))),
         startup: StartupProgress? = nil,
         time: any TimeSource = SystemTimeSource(),
@@ -102,6 +104,8 @@ public struct PipelineHarness: Sendable {
             delivery: delivery,
             downloader: downloader,
             downloads: downloads,
+            objects: objects,
+            localVideos: localVideos,
             limits: limits,
             startup: startup
         )

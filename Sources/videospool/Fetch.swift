@@ -9,9 +9,10 @@ struct Fetch: AsyncParsableCommand {
         abstract: "Copy a job's stored video out, or download it again while its link works.",
         discussion: """
             Copies the video stored in results.directory, checked against the SHA-256 its webhook \
-            announced. Without a stored copy here (not stored, pruned, or stored by another host), \
-            downloads it again from the job's video link with the daemon's settings, which works only \
-            until the link expires. Reads the store without blocking the daemon.
+            announced. Without a stored copy here (not stored, results.keep_local: false, pruned, or \
+            stored by another host), downloads the uploaded object from results.s3 with a link \
+            presigned now, or else downloads it again from the job's video link with the daemon's \
+            settings, which works only until the link expires. Reads the store without blocking the daemon.
             """
     )
 
@@ -41,7 +42,7 @@ struct Fetch: AsyncParsableCommand {
                 object["file"] = .string(fetched.path)
                 object["bytes"] = .int(fetched.bytes)
                 object["sha256"] = .string(fetched.sha256)
-                object["source"] = .string(fetched.fromStoredCopy ? "stored" : "downloaded")
+                object["source"] = .string(fetched.source.rawValue)
                 print(JSONWriter().string(.object(object)))
             } else {
                 print("\(id): \(fetched.description)")

@@ -3,6 +3,7 @@ import Logging
 import Testing
 import VideoSpoolApp
 import VideoSpoolCore
+import VideoSpoolObjectStorage
 import VideoSpoolRuntime
 import VideoSpoolSimulator
 import VideoSpoolSystemd
@@ -77,6 +78,79 @@ struct ReloadTests {
             #expect(await daemon.reload() == false)
             #expect(daemon.pipeline.requestSlots.available == 5, "a bad configuration keeps the running one")
             #expect(notifier.sent.last?.first == .ready, "systemd is told the reload is over either way")
+            try await daemon.shutdown()
+        }
+    }
+
+    @Test func aReloadUpdatesObjectStorageAndScrubsItsNewSecret() async throws {
+        try await withTemporaryDirectory { root in
+            let path = root + "/videospool.yaml"
+            let base = Self.config(root: root, spool: "spool", requests: 2, generations: 3, level: "info")
+            func s3(presign: Int, secret: String) throws -> String {
+                try write("AKIDEXAMPLE\n", to: root + "/s3-id")
+                try write(secret + "\n", to: root + "/s3-secret")
+                return """
+                    results:
+                      keep_local: false
+                      s3:
+                        endpoint: http://127.0.0.1:9
+                        bucket: videos
+                        addressing_style: path
+                        presign_seconds: \(presign)
+                        access_key_id_file: \(root)/s3-id
+                        secret_access_key_file: \(root)/s3-secret
+                    """
+            }
+            let firstSecret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+            try write(base + "\n" + (try s3(presign: 3600, secret: firstSecret)), to: path)
+            let (settings, credentials) = try await SettingsLoader.load(path: path, environment: Self.variables)
+            let logSettings = LogSettings(level: settings.logLevel)
+            let daemon = try Daemon.make(
+                settings: settings,
+                credentials: credentials,
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+                environment: Daemon.Environment(logSettings: logSettings, configPath: path, variables: Self.variables)
+            )
+            let storage = try #require(daemon.objectStorage?.storage)
+            #expect(storage.configuration.presignSeconds == 3600)
+            #expect(!logSettings.scrubber.scrub("leaked \(firstSecret)").contains(firstSecret))
+
+            let secondSecret = "a-rotated-secret-0123456789abcdefghijklmnop"
+            try write(base + "\n" + (try s3(presign: 600, secret: secondSecret)), to: path)
+            #expect(await daemon.reload())
+            #expect(storage.configuration.presignSeconds == 600)
+            #expect(!logSettings.scrubber.scrub("leaked \(secondSecret)").contains(secondSecret), "the new secret is scrubbed")
+            #expect(!daemon.pipeline.context.policy.videoStorage.keepLocal)
+            try await daemon.shutdown()
+        }
+    }
+
+    @Test func turningObjectStorageOnByReloadWaitsForARestart() async throws {
+        try await withTemporaryDirectory { root in
+            let path = root + "/videospool.yaml"
+            let base = Self.config(root: root, spool: "spool", requests: 2, generations: 3, level: "info")
+            try write(base, to: path)
+            let (settings, credentials) = try await SettingsLoader.load(path: path, environment: Self.variables)
+            let daemon = try Daemon.make(
+                settings: settings,
+                credentials: credentials,
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+                environment: Daemon.Environment(logSettings: LogSettings(level: .info), configPath: path, variables: Self.variables)
+            )
+            try write("AKIDEXAMPLE\n", to: root + "/s3-id")
+            try write("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n", to: root + "/s3-secret")
+            let s3 = """
+                results:
+                  s3:
+                    bucket: videos
+                    access_key_id_file: \(root)/s3-id
+                    secret_access_key_file: \(root)/s3-secret
+                """
+            try write(base + "\n" + s3, to: path)
+            let (reloaded, reloadedCredentials) = try await SettingsLoader.load(path: path, environment: Self.variables)
+            #expect(daemon.apply(reloaded, credentials: reloadedCredentials) == ["results.s3"])
+            #expect(daemon.settings.s3 == nil, "still off until the next start")
+            #expect(daemon.objectStorage == nil)
             try await daemon.shutdown()
         }
     }

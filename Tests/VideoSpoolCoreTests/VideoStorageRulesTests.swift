@@ -175,4 +175,45 @@ struct VideoStorageRulesTests {
         let event = WebhookPayload.finished(completedJob(), eventID: "msg_1", now: now)
         #expect(try parsed(event.body)["data"]?["video"]?.objectValue?.keys == ["url"])
     }
+
+    private static let storedFile = StoredVideo(
+        path: "/var/lib/videospool/videos/job-1.mp4",
+        bytes: 42,
+        sha256: String(repeating: "9f", count: 32),
+        contentType: "video/mp4"
+    )
+    private static let uploaded = UploadedVideo(
+        object: "s3://results/2026-11-29/job-1.mp4",
+        url: "https://results.s3.test/2026-11-29/job-1.mp4?X-Amz-Signature=abc",
+        urlExpiresAt: Timestamp(secondsSinceEpoch: 1_800_000_000)
+    )
+
+    @Test(arguments: [true, false])
+    func anUploadedVideoIsAnnouncedWithItsObjectAndPresignedLink(keepLocal: Bool) throws {
+        let policy = VideoStoragePolicy(download: true, keepLocal: keepLocal)
+        let upload = policy.upload(.success(Self.uploaded))
+        #expect(upload == .uploaded(Self.uploaded, localCopyKept: keepLocal))
+        let event = WebhookPayload.finished(completedJob(), eventID: "msg_1", now: now, storage: .stored(Self.storedFile, upload: upload))
+        let video = try #require(try parsed(event.body)["data"]?["video"])
+        #expect(video["object"]?.stringValue == "s3://results/2026-11-29/job-1.mp4")
+        #expect(video["object_url"]?.stringValue == Self.uploaded.url)
+        #expect(video["object_url_expires_at"]?.stringValue == Timestamp(secondsSinceEpoch: 1_800_000_000).iso8601)
+        #expect(video["sha256"]?.stringValue == String(repeating: "9f", count: 32))
+        // Without results.keep_local the file is gone once announced: the event does not name it.
+        #expect((video["file"] != nil) == keepLocal)
+        #expect(video["upload_error"] == nil)
+        #expect(WebhookPayload.announcedObject(in: event) == "s3://results/2026-11-29/job-1.mp4")
+    }
+
+    @Test func aFailedUploadKeepsTheLocalCopyAndSaysWhy() throws {
+        let error = VideoDownloadError.permanent(.uploadFailed, "object storage: rejected (HTTP 403 AccessDenied): denied")
+        let upload = VideoStoragePolicy(download: true, keepLocal: false).upload(.failure(error))
+        #expect(upload == .failed(error), "the local copy is the only one: kept whatever results.keep_local says")
+        let event = WebhookPayload.finished(completedJob(), eventID: "msg_1", now: now, storage: .stored(Self.storedFile, upload: upload))
+        let video = try #require(try parsed(event.body)["data"]?["video"])
+        #expect(video["file"]?.stringValue == Self.storedFile.path)
+        #expect(video["upload_error"]?.stringValue == error.message)
+        #expect(video["object"] == nil && video["object_url"] == nil)
+        #expect(WebhookPayload.announcedObject(in: event) == nil)
+    }
 }

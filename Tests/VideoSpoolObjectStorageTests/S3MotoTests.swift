@@ -5,6 +5,7 @@ import Testing
 import VideoSpoolCore
 import VideoSpoolObjectStorage
 import VideoSpoolRuntime
+import VideoSpoolTesting
 
 /// The client against a real S3 implementation that checks every request's SigV4 signature: moto's
 /// server with an IAM user (see ``MotoServer``). moto recomputes each signature with botocore from

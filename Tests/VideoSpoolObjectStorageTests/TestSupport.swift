@@ -8,19 +8,16 @@ import Synchronization
 import Testing
 import VideoSpoolCore
 import VideoSpoolObjectStorage
+import VideoSpoolTesting
 
 /// A logger that drops everything.
 let quietLogger = Logger(label: "videospool.tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
-/// The package's root directory, found from this file's path.
-let packageRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path
-}()
+/// The package's root directory.
+let packageRoot = Python.packageRoot
 
 /// Where `make deps` installs the Python packages the tests use (botocore, moto).
-let pythonPath = ProcessInfo.processInfo.environment["VIDEOSPOOL_PYTHONPATH"] ?? packageRoot + "/.cache/python"
+let pythonPath = Python.path
 
 /// A clock that always says the same time.
 struct FixedTimeSource: TimeSource {
@@ -33,46 +30,8 @@ struct FixedTimeSource: TimeSource {
 let testSuiteTime = Timestamp(secondsSinceEpoch: 1_440_938_160)
 
 /// Runs `python3 script arguments…` with the tests' PYTHONPATH, `input` on stdin; returns stdout.
-/// A non-zero exit fails with its stderr.
 func runPython(_ script: String, arguments: [String] = [], input: [UInt8] = []) throws -> [UInt8] {
-    try withTemporaryDirectorySync { directory in
-        let inputPath = directory + "/stdin"
-        let outputPath = directory + "/stdout"
-        let errorPath = directory + "/stderr"
-        _ = FileManager.default.createFile(atPath: inputPath, contents: Data(input))
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["PYTHONPATH"] = pythonPath
-        process.environment = environment
-        process.standardInput = FileHandle(forReadingAtPath: inputPath)
-        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
-        process.standardError = FileHandle(forWritingAtPath: errorPath)
-        try process.run()
-        process.waitUntilExit()
-        let errors = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw PythonFailure(message: "python3 \(script) exited with \(process.terminationStatus) (run `make deps`?): \(errors)")
-        }
-        return Array(try Data(contentsOf: URL(fileURLWithPath: outputPath)))
-    }
-}
-
-struct PythonFailure: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
-}
-
-/// A fresh directory, removed afterwards.
-func withTemporaryDirectorySync<Result>(_ body: (String) throws -> Result) throws -> Result {
-    var template = Array((FileManager.default.temporaryDirectory.path + "/videospool-s3.XXXXXX").utf8CString)
-    guard let pointer = mkdtemp(&template) else { throw CocoaError(.fileWriteUnknown) }
-    let path = String(cString: pointer)
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try body(path)
+    try Python.run(script, arguments: arguments, input: input)
 }
 
 /// A fresh directory, removed afterwards.

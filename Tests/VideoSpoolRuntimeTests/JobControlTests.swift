@@ -133,16 +133,6 @@ private final class Batches: Sendable {
 }
 
 /// Stored videos that retention was asked to delete.
-private final class RecordingVideoFiles: StoredVideoFiles, Sendable {
-    private let removed = Mutex<[JobID]>([])
-
-    var removedJobs: [JobID] { removed.withLock { $0 } }
-
-    func removeStoredVideo(jobID: JobID) async throws {
-        removed.withLock { $0.append(jobID) }
-    }
-}
-
 struct PruneStoredVideosTests {
     @Test(.timeLimit(.minutes(1)))
     func pruningACompletedJobDeletesItsStoredVideo() async throws {
@@ -155,7 +145,7 @@ struct PruneStoredVideosTests {
                 try await harness.store.outcome(for: id)?.deliveries.allSatisfy { $0.state == .delivered } == true
             }
         }
-        let videos = RecordingVideoFiles()
+        let videos = RecordingStoredVideoFiles()
         let control = JobControl(
             store: harness.store,
             spool: harness.spool,
@@ -165,7 +155,7 @@ struct PruneStoredVideosTests {
         )
         let result = try await control.prune(before: SystemTimeSource().now() + .seconds(1))
         #expect(result.pruned == 1)
-        #expect(videos.removedJobs == [id])
+        #expect(videos.removed == [id])
         #expect(try await harness.store.job(id) == nil)
     }
 }

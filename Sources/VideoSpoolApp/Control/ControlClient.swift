@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import VideoSpoolCore
 import VideoSpoolFileSystem
+import VideoSpoolObjectStorage
 import VideoSpoolRuntime
 import VideoSpoolStore
 
@@ -58,17 +59,24 @@ public enum ControlClient {
         onUpdate: @escaping @Sendable (ControlUpdate) -> Void
     ) async throws -> ControlResponse {
         let spool = LocalSpoolDirectory(root: settings.spoolDirectory)
-        var response = try await OperatorStore.withStore(settings: settings, environment: environment) { store in
+        let logger = {
             var logger = Logger(label: "videospool")
             logger.logLevel = .critical
-            let control = JobControl(
-                store: store,
-                spool: spool,
-                time: SystemTimeSource(),
-                logger: logger,
-                videos: LocalResultsDirectory(path: settings.resultsDirectory)
-            )
-            return await request.perform(with: control) { onUpdate($0) }
+            return logger
+        }()
+        var response = try await ObjectStorageConnection.with(settings: settings, environment: environment, logger: logger) {
+            objectStorage in
+            try await OperatorStore.withStore(settings: settings, environment: environment) { store in
+                let control = JobControl(
+                    store: store,
+                    spool: spool,
+                    time: SystemTimeSource(),
+                    logger: logger,
+                    videos: LocalResultsDirectory(path: settings.resultsDirectory),
+                    objects: objectStorage?.videoObjects
+                )
+                return await request.perform(with: control) { onUpdate($0) }
+            }
         }
         response.via = "store"
         return response

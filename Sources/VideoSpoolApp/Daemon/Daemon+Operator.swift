@@ -8,7 +8,12 @@ extension Daemon {
     /// finished jobs (`state.retention_days`). `serviceGroup` lists them before the pipeline, so they
     /// start before it and stop after it.
     var operatorServices: [any Service] {
-        let control = JobControl(pipeline: pipeline, spool: spool, videos: LocalResultsDirectory(path: settings.resultsDirectory))
+        let control = JobControl(
+            pipeline: pipeline,
+            spool: spool,
+            videos: controlStorage.videos,
+            objects: controlStorage.objects
+        )
         let reloading = self.reloading
         return [
             ControlService(

@@ -5,6 +5,7 @@ import Synchronization
 import UnixSignals
 import VideoSpoolCore
 import VideoSpoolHTTP
+import VideoSpoolObjectStorage
 import VideoSpoolRuntime
 import VideoSpoolSystemd
 
@@ -66,7 +67,7 @@ extension Daemon {
     /// Applies new settings to the running components; returns the changed keys that need a
     /// restart to take effect.
     @discardableResult
-    func apply(_ settings: DaemonSettings, credentials: Credentials) -> [String] {
+    package func apply(_ settings: DaemonSettings, credentials: Credentials) -> [String] {
         let old = reloading.current
         var pending: [String] = []
         if settings.spoolDirectory != old.spoolDirectory { pending.append("spool.directory") }
@@ -76,9 +77,14 @@ extension Daemon {
         if settings.storeVideos != old.storeVideos { pending.append("results.download") }
         if settings.resultsDirectory != old.resultsDirectory { pending.append("results.directory") }
         if settings.maximumConcurrentDownloads != old.maximumConcurrentDownloads { pending.append("results.max_concurrent") }
+        // The S3 client is made at start; its settings and credentials follow a reload.
+        if (settings.s3 == nil) != (objectStorage == nil) { pending.append("results.s3") }
+        if let objectStorage, let s3 = settings.s3, let s3Credentials = credentials.s3 {
+            objectStorage.storage.update(configuration: s3.configuration, credentials: s3Credentials)
+        }
 
         logSettings.level = settings.logLevel
-        logSettings.setSecrets([credentials.apiKey, credentials.webhookSecret.encoded])
+        logSettings.setSecrets(credentials.secrets)
         api.update(apiKey: credentials.apiKey, requestTimeout: .seconds(double: settings.requestTimeoutSeconds))
         // Through the rate limiter: a limit that 429s lowered stays lowered and recovers from there.
         pipeline.rateLimiter.reconfigure(
@@ -104,6 +110,10 @@ extension Daemon {
         kept.storeVideos = old.storeVideos
         kept.resultsDirectorySetting = old.resultsDirectorySetting
         kept.maximumConcurrentDownloads = old.maximumConcurrentDownloads
+        if (settings.s3 == nil) != (objectStorage == nil) {
+            kept.s3 = old.s3
+            kept.keepLocal = old.keepLocal
+        }
         reloading.current = kept
         return pending
     }

@@ -74,7 +74,12 @@ extension Daemon {
     /// The lease keeper, on a shared store.
     var sharedStoreServices: [any Service] {
         guard let sharedStore else { return [] }
-        let control = JobControl(pipeline: pipeline, spool: spool, videos: LocalResultsDirectory(path: settings.resultsDirectory))
+        let control = JobControl(
+            pipeline: pipeline,
+            spool: spool,
+            videos: controlStorage.videos,
+            objects: controlStorage.objects
+        )
         let stateDirectory = settings.stateDirectory
         let logger = self.logger
         return [

@@ -9,6 +9,7 @@ public import UnixSignals
 public import VideoSpoolCore
 public import VideoSpoolFileSystem
 import VideoSpoolHTTP
+import VideoSpoolObjectStorage
 import VideoSpoolPostgres
 public import VideoSpoolRuntime
 import VideoSpoolStore
@@ -31,6 +32,8 @@ public struct Daemon: Sendable {
     let apiClient: HTTPClient
     let transport: HTTPWebhookTransport
     let downloader: HTTPVideoDownloader
+    /// `results.s3`; nil without.
+    package let objectStorage: ObjectStorageConnection?
     let logger: Logger
     let logSettings: LogSettings
     let notifier: any ServiceManagerNotifier
@@ -163,6 +166,12 @@ public struct Daemon: Sendable {
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             logger: logger
         )
+        let objectStorage = ObjectStorageConnection.make(
+            settings: settings,
+            credentials: credentials.s3,
+            time: environment.time,
+            logger: logger
+        )
         // Idle loops wake a few times per watchdog period to show they are alive.
         let heartbeats = Heartbeats(interval: environment.watchdogTimeout.map { $0 / 4 })
         let context = PipelineContext(
@@ -191,6 +200,8 @@ public struct Daemon: Sendable {
                 directory: settings.resultsDirectory,
                 maximumConcurrent: settings.maximumConcurrentDownloads
             ),
+            objects: objectStorage?.videoObjects,
+            localVideos: LocalResultsDirectory(path: settings.resultsDirectory),
             limits: Pipeline.Limits(
                 maximumConcurrentRequests: settings.maximumConcurrentRequests,
                 maximumInFlightGenerations: settings.maximumInFlightGenerations,
@@ -220,6 +231,7 @@ public struct Daemon: Sendable {
             apiClient: apiClient,
             transport: transport,
             downloader: downloader,
+            objectStorage: objectStorage,
             logger: logger,
             logSettings: environment.logSettings,
             notifier: environment.notifier,
@@ -375,7 +387,13 @@ public struct Daemon: Sendable {
     public func shutdown() async throws {
         try await transport.shutdown()
         try await downloader.shutdown()
+        try await objectStorage?.shutdown()
         try await apiClient.shutdown()
+    }
+
+    /// Stored videos for retention: the results directory, and the objects in `results.s3`.
+    var controlStorage: (videos: LocalResultsDirectory, objects: (any VideoObjectStorage)?) {
+        (LocalResultsDirectory(path: settings.resultsDirectory), objectStorage?.videoObjects)
     }
 }
 

@@ -51,15 +51,16 @@ public enum JobReportFormat {
         object["polls"] = .int(Int64(job.polls))
         object["video_url"] = .optional(job.videoURL.map(HTTPURL.redacting))
         let video = announcedVideo(report)
-        if let file = video?["file"] {
+        if video?["file"] != nil || video?["object"] != nil {
             object["stored_video"] = .object(
                 JSONObject([
-                    "file": file, "bytes": video?["bytes"] ?? .null, "sha256": video?["sha256"] ?? .null,
-                    "content_type": video?["content_type"] ?? .null,
+                    "file": video?["file"] ?? .null, "bytes": video?["bytes"] ?? .null, "sha256": video?["sha256"] ?? .null,
+                    "content_type": video?["content_type"] ?? .null, "object": video?["object"] ?? .null,
                 ])
             )
         }
         if let error = video?["download_error"] { object["video_download_error"] = error }
+        if let error = video?["upload_error"] { object["video_upload_error"] = error }
         object["callback_urls"] = .array(job.callbackURLs.map { .string(HTTPURL.redacting($0)) })
         object["metadata"] = job.metadata.map(JSONValue.object) ?? .null
         object["request"] = request(report.requestBody)
@@ -139,10 +140,12 @@ public enum JobReportFormat {
         if let failure = job.failure { fields.append(("error", "\(failure.code): \(failure.message)")) }
         if let video = job.videoURL { fields.append(("video", HTTPURL.redacting(video))) }
         let announced = announcedVideo(report)
-        if let file = announced?["file"]?.stringValue {
+        let copies = [announced?["file"]?.stringValue, announced?["object"]?.stringValue].compactMap { $0 }
+        if !copies.isEmpty {
             let bytes = announced?["bytes"]?.numberValue?.text ?? "?"
             let sha256 = announced?["sha256"]?.stringValue ?? "?"
-            fields.append(("stored", "\(file) (\(bytes) bytes, sha256 \(sha256))"))
+            fields.append(("stored", "\(copies.joined(separator: " and ")) (\(bytes) bytes, sha256 \(sha256))"))
+            if let error = announced?["upload_error"]?.stringValue { fields.append(("uploaded", "no: \(error)")) }
         } else if let error = announced?["download_error"]?.stringValue {
             fields.append(("stored", "no: \(error)"))
         } else if job.phase == .storing {

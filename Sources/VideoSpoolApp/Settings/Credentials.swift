@@ -1,5 +1,6 @@
 import Foundation
 public import VideoSpoolCore
+public import VideoSpoolObjectStorage
 public import VideoSpoolPostgres
 
 /// The API key and the webhook signing secret, found the way systemd services expect: an explicit
@@ -9,11 +10,19 @@ public struct Credentials: Sendable, CustomStringConvertible {
     public let webhookSecret: WebhookSecret
     /// The shared store's connection, password included, with `state.backend: postgresql`.
     public let postgresql: PostgresStoreConfiguration?
+    /// Object storage's access key and secret, with `results.s3`.
+    public let s3: SigV4Credentials?
 
-    public init(apiKey: String, webhookSecret: WebhookSecret, postgresql: PostgresStoreConfiguration? = nil) {
+    public init(
+        apiKey: String,
+        webhookSecret: WebhookSecret,
+        postgresql: PostgresStoreConfiguration? = nil,
+        s3: SigV4Credentials? = nil
+    ) {
         self.apiKey = apiKey
         self.webhookSecret = webhookSecret
         self.postgresql = postgresql
+        self.s3 = s3
     }
 
     /// Never prints a secret.
@@ -22,6 +31,7 @@ public struct Credentials: Sendable, CustomStringConvertible {
     /// Every secret, to be scrubbed from anything logged.
     public var secrets: [String] {
         [apiKey, webhookSecret.encoded] + [postgresql?.password].compactMap { $0 }.filter { !$0.isEmpty }
+            + (s3?.secrets ?? [])
     }
 
     /// The shared store's connection, with the password from `state.postgresql.password_file`, the
@@ -70,7 +80,8 @@ public struct Credentials: Sendable, CustomStringConvertible {
         return Credentials(
             apiKey: key,
             webhookSecret: secret,
-            postgresql: try postgresql(settings: settings, environment: environment)
+            postgresql: try postgresql(settings: settings, environment: environment),
+            s3: try settings.s3?.resolveCredentials(environment: environment)
         )
     }
 

@@ -135,6 +135,14 @@ extension DaemonSettings {
             in: 1...1024
         )
         announceAfterDownload = try reader.bool("results.announce_after_download", default: announceAfterDownload)
+        keepLocal = try reader.bool("results.keep_local", default: keepLocal)
+        s3 = try S3Settings.read(config: config)
+        if s3 != nil, !storeVideos {
+            throw ConfigurationError(key: "results.download", "must be true with results.s3: only stored videos are uploaded")
+        }
+        if !keepLocal, s3 == nil {
+            throw ConfigurationError(key: "results.keep_local", "false needs results.s3: without object storage the local copy is the only one")
+        }
 
         modelsDirectory = try reader.path("models.directory", default: modelsDirectory)
         allowUnlistedModels = try reader.bool("models.allow_unlisted", default: allowUnlistedModels)

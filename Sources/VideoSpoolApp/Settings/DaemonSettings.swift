@@ -60,6 +60,10 @@ public struct DaemonSettings: Sendable {
     public var maximumConcurrentDownloads = 4
     /// The completed webhook waits for the stored video (and carries its file and checksum).
     public var announceAfterDownload = true
+    /// With object storage: keep the local copy after its upload is confirmed.
+    public var keepLocal = true
+    /// `results.s3.*`: upload each stored video to S3-compatible object storage; `nil` without.
+    public var s3: S3Settings?
 
     /// `results.directory`, defaulted from `state.directory`.
     public var resultsDirectory: String { resultsDirectorySetting ?? stateDirectory + "/videos" }
@@ -95,10 +99,10 @@ public struct DaemonSettings: Sendable {
         "webhooks.retry_schedule_seconds", "webhooks.allow_private_networks", "webhooks.allowed_networks",
         "webhooks.max_concurrent_deliveries",
         "results.download", "results.directory", "results.max_bytes", "results.deadline_seconds",
-        "results.max_concurrent", "results.announce_after_download",
+        "results.max_concurrent", "results.announce_after_download", "results.keep_local",
         "models.directory", "models.allow_unlisted",
         "log.level",
-    ] + PostgresStoreConfiguration.keys
+    ] + PostgresStoreConfiguration.keys + S3Settings.knownKeys
 
     /// The rules the state machine follows, from these settings.
     public var pipelinePolicy: PipelinePolicy {
@@ -123,7 +127,8 @@ public struct DaemonSettings: Sendable {
         policy.videoStorage = VideoStoragePolicy(
             download: storeVideos,
             announceAfterDownload: announceAfterDownload,
-            retry: VideoDownloadRetry(deadline: .seconds(double: downloadDeadlineSeconds))
+            retry: VideoDownloadRetry(deadline: .seconds(double: downloadDeadlineSeconds)),
+            keepLocal: keepLocal
         )
         return policy
     }
@@ -186,6 +191,7 @@ extension DaemonSettings {
                     ? " (to \(resultsDirectory), at most \(maximumVideoBytes) bytes, \(maximumConcurrentDownloads) at once, "
                         + "deadline \(Int(downloadDeadlineSeconds)) s, announce after download: \(announceAfterDownload))"
                     : ""),
+        ] + (s3.map { ["results.keep_local: \(keepLocal)"] + $0.summary } ?? ["results.s3: off"]) + [
             "models.directory: \(modelsDirectory) (\(modelSummary))",
             "models.allow_unlisted: \(allowUnlistedModels)",
             "log.level: \(logLevel.rawValue)",

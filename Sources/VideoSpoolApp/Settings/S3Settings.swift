@@ -2,10 +2,8 @@ public import Configuration
 import Foundation
 public import VideoSpoolObjectStorage
 
-/// `results.s3.*`: object storage for stored results, and where its credentials come from.
-///
-/// Not yet part of ``DaemonSettings``: ``read(config:)`` is the function that will read these keys
-/// from it, and ``knownKeys`` the keys to add to ``DaemonSettings/knownKeys`` then.
+/// `results.s3.*`: object storage for stored results, and where its credentials come from
+/// (``DaemonSettings/s3``).
 public struct S3Settings: Sendable {
     public var configuration: S3Configuration
     public var accessKeyIDFile: String?

@@ -41,6 +41,9 @@ public struct VideoDownloadError: Error, Sendable, Hashable, CustomStringConvert
         public static let storageFailed: Code = "storage_failed"
         /// The download was canceled (the daemon is stopping); the part file is kept.
         public static let canceled: Code = "canceled"
+        /// Object storage (`results.s3`) refused or failed the upload, or holds other bytes than
+        /// were sent; the message says which, and `isTransient` whether trying again can help.
+        public static let uploadFailed: Code = "upload_failed"
     }
 
     public var code: Code

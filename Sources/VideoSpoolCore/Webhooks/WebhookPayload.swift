@@ -83,17 +83,37 @@ public enum WebhookPayload {
     private static func videoJSON(url: String, storage: VideoStorageOutcome?) -> JSONValue {
         var video = JSONObject(["url": .string(url)])
         switch storage {
-        case .stored(let stored)?:
-            video["file"] = .string(stored.path)
+        case .stored(let stored, let upload)?:
+            if case .uploaded(_, localCopyKept: false) = upload {
+                // Removed once the upload was confirmed: the object is the copy.
+            } else {
+                video["file"] = .string(stored.path)
+            }
             video["bytes"] = .int(stored.bytes)
             video["sha256"] = .string(stored.sha256)
             video["content_type"] = .string(stored.contentType)
+            switch upload {
+            case .uploaded(let uploaded, _)?:
+                video["object"] = .string(uploaded.object)
+                video["object_url"] = .string(uploaded.url)
+                video["object_url_expires_at"] = .string(uploaded.urlExpiresAt.iso8601)
+            case .failed(let error)?:
+                video["upload_error"] = .string(error.message)
+            case nil:
+                break
+            }
         case .failed(let error)?:
             video["download_error"] = .string(error.message)
         case nil:
             break
         }
         return .object(video)
+    }
+
+    /// The object (`s3://bucket/key`) a completed event announced, if its video was uploaded.
+    public static func announcedObject(in event: WebhookEvent) -> String? {
+        guard event.type == .completed, let document = try? JSONParser().parse(event.body) else { return nil }
+        return document["data"]?["video"]?["object"]?.stringValue
     }
 
     private static func errorJSON(_ failure: JobFailure) -> JSONValue {

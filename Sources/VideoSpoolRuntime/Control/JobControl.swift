@@ -32,11 +32,20 @@ public struct JobControl: Sendable {
     private let pipeline: Pipeline?
     /// Stored videos, which retention deletes with their jobs (`nil`: none are stored).
     private let videos: (any StoredVideoFiles)?
+    /// Object storage, whose objects retention deletes with their jobs when it
+    /// ``VideoObjectStorage/deletesOnPrune``.
+    private let objects: (any VideoObjectStorage)?
     private let logger: Logger
 
     /// Inside the running daemon.
-    public init(pipeline: Pipeline, spool: any SpoolDirectory, videos: (any StoredVideoFiles)? = nil) {
+    public init(
+        pipeline: Pipeline,
+        spool: any SpoolDirectory,
+        videos: (any StoredVideoFiles)? = nil,
+        objects: (any VideoObjectStorage)? = nil
+    ) {
         self.videos = videos
+        self.objects = objects
         self.store = pipeline.context.store
         self.spool = spool
         self.time = pipeline.context.time
@@ -51,9 +60,11 @@ public struct JobControl: Sendable {
         spool: any SpoolDirectory,
         time: any TimeSource,
         logger: Logger,
-        videos: (any StoredVideoFiles)? = nil
+        videos: (any StoredVideoFiles)? = nil,
+        objects: (any VideoObjectStorage)? = nil
     ) {
         self.videos = videos
+        self.objects = objects
         self.store = store
         self.spool = spool
         self.time = time
@@ -307,9 +318,20 @@ public struct JobControl: Sendable {
     /// Jobs deleted per transaction: small enough that the daemon's writer is never held for long.
     public static let pruneBatchSize = 500
 
+    /// Deletes the objects the completed jobs' events announced (`results.s3.delete_on_prune`).
+    private func removeObjects(of jobs: [Job]) async throws {
+        guard let objects, objects.deletesOnPrune else { return }
+        for job in jobs where job.phase == .completed {
+            guard let event = try await store.outcome(for: job.id)?.event,
+                let object = WebhookPayload.announcedObject(in: event)
+            else { continue }
+            try await objects.removeObject(object)
+        }
+    }
+
     /// Deletes finished jobs that ended before `cutoff` (no delivery pending), with their outcome
-    /// files and stored videos, oldest first, in batches so that the daemon's writer is never held
-    /// for long. Each batch costs its size (the store walks an index in prune order), so a prune of
+    /// files, stored videos and (`results.s3.delete_on_prune`) objects, oldest first, in batches so
+    /// that the daemon's writer is never held for long. Each batch costs its size (the store walks an index in prune order), so a prune of
     /// N jobs costs O(N) however long the history. `progress` hears of each batch once it is
     /// committed, with the running total. Cancellation (the daemon stopping) ends it between
     /// batches; the result then says how far it got.
@@ -333,6 +355,7 @@ public struct JobControl: Sendable {
                 for job in jobs where job.phase.hasOutcomeFile { try await spool.removeOutcome(jobID: job.id) }
                 // Only completed jobs have a video; a part file is only ever left by one.
                 for job in jobs where job.phase == .completed { try await videos?.removeStoredVideo(jobID: job.id) }
+                try await removeObjects(of: jobs)
                 try await spool.flush()
                 try await store.commit(jobs.map { .deleteJob($0.id) })
                 pruned += jobs.count

@@ -6,11 +6,15 @@ public import VideoSpoolCore
 /// Stores completed generations' videos (`results.download`) before their webhooks go out: jobs
 /// in the `storing` phase are downloaded into `results.directory`, at most
 /// `results.max_concurrent` at once, retried with backoff until `results.deadline_seconds`, and
-/// then finished, with the stored file or with `video.download_error`.
+/// then finished, with the stored file or with `video.download_error`. With object storage
+/// (`results.s3`) the verified file is uploaded too, within the same deadline, before the job is
+/// finished; an upload that still fails then is announced with the local file and
+/// `video.upload_error`.
 ///
 /// A job stays `storing` in the store until it is finished, so a crash or a stop mid-download
 /// leaves it there, and the next start downloads it again (resuming the part file where the server
-/// allows); the completed event is recorded once, in the same transaction as `completed`.
+/// allows) and uploads it again (to the same key); the completed event is recorded once, in the
+/// same transaction as `completed`.
 public final class DownloadService: Service, Sendable {
     public struct Configuration: Sendable, Hashable {
         /// `results.directory`; the daemon creates it before the pipeline runs.
@@ -31,6 +35,8 @@ public final class DownloadService: Service, Sendable {
         var attempts = 0
         /// Announced already (`results.announce_after_download: false`): the result is only logged.
         var announced = false
+        /// The verified local copy, once downloaded: later attempts only upload it again.
+        var stored: StoredVideo?
     }
 
     private struct State {
@@ -44,6 +50,10 @@ public final class DownloadService: Service, Sendable {
 
     private let context: PipelineContext
     private let downloader: any VideoDownloader
+    /// `results.s3`: each stored video is uploaded before it is announced; nil without.
+    private let objects: (any VideoObjectStorage)?
+    /// Where a local copy is removed once uploaded (`results.keep_local: false`).
+    private let localVideos: (any StoredVideoFiles)?
     private let finisher: JobFinisher
     private let configuration: Configuration
     private let state = Mutex(State())
@@ -52,11 +62,15 @@ public final class DownloadService: Service, Sendable {
     public init(
         context: PipelineContext,
         downloader: any VideoDownloader,
+        objects: (any VideoObjectStorage)? = nil,
+        localVideos: (any StoredVideoFiles)? = nil,
         finisher: JobFinisher,
         configuration: Configuration
     ) {
         self.context = context
         self.downloader = downloader
+        self.objects = objects
+        self.localVideos = localVideos
         self.finisher = finisher
         self.configuration = configuration
     }
@@ -154,23 +168,93 @@ public final class DownloadService: Service, Sendable {
         }
     }
 
-    private func store(_ tracked: Tracked) async {
-        guard let url = tracked.job.videoURL else {
-            preconditionFailure("Invalid state: job \(tracked.job.id) has no video URL to store")
+    /// What one attempt came to.
+    private enum Step {
+        case downloadFailed(VideoDownloadError)
+        /// Downloaded (now or by an earlier attempt), but the upload failed.
+        case uploadFailed(StoredVideo, VideoDownloadError)
+        /// Downloaded, and uploaded when there is object storage.
+        case stored(StoredVideo, UploadedVideo?)
+
+        var video: StoredVideo? {
+            switch self {
+            case .downloadFailed: nil
+            case .uploadFailed(let video, _), .stored(let video, _): video
+            }
         }
-        let request = VideoDownloadRequest(url: url, jobID: tracked.job.id, directory: configuration.directory)
+    }
+
+    private func store(_ tracked: Tracked) async {
         let logger = context.logger(for: tracked.job)
+        guard let step = await attempt(tracked, logger: logger) else {
+            // The daemon is stopping: the job stays `storing` and the next start resumes it.
+            logger.info("Storing the video interrupted; it resumes at the next start", metadata: ["event": "video.interrupted"])
+            return
+        }
+        guard stillTracked(tracked.job.id) else { return }
+        if tracked.announced {
+            forget(tracked.job.id)
+            switch step {
+            case .stored(_, let uploaded?):
+                logUploaded(uploaded, logger: logger)
+                if !context.policy.videoStorage.keepLocal { await removeLocalCopy(tracked.job.id, logger: logger) }
+            case .stored(_, nil): break
+            case .downloadFailed(let error): logFailed(error, logger: logger, final: true)
+            case .uploadFailed(_, let error): logUploadFailed(error, logger: logger, final: true)
+            }
+            return
+        }
+        do {
+            try await settle(tracked, step: step, logger: logger)
+        } catch {
+            // The store refused the commit (and said why in its own log): try again later,
+            // without downloading again what is stored already.
+            logger.error("Could not record the video's result", metadata: ["error.message": "\(error)"])
+            var retained = tracked
+            retained.stored = step.video ?? tracked.stored
+            reschedule(retained, at: context.time.now() + .seconds(5))
+        }
+    }
+
+    /// Downloads the video (unless an earlier attempt did) and uploads it when there is object
+    /// storage; nil when the daemon's stop interrupted it.
+    private func attempt(_ tracked: Tracked, logger: Logger) async -> Step? {
+        let video: StoredVideo
+        if let kept = tracked.stored {
+            video = kept
+        } else {
+            switch await download(tracked.job) {
+            case nil: return nil
+            case .failure(let error)?: return .downloadFailed(error)
+            case .success(let downloaded)?:
+                logStored(downloaded, logger: logger)
+                video = downloaded
+            }
+        }
+        guard let objects else { return .stored(video, nil) }
+        do {
+            // The key's date is the generation's end, so a redone upload writes the same key.
+            let date = tracked.job.finishedAt ?? context.time.now()
+            return .stored(video, try await objects.upload(video, jobID: tracked.job.id, date: date))
+        } catch {
+            if error.code == .canceled || Task.isCancelled { return nil }
+            return .uploadFailed(video, error)
+        }
+    }
+
+    /// nil when the daemon's stop canceled the download.
+    private func download(_ job: Job) async -> Result<StoredVideo, VideoDownloadError>? {
+        guard let url = job.videoURL else {
+            preconditionFailure("Invalid state: job \(job.id) has no video URL to store")
+        }
+        let request = VideoDownloadRequest(url: url, jobID: job.id, directory: configuration.directory)
         let outcome: Result<StoredVideo, VideoDownloadError>
         do {
             outcome = .success(try await downloader.download(request))
         } catch {
             outcome = .failure(error)
         }
-        if case .failure(let error) = outcome, error.code == .canceled || Task.isCancelled {
-            // The daemon is stopping: the job stays `storing` and the next start resumes it.
-            logger.info("Video download interrupted; it resumes at the next start", metadata: ["event": "video.interrupted"])
-            return
-        }
+        if case .failure(let error) = outcome, error.code == .canceled || Task.isCancelled { return nil }
         state.withLock { state in
             switch outcome {
             case .success: state.stalled = nil
@@ -179,35 +263,26 @@ public final class DownloadService: Service, Sendable {
             case .failure: break
             }
         }
-        guard stillTracked(tracked.job.id) else { return }
-        if tracked.announced {
-            forget(tracked.job.id)
-            switch outcome {
-            case .success(let video): logStored(video, logger: logger)
-            case .failure(let error): logFailed(error, logger: logger, final: true)
-            }
-            return
-        }
-        do {
-            try await settle(tracked, outcome: outcome, logger: logger)
-        } catch {
-            // The store refused the commit (and said why in its own log): try again later.
-            logger.error("Could not record the video's result", metadata: ["error.message": "\(error)"])
-            reschedule(tracked, at: context.time.now() + .seconds(5))
-        }
+        return outcome
     }
 
-    /// Commits what the download's outcome means for the job, and finishes it when it is over.
-    private func settle(_ tracked: Tracked, outcome: Result<StoredVideo, VideoDownloadError>, logger: Logger) async throws {
+    /// Commits what the attempt means for the job, and finishes it when it is over.
+    private func settle(_ tracked: Tracked, step: Step, logger: Logger) async throws {
         var job = tracked.job
         let now = context.time.now()
-        switch outcome {
-        case .success(let video):
+        let policy = context.policy.videoStorage
+        switch step {
+        case .stored(let video, let uploaded):
             _ = context.machine.videoStored(&job, now: now)
             forget(job.id)
-            logStored(video, logger: logger)
-            try await finish(job, storage: .stored(video))
-        case .failure(let error):
+            if let uploaded { logUploaded(uploaded, logger: logger) }
+            let upload = uploaded.map { policy.upload(.success($0)) }
+            // The local copy goes only after the event that no longer names it is committed: a
+            // crash in between leaves a file that retention removes with the job, never a
+            // `storing` job whose only copy is remote.
+            guard try await finish(job, storage: .stored(video, upload: upload)) else { return }
+            if case .uploaded(_, localCopyKept: false)? = upload { await removeLocalCopy(job.id, logger: logger) }
+        case .downloadFailed(let error), .uploadFailed(_, let error):
             var random = SystemRandomNumberGenerator()
             let action = context.machine.videoStoreFailed(
                 &job,
@@ -216,31 +291,59 @@ public final class DownloadService: Service, Sendable {
                 now: now,
                 using: &random
             )
+            let video = step.video
             switch action {
             case .storeVideo(let at):
-                logFailed(error, logger: logger, final: false, retryAt: at)
+                if video == nil {
+                    logFailed(error, logger: logger, final: false, retryAt: at)
+                } else {
+                    logUploadFailed(error, logger: logger, final: false, retryAt: at)
+                }
                 guard try await context.commitHeld([.updateJob(job)]) else {
                     forget(job.id)
                     return
                 }
                 var next = tracked
                 next.job = job
+                next.stored = video
                 reschedule(next, at: at)
             case .finish:
                 forget(job.id)
-                logFailed(error, logger: logger, final: true)
-                try await finish(job, storage: .failed(error))
+                if let video {
+                    logUploadFailed(error, logger: logger, final: true)
+                    _ = try await finish(job, storage: .stored(video, upload: policy.upload(.failure(error))))
+                } else {
+                    logFailed(error, logger: logger, final: true)
+                    _ = try await finish(job, storage: .failed(error))
+                }
             case .enqueue, .poll, .pauseSubmissions, .pausePolling:
                 preconditionFailure("Invalid state: a failed download produced \(action)")
             }
         }
     }
 
-    private func finish(_ job: Job, storage: VideoStorageOutcome) async throws {
+    /// Removes the local copy of an uploaded video (`results.keep_local: false`). A failure leaves
+    /// the file to retention, which removes it with the job.
+    private func removeLocalCopy(_ id: JobID, logger: Logger) async {
+        guard let localVideos else { return }
+        do {
+            try await localVideos.removeStoredVideo(jobID: id)
+        } catch {
+            logger.warning(
+                "Could not remove the local copy of an uploaded video; retention removes it with the job",
+                metadata: ["error.message": "\(error)"]
+            )
+        }
+    }
+
+    /// - Returns: false when another daemon holds the job now (it stores the video again and
+    ///   announces it).
+    private func finish(_ job: Job, storage: VideoStorageOutcome) async throws -> Bool {
         do {
             try await finisher.finish(job, storage: storage)
+            return true
         } catch is LeaseLost {
-            // Another daemon holds the job now; it stores the video again and announces it.
+            return false
         }
     }
 
@@ -278,6 +381,32 @@ public final class DownloadService: Service, Sendable {
                 "video.content_type": "\(video.contentType)",
             ]
         )
+    }
+
+    private func logUploaded(_ uploaded: UploadedVideo, logger: Logger) {
+        // Not the presigned link: it works as a credential until it expires.
+        logger.info(
+            "Video uploaded",
+            metadata: [
+                "event": "video.uploaded",
+                "video.object": "\(uploaded.object)",
+                "video.object_url_expires_at": "\(uploaded.urlExpiresAt.iso8601)",
+            ]
+        )
+    }
+
+    private func logUploadFailed(_ error: VideoDownloadError, logger: Logger, final: Bool, retryAt: Timestamp? = nil) {
+        var metadata: Logger.Metadata = [
+            "event": final ? "video.upload_failed" : "video.upload_retry",
+            "error.code": "\(error.code)",
+            "error.message": "\(error.message)",
+        ]
+        if let retryAt { metadata["retry.at"] = "\(retryAt)" }
+        if final {
+            logger.warning("Video not uploaded; the job is announced with the local file and upload_error", metadata: metadata)
+        } else {
+            logger.notice("Video upload failed; it will be retried", metadata: metadata)
+        }
     }
 
     private func logFailed(_ error: VideoDownloadError, logger: Logger, final: Bool, retryAt: Timestamp? = nil) {

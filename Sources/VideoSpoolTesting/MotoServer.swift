@@ -1,23 +1,26 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import Synchronization
-import VideoSpoolObjectStorage
+public import VideoSpoolObjectStorage
 
 /// moto's S3 server (`python3 -m moto.server`, from `make deps`) on a free loopback port, with an
 /// IAM user whose signature it checks on every request once ``setAuthentication(_:)`` turns that on.
-final class MotoServer {
+// Unchecked: every stored property is a constant, and the process is only signalled and waited
+// for (by ``stop()``), so tests may hand the server to the `@Sendable` closures they run.
+public final class MotoServer: @unchecked Sendable {
     /// Whether moto can be imported. Without it the moto tests are skipped, loudly, outside CI;
     /// in CI (`CI` set) they run and fail, so a missing install cannot pass unnoticed.
-    static let canRun: Bool = isInstalled || ProcessInfo.processInfo.environment["CI"] != nil
+    public static let canRun: Bool = isInstalled || ProcessInfo.processInfo.environment["CI"] != nil
 
-    static let isInstalled: Bool = {
+    public static let isInstalled: Bool = {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", "import moto.server, boto3"]
         var environment = ProcessInfo.processInfo.environment
-        environment["PYTHONPATH"] = pythonPath
+        environment["PYTHONPATH"] = Python.path
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -26,14 +29,14 @@ final class MotoServer {
         return process.terminationStatus == 0
     }()
 
-    static let skipMessage =
-        "moto is not installed in \(pythonPath): run `make deps`. SKIPPING the tests against a signature-checking S3 server."
+    public static let skipMessage =
+        "moto is not installed in \(Python.path): run `make deps`. SKIPPING the tests against a signature-checking S3 server."
 
-    let endpoint: String
-    let port: Int
-    let bucket: String
+    public let endpoint: String
+    public let port: Int
+    public let bucket: String
     /// The IAM user's access key, created by `Tests/python/moto_setup.py`.
-    let credentials: SigV4Credentials
+    public let credentials: SigV4Credentials
     private let process: Process
     /// Kept until the server stops, so that the reading end stays open while the reader thread reads.
     private let pipe: Pipe
@@ -61,7 +64,7 @@ final class MotoServer {
     }
 
     /// Runs `body` with a started, prepared server (authentication on), and stops it afterwards.
-    static func with<Result: Sendable>(bucket: String = "videospool-results", _ body: (MotoServer) async throws -> Result)
+    public static func with<Result: Sendable>(bucket: String = "videospool-results", _ body: (MotoServer) async throws -> Result)
         async throws -> Result
     {
         let server = try await start(bucket: bucket)
@@ -91,7 +94,7 @@ final class MotoServer {
         let stdin = Pipe()
         process.standardInput = stdin
         var environment = ProcessInfo.processInfo.environment
-        environment["PYTHONPATH"] = pythonPath
+        environment["PYTHONPATH"] = Python.path
         environment["PYTHONUNBUFFERED"] = "1"
         // Signatures are not checked until the setup below is done, then turned on.
         environment.removeValue(forKey: "INITIAL_NO_AUTH_ACTION_COUNT")
@@ -139,7 +142,7 @@ final class MotoServer {
             credentials: SigV4Credentials(accessKeyID: "-", secretAccessKey: "-")
         )
         do {
-            let json = try runPython(packageRoot + "/Tests/python/moto_setup.py", arguments: [endpoint, bucket])
+            let json = try Python.run(Python.packageRoot + "/Tests/python/moto_setup.py", arguments: [endpoint, bucket])
             let keys = try JSONSerialization.jsonObject(with: Data(json)) as? [String: String]
             guard let id = keys?["access_key_id"], let secret = keys?["secret_access_key"] else {
                 throw PythonFailure(message: "moto_setup.py printed no access key")
@@ -193,36 +196,45 @@ final class MotoServer {
     /// Turns signature checking on (every request is authenticated) or off (moto's default; it
     /// cannot check presigned URLs: with authentication on it fails them with a 500, since it
     /// looks for an Authorization header).
-    func setAuthentication(_ on: Bool) async throws {
-        try await withHTTPClient { client in
+    public func setAuthentication(_ on: Bool) async throws {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
             var request = HTTPClientRequest(url: endpoint + "/moto-api/reset-auth")
             request.method = .POST
             // Flask reads a form-encoded body as a form, leaving the raw data empty.
             request.headers.add(name: "Content-Type", value: "text/plain")
             request.body = .bytes(ByteBuffer(string: on ? "0" : "1000000000"))
-            let response = try await client.execute(request, deadline: .now() + .seconds(30), logger: quietLogger)
+            let response = try await client.execute(
+                request,
+                deadline: .now() + .seconds(30),
+                logger: Logger(label: "moto", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
             _ = try await response.body.collect(upTo: 1 << 16)
             guard response.status == .ok else {
                 throw PythonFailure(message: "moto-api/reset-auth answered \(response.status)")
             }
+            try await client.shutdown()
+        } catch {
+            try? await client.shutdown()
+            throw error
         }
     }
 
     /// The keys of multipart uploads still open in the bucket (`Tests/python/moto_uploads.py`).
-    func openUploads() throws -> [String] {
-        let output = try runPython(
-            packageRoot + "/Tests/python/moto_uploads.py",
+    public func openUploads() throws -> [String] {
+        let output = try Python.run(
+            Python.packageRoot + "/Tests/python/moto_uploads.py",
             arguments: [endpoint, bucket, credentials.accessKeyID, credentials.secretAccessKey]
         )
         return (try JSONSerialization.jsonObject(with: Data(output)) as? [String]) ?? ["<unreadable>"]
     }
 
     /// What moto printed so far (its request log), for failure messages.
-    var log: String { output.text }
+    public var log: String { output.text }
 
     /// SIGKILL: the child inherits the test process's blocked signal mask, SIGTERM included, so
     /// `terminate()` would not end it. moto keeps nothing worth a clean exit.
-    func stop() {
+    public func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -230,7 +242,7 @@ final class MotoServer {
     }
 }
 
-/// Everything a child process printed, appended from FileHandle's reading thread.
+/// Everything a child process printed, appended from its reading thread.
 final class OutputBuffer: Sendable {
     private let storage = Mutex("")
 
