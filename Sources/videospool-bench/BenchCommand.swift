@@ -77,7 +77,10 @@ struct BenchCommand: AsyncParsableCommand {
             for result in PollingScenario(jobs: quick ? 2_000 : 20_000).run() { report(result) }
         }
         if only.contains("download") {
-            // To the disk (what the daemon does), then to tmpfs (the downloader without the disk).
+            // The daemon storing videos as shipped (to the disk, before the webhooks).
+            let daemonScenario = quick ? DaemonDownloadScenario(downloads: 8, bytes: 20 * 1024 * 1024) : DaemonDownloadScenario()
+            report(try await daemonScenario.run(binary: binary))
+            // The downloader alone: to the disk, then to tmpfs (without the disk).
             var scenario = quick ? DownloadScenario(downloads: 8, bytes: 20 * 1024 * 1024) : DownloadScenario()
             if let downloadDirectory { scenario.directory = downloadDirectory + "/videospool-bench-download-\(getpid())" }
             report(try await scenario.run(binary: binary))

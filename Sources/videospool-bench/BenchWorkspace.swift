@@ -20,7 +20,9 @@ struct BenchWorkspace {
 
     /// Writes the configuration: defaults, except what pointing at a local simulator needs and
     /// what the scenario names in `api` (YAML lines under `api:`).
-    func configure(port: Int, api: String = "", state: String = "", extra: String = "") throws {
+    ///
+    /// - Parameter results: YAML lines under `results:`; by default downloads are off.
+    func configure(port: Int, api: String = "", state: String = "", results: String? = nil, extra: String = "") throws {
         let text = """
             spool:
               directory: \(root)/spool
@@ -32,14 +34,15 @@ struct BenchWorkspace {
             \(api.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             webhooks:
               allow_private_networks: true
-            # The simulator's links point nowhere (cdn.simulator.invalid): the pipeline is measured
-            # without storing videos.
             results:
-              download: false
+            \((results ?? Self.withoutDownloads).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             \(extra)
             """
         try text.write(toFile: config, atomically: true, encoding: .utf8)
     }
+
+    /// The pipeline measured without storing videos (the scenarios' simulated links are not fetched).
+    static let withoutDownloads = "download: false"
 
     func start(binary: String, environment: [String: String] = [:]) throws -> DaemonUnderTest {
         try DaemonUnderTest(

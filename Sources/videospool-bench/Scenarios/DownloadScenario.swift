@@ -12,9 +12,9 @@ import VideoSpoolSimulator
 /// the daemon would (stream, hash, fsync, rename). Measures the aggregate throughput and this
 /// process's resident memory above its idle level while they run.
 ///
-/// The downloader runs in the benchmark process rather than in the daemon: the daemon's download
-/// phase is not wired yet. The simulator runs in its own process so its memory and CPU are not
-/// counted as the downloader's.
+/// The downloader alone, in the benchmark process (``DaemonDownloadScenario`` measures the daemon
+/// storing videos); the simulator runs in its own process so its memory and CPU are not counted as
+/// the downloader's.
 struct DownloadScenario {
     var downloads = 32
     var bytes: Int64 = 200 * 1024 * 1024
