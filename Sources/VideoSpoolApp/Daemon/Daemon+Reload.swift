@@ -76,6 +76,8 @@ extension Daemon {
         if settings.storeVideos != old.storeVideos { pending.append("results.download") }
         if settings.resultsDirectory != old.resultsDirectory { pending.append("results.directory") }
         if settings.maximumConcurrentDownloads != old.maximumConcurrentDownloads { pending.append("results.max_concurrent") }
+        // The endpoint is bound, and the registry chosen, at start.
+        if settings.metricsListen != old.metricsListen { pending.append("metrics.listen") }
 
         logSettings.level = settings.logLevel
         logSettings.setSecrets([credentials.apiKey, credentials.webhookSecret.encoded])
@@ -104,6 +106,7 @@ extension Daemon {
         kept.storeVideos = old.storeVideos
         kept.resultsDirectorySetting = old.resultsDirectorySetting
         kept.maximumConcurrentDownloads = old.maximumConcurrentDownloads
+        kept.metricsListen = old.metricsListen
         reloading.current = kept
         return pending
     }

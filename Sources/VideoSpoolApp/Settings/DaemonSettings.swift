@@ -75,6 +75,11 @@ public struct DaemonSettings: Sendable {
     // log.*
     public var logLevel = Logger.Level.info
 
+    // metrics.*
+    /// Where `GET /metrics` is served (docs/metrics.md); `nil`, the default, serves nothing.
+    /// Read at start only.
+    public var metricsListen: MetricsListenAddress?
+
     public init() {}
 
     public static let defaultModelsDirectory = "/etc/videospool/models.d"
@@ -98,6 +103,7 @@ public struct DaemonSettings: Sendable {
         "results.max_concurrent", "results.announce_after_download",
         "models.directory", "models.allow_unlisted",
         "log.level",
+        "metrics.listen",
     ] + PostgresStoreConfiguration.keys
 
     /// The rules the state machine follows, from these settings.
@@ -189,6 +195,7 @@ extension DaemonSettings {
             "models.directory: \(modelsDirectory) (\(modelSummary))",
             "models.allow_unlisted: \(allowUnlistedModels)",
             "log.level: \(logLevel.rawValue)",
+            "metrics.listen: \(metricsListen.map { "\($0)" } ?? "(off)")",
         ]
     }
 }
