@@ -92,10 +92,10 @@ struct MetricsEndpointTests {
                 let config = try EndToEndTests.configure(root: root, port: port, extra: "metrics:\n  listen: \(socket)\n")
                 let daemon = try EndToEndTests.start(config: config, root: root, run: 1)
                 try await daemon.line { $0.contains("Metrics served") }
-                let (status, _) = try Self.curl(["--unix-socket", socket, "-o", "/dev/null", "-w", "%{http_code}", "http://localhost/"])
+                let (status, _) = try Self.curl(["--silent", "--unix-socket", socket, "-o", "/dev/null", "-w", "%{http_code}", "http://localhost/"])
                 #expect(status == "404")
                 let (contentType, _) = try Self.curl([
-                    "--unix-socket", socket, "-o", "/dev/null", "-w", "%{content_type}", "http://localhost/metrics",
+                    "--silent", "--unix-socket", socket, "-o", "/dev/null", "-w", "%{content_type}", "http://localhost/metrics",
                 ])
                 #expect(contentType == "text/plain; version=0.0.4; charset=utf-8")
                 daemon.signal(SIGTERM)
@@ -176,7 +176,7 @@ struct MetricsEndpointTests {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let output = FileManager.default.temporaryDirectory.path + "/run-\(UUID().uuidString).out"
-        FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: output) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         process.standardOutput = handle
@@ -191,12 +191,13 @@ struct MetricsEndpointTests {
 extension [MetricsEndpointTests.Sample] {
     /// The value of the one sample of `name` whose labels include `labels`.
     func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
-        let matching = filter { $0.name == name && labels.allSatisfy { key, value in $0.labels[key] == value } }
+        let matching = filter { sample in sample.name == name && labels.allSatisfy { key, value in sample.labels[key] == value } }
         return matching.count == 1 ? matching[0].value : nil
     }
 
     /// The sum over every sample of `name` whose labels include `labels`.
     func total(_ name: String, _ labels: [String: String] = [:]) -> Double {
-        filter { $0.name == name && labels.allSatisfy { key, value in $0.labels[key] == value } }.map(\.value).reduce(0, +)
+        filter { sample in sample.name == name && labels.allSatisfy { key, value in sample.labels[key] == value } }
+            .map(\.value).reduce(0, +)
     }
 }

@@ -19,7 +19,7 @@ struct PipelineMetricsTests {
         )
         try await harness.run { harness in
             harness.spool.drop("a.json", bytes: TestRequests.seedance(jobID: "job-a"))
-            harness.spool.drop("b.json", bytes: Array(#"{"model": 7}"#.utf8))
+            harness.spool.drop("b.json", bytes: Array(#"{"model": 7, "callback_url": "https://receiver.test/hook"}"#.utf8))
             _ = try await harness.transport.attempts.collect(2)
         }
         let job = try #require(try await harness.store.job(JobID("job-a")!))
@@ -39,7 +39,7 @@ struct PipelineMetricsTests {
         #expect(recorded.counterTotal(label: Name.apiRequests, dimensions: [("kind", "submit"), ("status_class", "2xx")]) == 1)
         #expect(
             recorded.counterTotal(label: Name.apiRequests, dimensions: [("kind", "poll"), ("status_class", "2xx")])
-                == Int64(calls.filter { $0.kind == .status }.count)
+                == Int64(calls.filter { $0.kind != .submit }.count)
         )
         #expect(try recorded.expectTimer(Name.apiRequestDuration, [("kind", "poll")]).values.count == job.polls)
 

@@ -60,7 +60,7 @@ public final class DaemonMetrics: Sendable {
     }
 
     private func update(status: PipelineCounters.Snapshot, limits: APIRateLimiter.Status, pendingDeliveries: Int) {
-        func gauge(_ name: String, _ dimensions: [(String, String)] = [], _ value: Int) {
+        func gauge(_ name: String, _ dimensions: [(String, String)], _ value: Int) {
             CoreMetrics.Gauge(label: name, dimensions: dimensions, factory: factory).record(value)
         }
         for (phase, count) in [
@@ -69,15 +69,15 @@ public final class DaemonMetrics: Sendable {
         ] {
             gauge(Name.jobs, [("phase", phase)], count)
         }
-        gauge(Name.apiConcurrencyLimit, limits.concurrencyLimit)
-        gauge(Name.apiConcurrencyMaximum, limits.maximumConcurrency)
+        gauge(Name.apiConcurrencyLimit, [], limits.concurrencyLimit)
+        gauge(Name.apiConcurrencyMaximum, [], limits.maximumConcurrency)
         // The status line drops a hold whose time has passed; so does this gauge.
-        gauge(Name.apiHeld, status.apiLimits?.heldUntil == nil ? 0 : 1)
+        gauge(Name.apiHeld, [], status.apiLimits?.heldUntil == nil ? 0 : 1)
         gauge(Name.apiPaused, [("loop", "submissions")], status.submissionsPaused == nil ? 0 : 1)
         gauge(Name.apiPaused, [("loop", "polling")], status.pollingPaused == nil ? 0 : 1)
-        gauge(Name.storeAvailable, status.storeUnavailable == nil ? 1 : 0)
-        gauge(Name.downloadsStalled, status.downloadsStalled == nil ? 0 : 1)
-        gauge(Name.deliveriesPending, pendingDeliveries)
+        gauge(Name.storeAvailable, [], status.storeUnavailable == nil ? 1 : 0)
+        gauge(Name.downloadsStalled, [], status.downloadsStalled == nil ? 0 : 1)
+        gauge(Name.deliveriesPending, [], pendingDeliveries)
 
         let process = ProcessStatistics.read()
         if let cpu = process.cpuSeconds {
