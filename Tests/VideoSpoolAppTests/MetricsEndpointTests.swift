@@ -62,6 +62,9 @@ struct MetricsEndpointTests {
                 #expect((samples.value("videospool_credits_used_total", ["model": model]) ?? 0) > 0)
                 #expect((samples.value("videospool_store_commit_duration_seconds_count") ?? 0) > 0)
                 #expect(samples.value("videospool_store_available") == 1)
+                // At zero from the start, so that an alert's increase() sees the first one.
+                #expect(samples.value("videospool_webhook_deliveries_given_up_total", ["state": "failed"]) == 0)
+                #expect(samples.value("videospool_api_pauses_total", ["loop": "polling"]) == 0)
                 #expect(samples.value("videospool_api_paused", ["loop": "submissions"]) == 0)
                 #expect(samples.value("videospool_jobs", ["phase": "queued"]) == 0)
                 #expect(samples.value("videospool_api_concurrency_limit") == samples.value("videospool_api_concurrency_maximum"))

@@ -175,15 +175,15 @@ public struct Daemon: Sendable {
         // Idle loops wake a few times per watchdog period to show they are alive.
         let heartbeats = Heartbeats(interval: environment.watchdogTimeout.map { $0 / 4 })
         let metrics = settings.metricsListen == nil ? nil : environment.metrics ?? DaemonMetrics()
+        let pipelineMetrics = metrics.map { PipelineMetrics(factory: $0.factory, models: settings.models) } ?? .disabled
+        pipelineMetrics.registerAlertingCounters()
         let context = PipelineContext(
             store: store,
             time: environment.time,
             policy: settings.pipelinePolicy,
             heartbeats: heartbeats,
             ownership: leases,
-            metrics: metrics.map {
-                PipelineMetrics(factory: $0.factory, models: settings.models)
-            } ?? .disabled,
+            metrics: pipelineMetrics,
             logger: logger
         )
         let startup = StartupProgress()

@@ -46,6 +46,20 @@ public struct PipelineMetrics: Sendable {
         public static let creditsUsed = "videospool_credits_used_total"
     }
 
+    /// Registers, at zero, the counters whose first increase an alert must see: a series that
+    /// appears already at 1 shows no `increase()` in Prometheus.
+    public func registerAlertingCounters() {
+        for state in [Delivery.State.failed, .gone, .refused] {
+            Counter(label: Name.webhooksGivenUp, dimensions: [("state", state.rawValue)], factory: factory).increment(by: 0)
+        }
+        for loop in ["submissions", "polling"] {
+            Counter(label: Name.apiPauses, dimensions: [("loop", loop)], factory: factory).increment(by: 0)
+        }
+        for name in [Name.apiHolds, Name.apiConcurrencyReductions, Name.resultsDiskFull] {
+            Counter(label: name, factory: factory).increment(by: 0)
+        }
+    }
+
     /// The model as a label value: its id when the catalogue lists it, else `unlisted`.
     public func modelLabel(_ model: String) -> String {
         models.metricsLabel(for: model)
