@@ -197,6 +197,9 @@ let package = Package(
             dependencies: [
                 "VideoSpoolBenchmarks",
                 "VideoSpoolCore",
+                // MetricsEventCost: the pipeline's metrics on the daemon's registry, in process.
+                "VideoSpoolApp",
+                "VideoSpoolRuntime",
                 "VideoSpoolHTTP",
                 "VideoSpoolSimulator",
                 // PostgresTestServer: the throwaway cluster the PostgreSQL burst runs against.
