@@ -92,6 +92,37 @@ struct PipelineMetricsTests {
         #expect(recorded.counterTotal(label: Name.apiRequests, dimensions: [("kind", "submit"), ("status_class", "4xx")]) == 1)
     }
 
+    @Test func a429WithRetryAfterIsCountedAsAHold() async throws {
+        let recorded = TestMetrics()
+        let api = ScriptedGenerationAPI(submit: { body, jobID, attempt in
+            if attempt == 1 { return .response(APIResponse(statusCode: 429, retryAfter: .seconds(1))) }
+            return await ScriptedGenerationAPI.accepting(body, jobID, attempt)
+        })
+        let harness = PipelineHarness(api: api, metrics: PipelineMetrics(factory: recorded, models: .builtIn))
+        try await harness.run { harness in
+            harness.spool.drop("a.json", bytes: TestRequests.seedance(jobID: "job-a"))
+            _ = try await harness.transport.attempts.collect(1)
+        }
+        #expect(try recorded.expectCounter(Name.apiHolds).totalValue == 1)
+        #expect(recorded.counterTotal(label: Name.apiRequests, dimensions: [("kind", "submit"), ("status_class", "4xx")]) == 1)
+        #expect(recorded.counterTotal(label: Name.apiRequests, dimensions: [("kind", "submit"), ("status_class", "2xx")]) == 1)
+    }
+
+    @Test func videoDownloadsAreCountedByOutcomeAndAFullDiskOnItsOwn() throws {
+        let recorded = TestMetrics()
+        let metrics = PipelineMetrics(factory: recorded, models: .builtIn)
+        metrics.videoDownload(.success(StoredVideo(path: "/v/a.mp4", bytes: 1234, sha256: "00", contentType: "video/mp4")), latency: .seconds(2))
+        metrics.videoDownload(.failure(VideoDownloadError(code: .diskFull, isTransient: true, message: "no space")), latency: .seconds(1))
+        metrics.videoDownload(.failure(VideoDownloadError(code: .stalled, isTransient: true, message: "stalled")), latency: .seconds(1))
+        #expect(try recorded.expectCounter(Name.videoDownloads, [("outcome", "stored")]).totalValue == 1)
+        #expect(try recorded.expectCounter(Name.videoDownloads, [("outcome", "disk_full")]).totalValue == 1)
+        #expect(try recorded.expectCounter(Name.videoDownloads, [("outcome", "stalled")]).totalValue == 1)
+        #expect(try recorded.expectCounter(Name.videoDownloadBytes).totalValue == 1234)
+        #expect(try recorded.expectCounter(Name.resultsDiskFull).totalValue == 1)
+        #expect(try recorded.expectTimer(Name.videoDownloadDuration, [("outcome", "failed")]).values.count == 2)
+        #expect(try recorded.expectTimer(Name.videoDownloadDuration, [("outcome", "stored")]).values == [2_000_000_000])
+    }
+
     @Test func aModelOutsideTheCatalogueIsLabelledUnlisted() throws {
         let recorded = TestMetrics()
         let metrics = PipelineMetrics(factory: recorded, models: .builtIn)
