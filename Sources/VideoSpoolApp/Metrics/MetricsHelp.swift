@@ -16,7 +16,7 @@ public enum MetricsHelp {
         Pipeline.apiConcurrencyReductions: "Times a 429 lowered the adaptive API concurrency limit.",
         Pipeline.apiPauses: "Times a 401 or 403 paused submissions or polls, by loop.",
         Pipeline.pollsPerJob: "Polls each finished generation took, by model.",
-        Pipeline.completionPollGap: "Time between the last poll that saw a generation running and the one that saw it finished.",
+        Pipeline.completionPollGap: "Time between the last answer that saw a generation running and the poll that saw it finished.",
         Pipeline.generationDuration: "Time from submission to the generation's end, by model, resolution and duration.",
         Pipeline.videoDownloads: "Attempts to store a video, by outcome (stored or an error code).",
         Pipeline.videoDownloadBytes: "Bytes of videos stored.",
