@@ -18,15 +18,17 @@ FISH_COMPLETION_DIR := $(PREFIX)/share/fish/vendor_completions.d
 # independent signature check, debootstrap and systemd-nspawn for the test under a real systemd,
 # and PostgreSQL's server (postgresql → postgresql-15: initdb, pg_ctl) and client tools
 # (postgresql-client → postgresql-client-15: createdb, psql) for the shared store's tests, which
-# start a throwaway cluster of their own.
+# start a throwaway cluster of their own. promtool (Debian: prometheus) checks the example alerting
+# rules and the /metrics scrape; curl scrapes it over the unix socket.
 DEBIAN_PACKAGES := libsqlite3-dev libsystemd-dev python3 python3-pip debootstrap systemd-container \
-	postgresql postgresql-client
+	postgresql postgresql-client prometheus curl
 # Independent checkers the tests run: the Standard Webhooks verifier (signatures), jsonschema
 # (etc/videospool/request.schema.json against the bad-input corpus), botocore (SigV4 signatures of
-# the S3 client) and moto's server (an S3 stand-in that checks those signatures).
+# the S3 client), moto's server (an S3 stand-in that checks those signatures) and prometheus_client
+# (its text-format parser reads the daemon's /metrics).
 BOTOCORE_VERSION := 1.44.8
 PYTHON_PACKAGES := standardwebhooks==1.1.0 jsonschema==4.26.0 botocore==$(BOTOCORE_VERSION) boto3==$(BOTOCORE_VERSION) \
-	'moto[server]==5.2.5'
+	'moto[server]==5.2.5' prometheus_client==0.26.0
 PYTHON_LIB := $(CURDIR)/.cache/python
 # AWS's SigV4 test vectors, from botocore's source distribution (its wheel leaves tests out).
 AWS4_TESTSUITE := $(CURDIR)/.cache/aws4_testsuite
@@ -48,7 +50,7 @@ debian-packages:
 	fi
 
 python-packages:
-	@PYTHONPATH=$(PYTHON_LIB) python3 -c 'import sys, standardwebhooks, jsonschema, boto3, botocore, moto.server; \
+	@PYTHONPATH=$(PYTHON_LIB) python3 -c 'import sys, standardwebhooks, jsonschema, boto3, botocore, moto.server, prometheus_client; \
 		sys.exit(botocore.__version__ != "$(BOTOCORE_VERSION)")' 2>/dev/null || { \
 		echo "installing Python packages: $(PYTHON_PACKAGES) into $(PYTHON_LIB)"; \
 		python3 -m pip install --quiet --disable-pip-version-check --upgrade --target $(PYTHON_LIB) $(PYTHON_PACKAGES); }

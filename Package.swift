@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // Already in the graph through AsyncHTTPClient; named for the tests' https origin.
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
@@ -30,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
@@ -51,6 +53,8 @@ let package = Package(
             dependencies: [
                 "VideoSpoolCore",
                 .product(name: "Logging", package: "swift-log"),
+                // PipelineMetrics: the API only; the daemon picks the backend (Prometheus).
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
@@ -162,6 +166,12 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
+                // GET /metrics: the registry's text format, served over NIO.
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
@@ -176,6 +186,8 @@ let package = Package(
                 "VideoSpoolSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                // MetricsSystem.bootstrap in `run`.
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // `make bench`: drives the release binary against the simulator and measures it from /proc
@@ -185,6 +197,9 @@ let package = Package(
             dependencies: [
                 "VideoSpoolBenchmarks",
                 "VideoSpoolCore",
+                // MetricsEventCost: the pipeline's metrics on the daemon's registry, in process.
+                "VideoSpoolApp",
+                "VideoSpoolRuntime",
                 "VideoSpoolHTTP",
                 "VideoSpoolSimulator",
                 // PostgresTestServer: the throwaway cluster the PostgreSQL burst runs against.
@@ -194,6 +209,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                // MetricsScraper: GET /metrics over the daemon's unix socket.
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -229,6 +246,9 @@ let package = Package(
                 "VideoSpoolCore", "VideoSpoolRuntime", "VideoSpoolTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                // PipelineMetricsTests: a recording swift-metrics backend.
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

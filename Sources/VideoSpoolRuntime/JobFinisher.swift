@@ -34,6 +34,7 @@ public struct JobFinisher: Sendable {
             throw LeaseLost(jobs: [job.id])
         }
         context.completionTimes.learn(from: job)
+        context.metrics.jobFinished(job)
         var metadata: Logger.Metadata = [
             "event": job.phase == .completed ? "job.completed" : job.phase == .canceled ? "job.canceled" : "job.failed",
             "webhook.id": "\(event.id)",

@@ -55,6 +55,9 @@ public struct Pipeline: Sendable {
         spoolID: String? = nil
     ) {
         self.context = context
+        let api = MeteredGenerationAPI(api: api, metrics: context.metrics)
+        let transport = MeteredWebhookTransport(transport: transport, metrics: context.metrics)
+        let downloader = MeteredVideoDownloader(downloader: downloader, metrics: context.metrics)
         self.requestSlots = RequestSlots(limit: limits.maximumConcurrentRequests)
         self.generationSlots = RequestSlots(limit: limits.maximumInFlightGenerations)
         self.rateLimiter = APIRateLimiter(
@@ -62,7 +65,8 @@ public struct Pipeline: Sendable {
             maximumConcurrency: limits.maximumConcurrentRequests,
             slots: requestSlots,
             time: context.time,
-            logger: context.logger
+            logger: context.logger,
+            metrics: context.metrics
         )
         self.outcomes = OutcomeWriter(context: context, spool: spool, spoolID: spoolID)
         self.deliveries = DeliveryService(

@@ -7,7 +7,7 @@ extension PipelineContext {
     /// and does nothing more for it. Any other error is thrown.
     public func commitHeld(_ changes: [StoreChange]) async throws -> Bool {
         do {
-            try await store.commit(changes)
+            try await timedCommit(changes)
             return true
         } catch let lost as LeaseLost {
             for id in lost.jobs {

@@ -14,6 +14,8 @@ public struct PipelineContext: Sendable {
     public let completionTimes: CompletionTimeLearner
     /// Whether this daemon may act on its jobs right now (always, with one owner).
     public let ownership: Ownership
+    /// What the services count and time (docs/metrics.md).
+    public let metrics: PipelineMetrics
     public let logger: Logger
 
     public init(
@@ -25,6 +27,7 @@ public struct PipelineContext: Sendable {
         heartbeats: Heartbeats = Heartbeats(interval: nil),
         completionTimes: CompletionTimeLearner = CompletionTimeLearner(),
         ownership: Ownership = Ownership(registration: InstanceRegistration(id: InstanceID("local"), leaseDuration: nil)),
+        metrics: PipelineMetrics = .disabled,
         logger: Logger
     ) {
         self.store = store
@@ -35,6 +38,7 @@ public struct PipelineContext: Sendable {
         self.heartbeats = heartbeats
         self.completionTimes = completionTimes
         self.ownership = ownership
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -62,7 +66,14 @@ public struct PipelineContext: Sendable {
     /// the loop waits here on purpose, and the watchdog counts it as alive for as long as the store
     /// says so (``Heartbeats/waitingForStore(_:time:_:)``).
     func commit(_ changes: [StoreChange], for loop: Heartbeats.Loop) async throws {
-        try await heartbeats.waitingForStore(loop, time: time) { try await store.commit(changes) }
+        try await heartbeats.waitingForStore(loop, time: time) { try await timedCommit(changes) }
+    }
+
+    /// Commits, timing the store's answer (a failed commit is timed too: it waited as long).
+    func timedCommit(_ changes: [StoreChange]) async throws {
+        let started = ContinuousClock.now
+        defer { metrics.storeCommit(latency: .now - started) }
+        try await store.commit(changes)
     }
 
     /// A logger carrying one job's metadata, for everything done on its behalf.

@@ -77,6 +77,7 @@ public struct PipelineHarness: Sendable {
         validator: RequestValidator = RequestValidator(options: .init(addressPolicy: AddressPolicy(allowPrivateNetworks: true))),
         startup: StartupProgress? = nil,
         time: any TimeSource = SystemTimeSource(),
+        metrics: PipelineMetrics = .disabled,
         logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.store = store
@@ -91,6 +92,7 @@ public struct PipelineHarness: Sendable {
             policy: policy,
             ownership: ownership
                 ?? Ownership(registration: InstanceRegistration(id: InstanceID("local"), leaseDuration: nil)),
+            metrics: metrics,
             logger: logger
         )
         self.pipeline = Pipeline(

@@ -18,9 +18,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         parsing: .upToNextOption,
-        help: "Scenarios to run (burst, burst-postgresql, steady, waiting, idle, polling, download, history)."
+        help: "Scenarios to run (burst, burst-postgresql, metrics, steady, waiting, idle, polling, download, history)."
     )
-    var only: [String] = ["burst", "burst-postgresql", "steady", "waiting", "idle", "polling", "download", "history"]
+    var only: [String] = ["burst", "burst-postgresql", "metrics", "steady", "waiting", "idle", "polling", "download", "history"]
+
+    @Option(help: "Pairs of bursts (metrics off, then on) the metrics scenario runs; it reports the medians.")
+    var metricsRounds = 3
 
     @Option(help: "Where the download scenario stores its videos (32 × 200 MiB; default: the temporary directory); it runs again in /dev/shm if there is room.")
     var downloadDirectory: String?
@@ -58,6 +61,9 @@ struct BenchCommand: AsyncParsableCommand {
                 result.add("throughput / SQLite's", ratio, "×", .atLeast(0.5))
             }
             report(result)
+        }
+        if only.contains("metrics") {
+            report(try await MetricsCostScenario(burst: burst, rounds: metricsRounds).run(binary: binary))
         }
         if only.contains("steady") {
             let scenario = quick ? SteadyScenario(seconds: 6) : SteadyScenario()

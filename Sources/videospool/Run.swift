@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
 import VideoSpoolApp
 import VideoSpoolSystemd
 
@@ -31,6 +32,10 @@ struct Run: AsyncParsableCommand {
             journal ? JournalLogHandler(settings: logSettings) : StderrLogHandler(label: label, settings: logSettings)
         }
         let logger = Logger(label: "videospool")
+        // Once per process, and only here: libraries that report through swift-metrics land in
+        // the same registry as the pipeline's own metrics.
+        let metrics = loaded.settings.metricsListen == nil ? nil : DaemonMetrics()
+        if let metrics { MetricsSystem.bootstrap(metrics.factory) }
         let daemon: Daemon
         do {
             // Before the store is opened: a second daemon leaves at once; one started while an
@@ -49,7 +54,8 @@ struct Run: AsyncParsableCommand {
                     notifier: SystemdNotifier(),
                     watchdogTimeout: SystemdNotifier.watchdogTimeout(),
                     configPath: options.config,
-                    variables: environment
+                    variables: environment,
+                    metrics: metrics
                 ),
                 ownership: ownership
             )

@@ -82,6 +82,8 @@ extension Daemon {
         if let objectStorage, let s3 = settings.s3, let s3Credentials = credentials.s3 {
             objectStorage.storage.update(configuration: s3.configuration, credentials: s3Credentials)
         }
+        // The endpoint is bound, and the registry chosen, at start.
+        if settings.metricsListen != old.metricsListen { pending.append("metrics.listen") }
 
         logSettings.level = settings.logLevel
         logSettings.setSecrets(credentials.secrets)
@@ -114,6 +116,7 @@ extension Daemon {
             kept.s3 = old.s3
             kept.keepLocal = old.keepLocal
         }
+        kept.metricsListen = old.metricsListen
         reloading.current = kept
         return pending
     }

@@ -41,6 +41,10 @@ public struct Daemon: Sendable {
     let reloading: Reloading
     /// Held for the daemon's lifetime: no second daemon runs on the same state directory or spool.
     let ownership: DaemonOwnership
+    /// The Prometheus registry `GET /metrics` serves; `nil` when `metrics.listen` is unset.
+    public let metrics: DaemonMetrics?
+    /// `metrics.listen` as it was at start (a reload does not move the endpoint).
+    let metricsListen: MetricsListenAddress?
 
     /// What the daemon needs from its surroundings besides settings.
     public struct Environment: Sendable {
@@ -52,6 +56,9 @@ public struct Daemon: Sendable {
         public var configPath: String?
         public var variables: [String: String]
         public var time: any TimeSource
+        /// The registry the pipeline's metrics go to (`run` bootstraps swift-metrics with its
+        /// factory); without one, a daemon with `metrics.listen` makes its own.
+        public var metrics: DaemonMetrics?
 
         public init(
             logSettings: LogSettings,
@@ -59,7 +66,8 @@ public struct Daemon: Sendable {
             watchdogTimeout: Duration? = nil,
             configPath: String? = nil,
             variables: [String: String] = [:],
-            time: any TimeSource = SystemTimeSource()
+            time: any TimeSource = SystemTimeSource(),
+            metrics: DaemonMetrics? = nil
         ) {
             self.logSettings = logSettings
             self.notifier = notifier
@@ -67,6 +75,7 @@ public struct Daemon: Sendable {
             self.configPath = configPath
             self.variables = variables
             self.time = time
+            self.metrics = metrics
         }
     }
 
@@ -174,12 +183,16 @@ public struct Daemon: Sendable {
         )
         // Idle loops wake a few times per watchdog period to show they are alive.
         let heartbeats = Heartbeats(interval: environment.watchdogTimeout.map { $0 / 4 })
+        let metrics = settings.metricsListen == nil ? nil : environment.metrics ?? DaemonMetrics()
+        let pipelineMetrics = metrics.map { PipelineMetrics(factory: $0.factory, models: settings.models) } ?? .disabled
+        pipelineMetrics.registerAlertingCounters()
         let context = PipelineContext(
             store: store,
             time: environment.time,
             policy: settings.pipelinePolicy,
             heartbeats: heartbeats,
             ownership: leases,
+            metrics: pipelineMetrics,
             logger: logger
         )
         let startup = StartupProgress()
@@ -241,7 +254,9 @@ public struct Daemon: Sendable {
                 configPath: environment.configPath,
                 variables: environment.variables
             ),
-            ownership: ownership
+            ownership: ownership,
+            metrics: metrics,
+            metricsListen: settings.metricsListen
         )
     }
 
@@ -269,7 +284,7 @@ public struct Daemon: Sendable {
         // Operator services start first so they stop last: their shutdown never holds up the pipeline's.
         // The shared store's lease keeper comes before them: it stops after the pipeline has
         // drained, then gives every job back.
-        var services: [any Service] = sharedStoreServices + operatorServices + pipeline.services
+        var services: [any Service] = metricsServices + sharedStoreServices + operatorServices + pipeline.services
         if let reload { services.append(ReloadService(daemon: self, trigger: reload)) }
         services.append(health)
         var configuration = ServiceGroupConfiguration(

@@ -153,6 +153,9 @@ extension DaemonSettings {
             throw ConfigurationError(key: "log.level", "must be one of \(levels) (got '\(level)')")
         }
         logLevel = parsedLevel
+
+        let listen = try reader.string("metrics.listen", default: "")
+        metricsListen = listen.isEmpty ? nil : try MetricsListenAddress(parsing: listen)
     }
 }
 

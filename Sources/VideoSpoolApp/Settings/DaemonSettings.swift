@@ -79,6 +79,11 @@ public struct DaemonSettings: Sendable {
     // log.*
     public var logLevel = Logger.Level.info
 
+    // metrics.*
+    /// Where `GET /metrics` is served (docs/metrics.md); `nil`, the default, serves nothing.
+    /// Read at start only.
+    public var metricsListen: MetricsListenAddress?
+
     public init() {}
 
     public static let defaultModelsDirectory = "/etc/videospool/models.d"
@@ -102,6 +107,7 @@ public struct DaemonSettings: Sendable {
         "results.max_concurrent", "results.announce_after_download", "results.keep_local",
         "models.directory", "models.allow_unlisted",
         "log.level",
+        "metrics.listen",
     ] + PostgresStoreConfiguration.keys + S3Settings.knownKeys
 
     /// The rules the state machine follows, from these settings.
@@ -195,6 +201,7 @@ extension DaemonSettings {
             "models.directory: \(modelsDirectory) (\(modelSummary))",
             "models.allow_unlisted: \(allowUnlistedModels)",
             "log.level: \(logLevel.rawValue)",
+            "metrics.listen: \(metricsListen.map { "\($0)" } ?? "(off)")",
         ]
     }
 }

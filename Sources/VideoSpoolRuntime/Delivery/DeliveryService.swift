@@ -96,6 +96,11 @@ public final class DeliveryService: Service, Sendable {
         self.signer.withLock { $0 = signer }
     }
 
+    /// Deliveries not yet made nor given up.
+    public var pendingDeliveries: Int {
+        state.withLock { $0.pending.count }
+    }
+
     /// Jobs with at least one delivery still pending.
     public var deliveringJobs: Int {
         state.withLock { Set($0.pending.values.map(\.jobID)).count }
@@ -236,6 +241,7 @@ public final class DeliveryService: Service, Sendable {
                 metadata: ["error": "\(delivery.lastError ?? "-")", "retry.at": "\(at)"]
             )
         case .stopped(let final):
+            context.metrics.webhookGivenUp(final)
             logger.warning(
                 "Webhook delivery given up",
                 metadata: [

@@ -510,6 +510,7 @@ public final class SpoolIntake: Service, Sendable {
         }
         var settled: [StoreChange] = []
         for (job, name) in batch.accepted {
+            context.metrics.jobAccepted(job)
             if await move(name, { try await self.spool.remove(name) }) { settled.append(.sourceSettled(job.id)) }
             context.logger(for: job).info(
                 "Request accepted",
@@ -517,6 +518,7 @@ public final class SpoolIntake: Service, Sendable {
             )
         }
         for rejection in batch.rejected {
+            context.metrics.jobRejected(code: rejection.request.issues.first.map { "\($0.code)" })
             var rejectedAs: String?
             let moved = await move(rejection.name) {
                 rejectedAs = try await self.spool.reject(rejection.name, errorDocument: rejection.errorDocument)

@@ -244,6 +244,7 @@ public final class PollingService: Service, Sendable {
         case .none:
             break
         case .pause(let until, let reason):
+            context.metrics.apiPaused("polling")
             context.logger.error(
                 "Polling paused",
                 metadata: ["event": "polling.paused", "reason": "\(reason)", "resume.at": "\(until)"]

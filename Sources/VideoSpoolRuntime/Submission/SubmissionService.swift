@@ -314,6 +314,7 @@ public final class SubmissionService: Service, Sendable {
         case .none:
             break
         case .pause(let until, let reason):
+            context.metrics.apiPaused("submissions")
             context.counters.update { $0.submissionsPaused = reason }
             context.logger.error(
                 "Submissions paused",

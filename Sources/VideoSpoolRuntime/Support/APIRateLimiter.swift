@@ -27,6 +27,7 @@ public final class APIRateLimiter: Sendable {
     private let slots: RequestSlots
     private let time: any TimeSource
     private let logger: Logger
+    private let metrics: PipelineMetrics
 
     /// - Parameters:
     ///   - slots: the request slots whose limit follows the adaptive concurrency.
@@ -36,7 +37,8 @@ public final class APIRateLimiter: Sendable {
         slots: RequestSlots,
         time: any TimeSource,
         logger: Logger,
-        adaptive: AdaptiveConcurrency.Configuration = AdaptiveConcurrency.Configuration()
+        adaptive: AdaptiveConcurrency.Configuration = AdaptiveConcurrency.Configuration(),
+        metrics: PipelineMetrics = .disabled
     ) {
         self.budget = Mutex(
             RequestBudget(
@@ -49,6 +51,7 @@ public final class APIRateLimiter: Sendable {
         self.slots = slots
         self.time = time
         self.logger = logger
+        self.metrics = metrics
         slots.setLimit(maximumConcurrency)
     }
 
@@ -127,6 +130,7 @@ public final class APIRateLimiter: Sendable {
         ]
         switch effects.concurrency {
         case .decreased?:
+            metrics.apiConcurrencyReduced()
             logger.notice(
                 "API concurrency reduced after HTTP 429",
                 metadata: metadata.merging(["event": "api.concurrency.reduced"]) { $1 }
@@ -143,6 +147,7 @@ public final class APIRateLimiter: Sendable {
         }
         switch effects.hold {
         case .began(let until)?:
+            metrics.apiHoldBegan()
             logger.notice(
                 "API requests held for Retry-After",
                 metadata: ["event": "api.requests.held", "resume.at": "\(until)"]

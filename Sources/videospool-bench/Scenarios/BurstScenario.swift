@@ -9,11 +9,13 @@ struct BurstScenario {
     var preloaded = 10_000
     var droppedWhileRunning = 1_000
     var store = BenchStore.sqlite
+    /// Serve `GET /metrics` on a unix socket and scrape it every ``MetricsScraper/interval``.
+    var metrics = false
 
-    /// "burst", or "burst (postgresql)".
+    /// "burst", "burst (postgresql)", "burst (metrics on)".
     var name: String {
-        if case .sqlite = store { return "burst" }
-        return "burst (\(store.name))"
+        let qualifiers = (store.name == "sqlite" ? [] : [store.name]) + (metrics ? ["metrics on"] : [])
+        return qualifiers.isEmpty ? "burst" : "burst (\(qualifiers.joined(separator: ", ")))"
     }
 
     static let throughputMetric = "end-to-end throughput"
@@ -24,12 +26,19 @@ struct BurstScenario {
         let simulator = BenchWorkspace.simulator(generation: .fixed(.zero))
         let total = preloaded + droppedWhileRunning
         return try await simulator.withRunningServer { port in
-            try workspace.configure(port: port, api: BenchConfiguration.throughputAPI, state: try store.stateKeys())
+            let socket = workspace.root + "/metrics.sock"
+            try workspace.configure(
+                port: port,
+                api: BenchConfiguration.throughputAPI,
+                state: try store.stateKeys(),
+                extra: metrics ? "metrics:\n  listen: \(socket)" : ""
+            )
             let serverCPUBefore = try store.serverCPUSeconds()
             let transactionsBefore = try store.committedTransactions()
             for index in 0..<preloaded { try workspace.drop(index, port: port) }
             let webhooks = simulator.receiver.subscribe()
             let daemon = try workspace.start(binary: binary)
+            let scraper = metrics ? MetricsScraper(socket: socket).start() : nil
 
             // The late files arrive in small batches while the daemon works through the backlog.
             let dropper = Task {
@@ -43,6 +52,8 @@ struct BurstScenario {
             }
             let arrivals = try await WebhookArrivals.collect(total, from: webhooks, daemon: daemon, workspace: workspace)
             let cpu = try daemon.cpuSeconds()
+            scraper?.cancel()
+            let scrapes = try await scraper?.value
             let serverCPU = try store.serverCPUSeconds() - serverCPUBefore
             let memory = try daemon.memoryMiB()
             let status = await daemon.stop()
@@ -77,6 +88,12 @@ struct BurstScenario {
             }
             result.add("completion seen → webhook p50", percentile(completionToWebhook, 50), "ms")
             result.add("completion seen → webhook p99", percentile(completionToWebhook, 99), "ms")
+            if let scrapes {
+                result.notes.append(
+                    "/metrics scraped every \(MetricsScraper.interval) during the burst: \(scrapes.succeeded) answers of "
+                        + "\(scrapes.bytes / max(scrapes.succeeded, 1)) bytes, \(scrapes.failed) failed"
+                )
+            }
             result.notes.append(
                 "timed from process start (store open and spool scan included) to the last webhook: \(Metric.format(elapsed)) s; "
                     + "\(simulator.api.statistics.polls) polls for \(total) jobs; exit status \(status)"
