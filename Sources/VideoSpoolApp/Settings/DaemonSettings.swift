@@ -72,6 +72,10 @@ public struct DaemonSettings: Sendable {
     /// The built-in models plus those loaded from ``modelsDirectory`` (by ``SettingsLoader``).
     public var models = ModelCatalog.builtIn
 
+    // budget.*
+    /// Spending limits and how spend is counted (docs/budgets.md); none by default.
+    public var budget = BudgetSettings()
+
     // log.*
     public var logLevel = Logger.Level.info
 
@@ -97,6 +101,8 @@ public struct DaemonSettings: Sendable {
         "results.download", "results.directory", "results.max_bytes", "results.deadline_seconds",
         "results.max_concurrent", "results.announce_after_download",
         "models.directory", "models.allow_unlisted",
+        "budget.max_usd_per_day", "budget.max_usd_per_month", "budget.max_generations_per_hour",
+        "budget.default_estimate_usd", "budget.credits_per_usd",
         "log.level",
     ] + PostgresStoreConfiguration.keys
 
@@ -125,6 +131,7 @@ public struct DaemonSettings: Sendable {
             announceAfterDownload: announceAfterDownload,
             retry: VideoDownloadRetry(deadline: .seconds(double: downloadDeadlineSeconds))
         )
+        policy.budget = budget
         return policy
     }
 
