@@ -128,6 +128,18 @@ struct BudgetTests {
                 #expect(total["completed"]?.numberValue?.int64Value == 8)
                 #expect(abs((total["usd_spent"]?.numberValue?.doubleValue ?? 0) - 0.8) < 1e-9, "\(text)")
                 #expect(total["credits_used"]?.numberValue?.doubleValue == 1_600_000)
+
+                // The same through the binary, as an operator runs it (text, by day).
+                let command = try await ClientCommand.run(["usage", "--since", "1h", "--by", "day", "--config", path], in: root)
+                #expect(command.status == 0, "\(command.stderr)")
+                let lines = command.stdout.split(separator: "\n").map(String.init)
+                #expect(lines.first?.hasPrefix("since ") == true, "\(command.stdout)")
+                #expect(lines.contains { $0.hasPrefix("DAY") && $0.contains("GENERATIONS") && $0.contains("USD") }, "\(command.stdout)")
+                let totalLine = try #require(lines.last { $0.hasPrefix("total") }, "\(command.stdout)")
+                #expect(totalLine.split(separator: " ").map(String.init).contains("$0.800"), "\(totalLine)")
+                let refused = try await ClientCommand.run(["usage", "--by", "week", "--config", path], in: root)
+                #expect(refused.status == 64, "\(refused.stderr)")
+                #expect(refused.stderr.contains("--by must be one of model, day, hour"))
             }
         }
     }
