@@ -199,7 +199,9 @@ public final class SQLiteJobStore: JobStore, Sendable {
             }
         case .updateJob(let job):
             let finished = job.phase.hasOutcomeFile
-            if let settlement = SpendSettlement.implied(by: job) { try SQLiteLedger.apply(settlement, for: job.id, at: now, in: db) }
+            if let settlement = SpendSettlement.implied(by: job) {
+                try SQLiteLedger.apply(settlement, for: job.id, at: now, in: db)
+            }
             // The timeline gets a row only when the phase really changes (read before the update).
             try db.executeCached(
                 sql: """

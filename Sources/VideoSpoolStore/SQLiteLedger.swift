@@ -19,9 +19,15 @@ enum SQLiteLedger {
                 WHERE state = 'completed' AND model = ? AND resolution IS ? AND duration_seconds IS ?
                 ORDER BY seq DESC LIMIT ?
                 """,
-            arguments: [reservation.model, reservation.resolution, reservation.durationSeconds, SpendEstimate.sampleLimit]
+            arguments: [
+                reservation.model, reservation.resolution, reservation.durationSeconds, SpendEstimate.sampleLimit,
+            ]
         ).compactMap { row in
-            SpendEntry.reportedUSD(usdSpent: row["usd_spent"], creditsUsed: row["credits_used"], creditsPerUSD: budget.creditsPerUSD)
+            SpendEntry.reportedUSD(
+                usdSpent: row["usd_spent"],
+                creditsUsed: row["credits_used"],
+                creditsPerUSD: budget.creditsPerUSD
+            )
         }
         let estimate = SpendEstimate.estimate(samples: samples, default: budget.defaultEstimateUSD)
         if budget.hasLimits {

@@ -9,14 +9,19 @@ struct InMemoryLedger {
         let samples = entries.reversed().lazy.filter {
             $0.state == .completed && $0.model == reservation.model && $0.resolution == reservation.resolution
                 && $0.durationSeconds == reservation.durationSeconds
-        }.prefix(SpendEstimate.sampleLimit).compactMap {
-            SpendEntry.reportedUSD(usdSpent: $0.usdSpent, creditsUsed: $0.creditsUsed, creditsPerUSD: budget.creditsPerUSD)
+        }.prefix(SpendEstimate.sampleLimit).compactMap { entry in
+            SpendEntry.reportedUSD(
+                usdSpent: entry.usdSpent,
+                creditsUsed: entry.creditsUsed,
+                creditsPerUSD: budget.creditsPerUSD
+            )
         }
         let estimate = SpendEstimate.estimate(samples: Array(samples), default: budget.defaultEstimateUSD)
         if budget.hasLimits {
             let windows = budget.windows(now: reservation.at)
             let inWindow = windows.map { window in
-                entries.filter { $0.reservedAt >= window.start && $0.state != .void }.sorted { $0.reservedAt < $1.reservedAt }
+                entries.filter { $0.reservedAt >= window.start && $0.state != .void }
+                    .sorted { $0.reservedAt < $1.reservedAt }
             }
             let totals = inWindow.map { window in
                 WindowTotals(
@@ -30,7 +35,9 @@ struct InMemoryLedger {
                     window,
                     totals: windowTotals,
                     estimate: estimate,
-                    entries: inWindow[index].map { ($0.reservedAt, $0.effectiveUSD(creditsPerUSD: budget.creditsPerUSD)) }
+                    entries: inWindow[index].map { entry in
+                        (entry.reservedAt, entry.effectiveUSD(creditsPerUSD: budget.creditsPerUSD))
+                    }
                 )
             }
             if let reached = BudgetCheck.decisive(verdicts) { throw reached }

@@ -20,7 +20,10 @@ struct UsageCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("From when: a duration ago (24h, 7d, 1h30m) or a date (2026-11-01, ISO 8601).", valueName: "since")
+        help: ArgumentHelp(
+            "From when: a duration ago (24h, 7d, 1h30m) or a date (2026-11-01, ISO 8601).",
+            valueName: "since"
+        )
     )
     var since = "24h"
 

@@ -26,7 +26,12 @@ public enum UsageFormat {
         )
     }
 
-    public static func text(_ report: UsageReport, since: Timestamp, by grouping: UsageReport.Grouping?, style: TerminalColors) -> String {
+    public static func text(
+        _ report: UsageReport,
+        since: Timestamp,
+        by grouping: UsageReport.Grouping?,
+        style: TerminalColors
+    ) -> String {
         var table = TextTable(headers: [
             (grouping?.rawValue ?? "").uppercased(), "GENERATIONS", "COMPLETED", "FAILED", "IN FLIGHT", "USD", "CREDITS",
         ])

@@ -293,7 +293,11 @@ extension BudgetSettings {
         if reader.isPresent("budget.max_generations_per_hour") {
             maxGenerationsPerHour = try reader.int("budget.max_generations_per_hour", default: 0, in: 0...10_000_000)
         }
-        defaultEstimateUSD = try reader.number("budget.default_estimate_usd", default: defaultEstimateUSD, in: 0...1_000_000)
+        defaultEstimateUSD = try reader.number(
+            "budget.default_estimate_usd",
+            default: defaultEstimateUSD,
+            in: 0...1_000_000
+        )
         creditsPerUSD = try reader.number("budget.credits_per_usd", default: creditsPerUSD, in: 1...1e15)
     }
 }

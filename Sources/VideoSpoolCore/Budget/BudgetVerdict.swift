@@ -83,7 +83,11 @@ public enum BudgetCheck {
     }
 
     /// The moment the oldest entries that add up to `excess` have left the window.
-    private static func rollingUntil(entries: [(at: Timestamp, usd: Double)], excess: Double, length: Duration?) -> Timestamp? {
+    private static func rollingUntil(
+        entries: [(at: Timestamp, usd: Double)],
+        excess: Double,
+        length: Duration?
+    ) -> Timestamp? {
         guard let length else { return nil }
         var dropped = 0.0
         for entry in entries {

@@ -68,7 +68,9 @@ struct CalendarMonth: Hashable {
         self.month = month
     }
 
-    var next: CalendarMonth { month == 12 ? CalendarMonth(year: year + 1, month: 1) : CalendarMonth(year: year, month: month + 1) }
+    var next: CalendarMonth {
+        month == 12 ? CalendarMonth(year: year + 1, month: 1) : CalendarMonth(year: year, month: month + 1)
+    }
 
     /// Midnight UTC on the first day (Howard Hinnant's days-from-civil).
     var start: Timestamp {

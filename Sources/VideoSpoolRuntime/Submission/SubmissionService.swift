@@ -166,7 +166,9 @@ public final class SubmissionService: Service, Sendable {
             // the check) while the others stay queued.
             if let hold = state.budgetHold {
                 if hold.probing || now < hold.retryAt || state.ready.isEmpty {
-                    return .wait(until: hold.probing ? state.delayed.nextDue() : earliest(hold.retryAt, state.delayed.nextDue()))
+                    // While the retrying job is under way, its answer wakes the loop.
+                    let retryAt = hold.probing ? nil : hold.retryAt
+                    return .wait(until: earliest(retryAt, state.delayed.nextDue()))
                 }
                 if case .refused(let retryAt) = takeSlots() {
                     return .wait(until: earliest(retryAt, state.delayed.nextDue()))
