@@ -289,7 +289,10 @@ enum PostgresSchema {
                         credits_used double precision
                     )
                     """,
-                    "CREATE INDEX spend_ledger_time ON \(s).spend_ledger (reserved_at)",
+                    """
+                    CREATE INDEX spend_ledger_time ON \(s).spend_ledger (reserved_at)
+                        INCLUDE (state, estimate_usd, usd_spent, credits_used)
+                    """,
                     "CREATE INDEX spend_ledger_open ON \(s).spend_ledger (job_id) WHERE state = 'reserved'",
                     """
                     CREATE INDEX spend_ledger_kind ON \(s).spend_ledger (model, resolution, duration_seconds, seq)
