@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import Testing
 import VideoSpoolCore
 import VideoSpoolRuntime
@@ -66,5 +67,53 @@ struct BudgetSubmissionTests {
         let entries = harness.store.spendEntries
         #expect(entries.count == 6)
         #expect(entries.allSatisfy { $0.state == .completed && $0.usdSpent == 0.06 && $0.creditsUsed == 120_000 })
+    }
+
+    /// The system's time, which a test can move forward: deadlines are slept in short steps, so a
+    /// jump makes whatever became due run at once.
+    final class MovableTime: TimeSource {
+        private let offset = Mutex(Duration.zero)
+        private let system = SystemTimeSource()
+
+        func now() -> Timestamp { system.now() + offset.withLock { $0 } }
+        func advance(_ duration: Duration) { offset.withLock { $0 += duration } }
+
+        func sleep(until deadline: Timestamp) async throws {
+            let remaining = deadline - now()
+            guard remaining > .zero else { return }
+            try await Task.sleep(for: min(remaining, .milliseconds(20)))
+        }
+    }
+
+    @Test func anHourlyLimitResumesByItselfWhenTheWindowMovesOn() async throws {
+        let log = LogRecording()
+        let time = MovableTime()
+        var policy = PipelineHarness.fastPolicy
+        policy.budget = BudgetSettings(maxGenerationsPerHour: 2)
+        let harness = PipelineHarness(policy: policy, time: time, logger: log.logger())
+        let started = time.now()
+        try await harness.run { harness in
+            for index in 0..<4 {
+                harness.spool.drop("\(index).json", bytes: TestRequests.seedance(jobID: "hourly-\(index)"))
+            }
+            _ = try await harness.transport.attempts.collect(2)
+            try await eventually("the hourly limit to hold the rest") { harness.pipeline.submissions.budgetReached != nil }
+            let reached = try #require(harness.pipeline.submissions.budgetReached)
+            #expect(reached.limit == .generationsPerHour(2))
+            let until = try #require(reached.until)
+            #expect(until >= started + .seconds(3600) && until <= time.now() + .seconds(3600), "an hour after the first")
+            #expect(harness.api.submitCount == 2)
+            #expect(harness.pipeline.status.queued == 2)
+
+            // Nothing changes until the hour has passed; then the held jobs go by themselves.
+            time.advance(.seconds(3600))
+            _ = try await harness.transport.attempts.collect(2)
+        }
+        #expect(harness.api.submitCount == 4)
+        #expect(harness.store.allJobs.allSatisfy { $0.phase == .completed })
+        #expect(harness.pipeline.submissions.budgetReached == nil)
+        let events = log.entries.compactMap { $0["event"] }
+        #expect(events.filter { $0 == "budget.reached" }.count == 1)
+        #expect(events.filter { $0 == "budget.resumed" }.count == 1)
     }
 }
