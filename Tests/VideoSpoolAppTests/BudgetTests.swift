@@ -36,6 +36,14 @@ struct BudgetTests {
                     )
             )
             #expect(settings.pipelinePolicy.budget == settings.budget)
+            #expect(
+                settings.summary.contains(
+                    "budget: 0 generations per hour, $12.50 per 24 hours, $300.00 per month (UTC); "
+                        + "default estimate $0.07, 1000000 credits per USD"
+                ),
+                "\(settings.summary)"
+            )
+            #expect(DaemonSettings().summary.contains { $0.hasPrefix("budget: no limit; default estimate $0.50") })
             try write("budget:\n  max_usd_per_day: -1\n", to: path)
             await #expect(throws: ConfigurationError.self) { try await SettingsLoader.loadSettings(path: path) }
             try write("budget:\n  max_usd_per_day: lots\n", to: path)

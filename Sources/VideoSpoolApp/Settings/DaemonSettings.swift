@@ -195,8 +195,17 @@ extension DaemonSettings {
                     : ""),
             "models.directory: \(modelsDirectory) (\(modelSummary))",
             "models.allow_unlisted: \(allowUnlistedModels)",
+            "budget: \(budgetSummary)",
             "log.level: \(logLevel.rawValue)",
         ]
+    }
+
+    /// The limits in force ("no limit" when none) and the estimate used until one is learned.
+    var budgetSummary: String {
+        let limits = budget.windows(now: Timestamp(millisecondsSinceEpoch: 0)).map { "\($0.limit)" }
+        return (limits.isEmpty ? "no limit" : limits.joined(separator: ", "))
+            + "; default estimate \(BudgetLimit.dollars(budget.defaultEstimateUSD)), "
+            + "\(Int64(budget.creditsPerUSD)) credits per USD"
     }
 }
 
