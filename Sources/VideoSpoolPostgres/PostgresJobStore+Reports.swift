@@ -42,6 +42,10 @@ extension PostgresJobStore: JobReports {
         }
     }
 
+    public func spendEntries(since: Timestamp) async throws -> [SpendEntry] {
+        try await read { transaction in try await transaction.spendEntries(since: since) }
+    }
+
     public func jobReport(_ id: JobID) async throws -> JobReport? {
         let t = tables
         return try await read { transaction in

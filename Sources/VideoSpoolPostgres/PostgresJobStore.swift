@@ -697,6 +697,9 @@ struct Tables: Sendable {
     let channel: String
     /// The key of the reaper's transaction-scoped advisory lock.
     let reaperLock: String
+    let ledger: String
+    /// The key of the budget check's transaction-scoped advisory lock: checks run one at a time.
+    let budgetLock: String
 
     init(schema name: String) {
         let schema = "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
@@ -712,5 +715,7 @@ struct Tables: Sendable {
         migrations = schema + ".schema_migrations"
         channel = name + "_work"
         reaperLock = "videospool.reaper." + name
+        ledger = schema + ".spend_ledger"
+        budgetLock = "videospool.budget." + name
     }
 }

@@ -269,6 +269,37 @@ enum PostgresSchema {
                     """,
                 ]
             ),
+            Migration(
+                version: 3,
+                name: "the spend ledger",
+                statements: [
+                    // As SQLite's v8: one row per submission, never deleted with its job.
+                    """
+                    CREATE TABLE \(s).spend_ledger (
+                        seq bigserial PRIMARY KEY,
+                        job_id text NOT NULL,
+                        model text NOT NULL,
+                        resolution text,
+                        duration_seconds bigint,
+                        reserved_at bigint NOT NULL,
+                        estimate_usd double precision NOT NULL,
+                        state text NOT NULL CHECK (state IN ('reserved', 'completed', 'failed', 'void')),
+                        settled_at bigint,
+                        usd_spent double precision,
+                        credits_used double precision
+                    )
+                    """,
+                    """
+                    CREATE INDEX spend_ledger_time ON \(s).spend_ledger (reserved_at)
+                        INCLUDE (state, estimate_usd, usd_spent, credits_used)
+                    """,
+                    "CREATE INDEX spend_ledger_open ON \(s).spend_ledger (job_id) WHERE state = 'reserved'",
+                    """
+                    CREATE INDEX spend_ledger_kind ON \(s).spend_ledger (model, resolution, duration_seconds, seq)
+                        WHERE state = 'completed'
+                    """,
+                ]
+            ),
         ]
     }
 

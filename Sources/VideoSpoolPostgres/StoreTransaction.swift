@@ -131,6 +131,7 @@ final class StoreTransaction {
                 throw SubmitBudgetExceeded(jobID: job.id, attempts: job.submitAttempts, allowance: job.submitAllowance)
             }
             if updated != 1 { try await explainMissingJob(job.id) }
+            if let settlement = SpendSettlement.implied(by: job) { try await settle(settlement, for: job.id) }
             if job.phase.isTerminal { finishedCandidates.insert(job.id.rawValue) }
 
         case .insertEvent(let event, let deliveries):
@@ -271,6 +272,9 @@ final class StoreTransaction {
         case .requestCancel(let id):
             try await execute("UPDATE \(unescaped: t.jobs) SET cancel_requested_at = now() WHERE id = \(id.rawValue)")
             announce = true
+
+        case .reserveSpend(let reservation):
+            try await reserve(reservation)
         }
     }
 

@@ -25,6 +25,8 @@ public final class PipelineCounters: Sendable {
         public var storeUnavailable: String?
         /// Why submissions are paused, if they are.
         public var submissionsPaused: String?
+        /// The budget limit that stops submissions, and until when, if one does.
+        public var budgetReached: String?
         /// Why polls are paused, if they are.
         public var pollingPaused: String?
         /// The API request limits, while 429s keep them below the configuration.
@@ -48,6 +50,8 @@ public final class PipelineCounters: Sendable {
                 case storeUnavailable
                 /// No job is sent to the API.
                 case submissionsPaused
+                /// No job is sent to the API until a budget window moves on (or the limit is raised).
+                case budgetReached
                 /// No generation is polled, so none is seen to finish.
                 case pollingPaused
                 /// Requests go out, more slowly than configured.
@@ -63,6 +67,7 @@ public final class PipelineCounters: Sendable {
                     case .leaseLost: "lease lost"
                     case .storeUnavailable: "store unavailable"
                     case .submissionsPaused: "submissions paused"
+                    case .budgetReached: "budget reached"
                     case .pollingPaused: "polling paused"
                     case .apiLimited: "API limited"
                     case .downloadsStalled: "downloads stalled"
@@ -88,6 +93,7 @@ public final class PipelineCounters: Sendable {
             if let leaseLost { conditions.append(Condition(.leaseLost, leaseLost)) }
             if let storeUnavailable { conditions.append(Condition(.storeUnavailable, storeUnavailable)) }
             if let submissionsPaused { conditions.append(Condition(.submissionsPaused, submissionsPaused)) }
+            if let budgetReached { conditions.append(Condition(.budgetReached, budgetReached)) }
             if let pollingPaused { conditions.append(Condition(.pollingPaused, pollingPaused)) }
             if let apiLimits {
                 var limits: [String] = []

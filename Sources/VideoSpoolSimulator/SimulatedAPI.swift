@@ -483,7 +483,7 @@ public final class SimulatedAPI: Sendable {
             let url = videoURL ?? self.videoURL(generation, configuration: configuration)
             object["video"] = .object(JSONObject(["url": .string(url)]))
             object["error"] = .null
-            object["meta"] = .object(JSONObject(["usage": usage(for: generation.body)]))
+            object["meta"] = .object(JSONObject(["usage": usage(for: generation.body, configuration: configuration)]))
         case "error":
             object["video"] = .null
             object["error"] = .object(
@@ -499,17 +499,22 @@ public final class SimulatedAPI: Sendable {
         return .object(object)
     }
 
-    /// 24,000 credits per second at 720p (the docs' example: 5 s → 120,000 credits, $0.06).
-    private func usage(for body: JSONObject) -> JSONValue {
+    /// ``SimulatorConfiguration/usdPerSecond`` per second of video, or 24,000 credits a second at
+    /// 720p (the docs' example: 5 s → 120,000 credits, $0.06) and half that at 480p.
+    private func usage(for body: JSONObject, configuration: SimulatorConfiguration) -> JSONValue {
         let seconds = body["duration"]?.numberValue?.int64Value ?? 5
-        let perSecond: Int64 = body["resolution"]?.stringValue == "480p" ? 12_000 : 24_000
-        let credits = seconds * perSecond
-        return .object(
-            JSONObject([
-                "credits_used": .int(credits),
-                "usd_spent": .number(JSONNumber(Double(credits) / 2_000_000)),
-            ])
-        )
+        let credits: Int64
+        if let usdPerSecond = configuration.usdPerSecond {
+            credits = Int64((Double(seconds) * usdPerSecond * 2_000_000).rounded())
+        } else {
+            credits = seconds * (body["resolution"]?.stringValue == "480p" ? 12_000 : 24_000)
+        }
+        var usage = JSONObject(["credits_used": .int(credits)])
+        if configuration.reportsUSD {
+            let usd = configuration.usdPerSecond.map { Double(seconds) * $0 } ?? Double(credits) / 2_000_000
+            usage["usd_spent"] = .number(JSONNumber(usd))
+        }
+        return .object(usage)
     }
 
     private func reply(for rule: FaultRule, endpoint: FaultRule.Endpoint) -> Reply? {

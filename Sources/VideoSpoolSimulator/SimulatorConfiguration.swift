@@ -32,6 +32,13 @@ public struct SimulatorConfiguration: Sendable {
     /// How long every API request takes before it is answered, as over a real network (requests
     /// then overlap, as a real API's do). The answer is decided when the time is up.
     public var latency: Duration
+    /// The price of one second of video, in USD, that `meta.usage` reports (`usd_spent`, and
+    /// `credits_used` at the API's 2,000,000 credits per USD); `nil` for the documented example's
+    /// prices (24,000 credits a second at 720p and above, 12,000 at 480p).
+    public var usdPerSecond: Double?
+    /// Whether `meta.usage` carries `usd_spent`; without it only `credits_used` (all the poll
+    /// response documents), which the daemon converts.
+    public var reportsUSD: Bool
 
     public init(
         apiKey: String = "sim-test-key",
@@ -46,7 +53,9 @@ public struct SimulatorConfiguration: Sendable {
         videoTTL: Duration = .seconds(86400),
         faults: [FaultRule] = [],
         webhookSecret: WebhookSecret? = nil,
-        latency: Duration = .zero
+        latency: Duration = .zero,
+        usdPerSecond: Double? = nil,
+        reportsUSD: Bool = true
     ) {
         self.apiKey = apiKey
         self.exhaustedKeys = exhaustedKeys
@@ -61,6 +70,8 @@ public struct SimulatorConfiguration: Sendable {
         self.faults = faults
         self.webhookSecret = webhookSecret
         self.latency = latency
+        self.usdPerSecond = usdPerSecond
+        self.reportsUSD = reportsUSD
     }
 
     /// How long a generation of `model` takes.

@@ -19,6 +19,10 @@ extension SQLiteJobStore: JobReports {
         }
     }
 
+    public func spendEntries(since: Timestamp) async throws -> [SpendEntry] {
+        try await pool.read { db in try SQLiteLedger.entries(since: since, in: db) }
+    }
+
     public func jobReport(_ id: JobID) async throws -> JobReport? {
         try await pool.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id.rawValue])

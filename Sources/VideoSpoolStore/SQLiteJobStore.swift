@@ -199,6 +199,9 @@ public final class SQLiteJobStore: JobStore, Sendable {
             }
         case .updateJob(let job):
             let finished = job.phase.hasOutcomeFile
+            if let settlement = SpendSettlement.implied(by: job) {
+                try SQLiteLedger.apply(settlement, for: job.id, at: now, in: db)
+            }
             // The timeline gets a row only when the phase really changes (read before the update).
             try db.executeCached(
                 sql: """
@@ -303,6 +306,8 @@ public final class SQLiteJobStore: JobStore, Sendable {
                     """,
                 arguments: [generationID, submittedAt.millisecondsSinceEpoch, id.rawValue]
             )
+        case .reserveSpend(let reservation):
+            try SQLiteLedger.reserve(reservation, in: db)
         case .requestCancel:
             // One owner: ``claimJob(_:)`` always hands the job over, so the daemon cancels it itself.
             break
@@ -586,7 +591,7 @@ public enum StoreError: Error, CustomStringConvertible {
 extension Database {
     /// Runs a statement compiled once per connection: the pipeline repeats the same few
     /// statements for every job, and compiling (parse, authorizer) was a measurable share of its CPU.
-    fileprivate func executeCached(sql: String, arguments: StatementArguments = StatementArguments()) throws {
+    func executeCached(sql: String, arguments: StatementArguments = StatementArguments()) throws {
         try cachedStatement(sql: sql).execute(arguments: arguments)
     }
 }

@@ -184,6 +184,34 @@ package enum StoreSchema {
                     """
             )
         }
+        migrator.registerMigration("v8: the spend ledger") { db in
+            // One row per submission, kept when its job is pruned, so that retention never resets a
+            // budget. Windows are summed by reservation time from the index alone (it covers what a
+            // sum reads); a job's open entry is settled by its updates; the learned estimate reads
+            // the last completed entries of one kind.
+            try db.execute(
+                sql: """
+                    CREATE TABLE spend_ledger (
+                        seq INTEGER PRIMARY KEY,
+                        job_id TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        resolution TEXT,
+                        duration_seconds INTEGER,
+                        reserved_at INTEGER NOT NULL,
+                        estimate_usd REAL NOT NULL,
+                        state TEXT NOT NULL CHECK (state IN ('reserved', 'completed', 'failed', 'void')),
+                        settled_at INTEGER,
+                        usd_spent REAL,
+                        credits_used REAL
+                    );
+                    CREATE INDEX spend_ledger_time
+                        ON spend_ledger(reserved_at, state, estimate_usd, usd_spent, credits_used);
+                    CREATE INDEX spend_ledger_open ON spend_ledger(job_id) WHERE state = 'reserved';
+                    CREATE INDEX spend_ledger_kind ON spend_ledger(model, resolution, duration_seconds, seq)
+                        WHERE state = 'completed';
+                    """
+            )
+        }
         return migrator
     }
 }

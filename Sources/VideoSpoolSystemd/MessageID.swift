@@ -20,6 +20,8 @@ public enum MessageID {
         "webhook.given_up": "a1d2e72cd2ad482f88b8593d3ff75294",
         "submissions.paused": "164fa419a5bd4b18ab4c1ad41badd52d",
         "submissions.resumed": "0ee8aa5b7d634097ac368769f78ea28b",
+        "budget.reached": "78a360367a4d4dfba21bff32cf54f12f",
+        "budget.resumed": "76a0d8b14d3648fb88c088a4bbcde379",
         "polling.paused": "675a9a68eabf491b8cf5016dcb0bffb4",
         "polling.resumed": "903c5d4c47184e7eb28f79ad571c78f4",
         "store.unavailable": "df5902123f694c6bb8ae3649ba89aea2",

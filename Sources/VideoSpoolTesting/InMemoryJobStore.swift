@@ -20,6 +20,7 @@ public final class InMemoryJobStore: JobStore, Sendable {
         var events: [String: WebhookEvent] = [:]
         var deliveries: [Delivery.ID: Delivery] = [:]
         var attempts: [DeliveryAttempt] = []
+        var ledger = InMemoryLedger()
         var commits = 0
     }
 
@@ -77,6 +78,9 @@ public final class InMemoryJobStore: JobStore, Sendable {
 
     public var allDeliveryAttempts: [DeliveryAttempt] { state.withLock { $0.attempts } }
 
+    /// The spend ledger, oldest entry first.
+    public var spendEntries: [SpendEntry] { state.withLock { $0.ledger.entries } }
+
     public func commit(_ changes: [StoreChange]) async throws {
         await waitUntilAvailable()
         try commitNow(changes)
@@ -101,6 +105,7 @@ public final class InMemoryJobStore: JobStore, Sendable {
             if job.phase != .rejected { state.requests[job.id] = body }
         case .updateJob(let job):
             guard var record = state.records[job.id] else { throw InMemoryStoreError.unknownJob(job.id) }
+            state.ledger.settle(job, at: job.finishedAt ?? job.submittedAt ?? job.acceptedAt)
             record.job = job
             if job.phase.hasOutcomeFile { record.outcomeVersion += 1 }
             state.records[job.id] = record
@@ -140,6 +145,8 @@ public final class InMemoryJobStore: JobStore, Sendable {
             state.records[id] = record
         case .requestCancel:
             break
+        case .reserveSpend(let reservation):
+            try state.ledger.reserve(reservation)
         }
     }
 

@@ -309,6 +309,7 @@ extension StoreChange {
             .recordLateGeneration(let id, _, _), .requestCancel(let id):
             id
         case .recordDeliveryAttempt(let attempt): attempt.jobID
+        case .reserveSpend(let reservation): reservation.jobID
         }
     }
 }

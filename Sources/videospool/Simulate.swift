@@ -58,6 +58,17 @@ struct Simulate: AsyncParsableCommand {
     var videoTtl = 86400.0
 
     @Option(
+        help: ArgumentHelp(
+            "Price of one second of video in USD, as meta.usage reports it (default: 24,000 credits a second, $0.012).",
+            valueName: "usd"
+        )
+    )
+    var usdPerSecond: Double?
+
+    @Flag(help: "Report only credits_used in meta.usage (no usd_spent), as the poll response documents.")
+    var creditsOnly = false
+
+    @Option(
         name: .customLong("fault"),
         help: ArgumentHelp(
             "Inject a fault (repeatable): ENDPOINT:FAULT[*COUNT].",
@@ -92,6 +103,9 @@ struct Simulate: AsyncParsableCommand {
         if let modelsDirectory {
             do { models = try ModelDirectory.load(modelsDirectory, required: true) } catch { throw ValidationError("\(error)") }
         }
+        if let usdPerSecond, !(usdPerSecond >= 0 && usdPerSecond.isFinite) {
+            throw ValidationError("--usd-per-second must be a number of dollars, 0 or more")
+        }
         guard videoTtl >= 0, videoTtl.isFinite else {
             throw ValidationError("--video-ttl must be a number of seconds, 0 or more")
         }
@@ -115,7 +129,9 @@ struct Simulate: AsyncParsableCommand {
                 videoBaseURL: nil,
                 videoTTL: .seconds(double: videoTtl),
                 faults: rules,
-                webhookSecret: secret
+                webhookSecret: secret,
+                usdPerSecond: usdPerSecond,
+                reportsUSD: !creditsOnly
             )
         )
         try await simulator.serve(host: String(parts[0]), port: port) { bound in

@@ -20,7 +20,7 @@ struct VideoSpool: AsyncParsableCommand {
         version: Daemon.version,
         subcommands: [
             Run.self, CheckConfig.self, Submit.self, Validate.self, Models.self,
-            List.self, Show.self, Fetch.self, Cancel.self, Retry.self, Redeliver.self, Prune.self,
+            List.self, Show.self, UsageCommand.self, Fetch.self, Cancel.self, Retry.self, Redeliver.self, Prune.self,
             Simulate.self, Demo.self,
         ],
         defaultSubcommand: Run.self

@@ -34,6 +34,7 @@ struct SimulateCommandTests {
             "url": url, "status": whole_status, "length": len(whole), "box": whole[4:8].decode("latin1"),
             "accept_ranges": whole_headers.get("Accept-Ranges"), "range_status": part_status,
             "content_range": part_headers.get("Content-Range"), "range_length": len(part),
+            "usage": status.get("meta", {}).get("usage"),
         }))
         """#
 
@@ -81,6 +82,20 @@ struct SimulateCommandTests {
             let (_, result) = try await Self.fetch(["--video-ttl", "0"], in: root)
             #expect(Self.int(result, "status") == 403, "\(result)")
             #expect(Self.int(result, "range_status") == 403)
+        }
+    }
+
+    @Test func usageReportsThePricePerSecondOfVideo() async throws {
+        try await withTemporaryDirectory { root in
+            let (_, standard) = try await Self.fetch([], in: root)
+            #expect(standard["usage"]?["credits_used"]?.numberValue?.int64Value == 120_000, "\(standard)")
+            #expect(standard["usage"]?["usd_spent"]?.numberValue?.doubleValue == 0.06)
+            let (_, priced) = try await Self.fetch(["--usd-per-second", "0.05"], in: root)
+            #expect(priced["usage"]?["usd_spent"]?.numberValue?.doubleValue == 0.25, "\(priced)")
+            #expect(priced["usage"]?["credits_used"]?.numberValue?.int64Value == 500_000)
+            let (_, credits) = try await Self.fetch(["--credits-only"], in: root)
+            #expect(credits["usage"]?["usd_spent"] == nil, "\(credits)")
+            #expect(credits["usage"]?["credits_used"]?.numberValue?.int64Value == 120_000)
         }
     }
 

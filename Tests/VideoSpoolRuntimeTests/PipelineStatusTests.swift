@@ -25,6 +25,8 @@ struct PipelineStatusTests {
         case .leaseLost: snapshot.leaseLost = "registering again"
         case .storeUnavailable: snapshot.storeUnavailable = "disk full"
         case .submissionsPaused: snapshot.submissionsPaused = "HTTP 401 (the API key was not accepted): bad key"
+        case .budgetReached:
+            snapshot.budgetReached = "$5.00 per 24 hours ($4.80 used, next ~$0.50) until 2026-11-30T08:00:00.000Z"
         case .pollingPaused: snapshot.pollingPaused = "HTTP 403 (the account may be out of credits): top up"
         case .apiLimited: snapshot.apiLimits = .init(concurrencyLimit: 2, maximumConcurrency: 8)
         case .downloadsStalled: snapshot.downloadsStalled = "/var/lib/videospool/videos is full"
@@ -45,16 +47,20 @@ struct PipelineStatusTests {
                 == "3 queued, 12 generating, 1 delivering, 240 done, 2 failed, 0 rejected; lease lost: registering again; "
                 + "store unavailable: disk full; "
                 + "submissions paused: HTTP 401 (the API key was not accepted): bad key; "
+                + "budget reached: $5.00 per 24 hours ($4.80 used, next ~$0.50) until 2026-11-30T08:00:00.000Z; "
                 + "polling paused: HTTP 403 (the account may be out of credits): top up; "
                 + "API limited: concurrency 2 of 8 after 429s; "
                 + "downloads stalled: /var/lib/videospool/videos is full"
         )
     }
 
-    @Test func theSeverityOrderIsLeaseThenStoreThenSubmissionsThenPollingThenAPILimitsThenDownloads() {
+    @Test func theSeverityOrderIsLeaseThenStoreThenSubmissionsThenBudgetThenPollingThenAPILimitsThenDownloads() {
         #expect(
             Snapshot.Condition.Kind.allCases.sorted()
-                == [.leaseLost, .storeUnavailable, .submissionsPaused, .pollingPaused, .apiLimited, .downloadsStalled]
+                == [
+                    .leaseLost, .storeUnavailable, .submissionsPaused, .budgetReached, .pollingPaused, .apiLimited,
+                    .downloadsStalled,
+                ]
         )
     }
 

@@ -99,6 +99,8 @@ extension Daemon {
         policy.acceptsHTTPVideoURLs = old.pipelinePolicy.acceptsHTTPVideoURLs
         policy.videoStorage.download = old.storeVideos
         pipeline.context.updatePolicy(policy)
+        // A limit raised or removed lets a held queue go at once.
+        if policy.budget != old.pipelinePolicy.budget { pipeline.submissions.budgetChanged() }
         pipeline.deliveries.updateSigner(WebhookSigner(secret: credentials.webhookSecret))
         pipeline.deliveries.setMaximumConcurrentAttempts(settings.maximumConcurrentDeliveries)
         transport.update(settings.transportConfiguration)

@@ -62,6 +62,27 @@ public enum OperatorViews {
         return json ? JobReportFormat.showJSON(report) : JobReportFormat.showText(report, now: now(), style: colors)
     }
 
+    /// `videospool usage`: the spend ledger since `since`, added up (`budget.credits_per_usd`
+    /// converts credits where the API reported no dollars).
+    public static func usage(
+        settings: DaemonSettings,
+        environment: [String: String],
+        since: Timestamp,
+        by grouping: UsageReport.Grouping?,
+        json: Bool,
+        colors: TerminalColors
+    ) async throws -> String {
+        let entries = try await read(settings) {
+            try await OperatorStore.withReports(settings: settings, environment: environment) { store in
+                try await store.spendEntries(since: since)
+            }
+        }
+        let report = UsageReport(entries: entries, by: grouping, creditsPerUSD: settings.budget.creditsPerUSD)
+        return json
+            ? UsageFormat.json(report, since: since, by: grouping)
+            : UsageFormat.text(report, since: since, by: grouping, style: colors)
+    }
+
     private static func read<T>(_ settings: DaemonSettings, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()

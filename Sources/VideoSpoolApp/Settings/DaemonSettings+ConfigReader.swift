@@ -147,6 +147,8 @@ extension DaemonSettings {
         modelsDirectory = try reader.path("models.directory", default: modelsDirectory)
         allowUnlistedModels = try reader.bool("models.allow_unlisted", default: allowUnlistedModels)
 
+        budget = try BudgetSettings(reader: reader)
+
         let level = try reader.string("log.level", default: logLevel.rawValue).lowercased()
         guard let parsedLevel = Logger.Level(rawValue: level) else {
             let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
@@ -285,5 +287,28 @@ extension PostgresStoreConfiguration.Values {
                 try reader.seconds(key, default: 0, in: 0...86400)
             }
         )
+    }
+}
+
+extension BudgetSettings {
+    /// `budget.*`; a limit is off unless set (0 stops all submissions).
+    init(reader: StrictReader) throws(ConfigurationError) {
+        self.init()
+        let money = 0...1_000_000_000.0
+        if reader.isPresent("budget.max_usd_per_day") {
+            maxUSDPerDay = try reader.number("budget.max_usd_per_day", default: 0, in: money)
+        }
+        if reader.isPresent("budget.max_usd_per_month") {
+            maxUSDPerMonth = try reader.number("budget.max_usd_per_month", default: 0, in: money)
+        }
+        if reader.isPresent("budget.max_generations_per_hour") {
+            maxGenerationsPerHour = try reader.int("budget.max_generations_per_hour", default: 0, in: 0...10_000_000)
+        }
+        defaultEstimateUSD = try reader.number(
+            "budget.default_estimate_usd",
+            default: defaultEstimateUSD,
+            in: 0...1_000_000
+        )
+        creditsPerUSD = try reader.number("budget.credits_per_usd", default: creditsPerUSD, in: 1...1e15)
     }
 }

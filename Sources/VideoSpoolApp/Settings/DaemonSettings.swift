@@ -76,6 +76,10 @@ public struct DaemonSettings: Sendable {
     /// The built-in models plus those loaded from ``modelsDirectory`` (by ``SettingsLoader``).
     public var models = ModelCatalog.builtIn
 
+    // budget.*
+    /// Spending limits and how spend is counted (docs/budgets.md); none by default.
+    public var budget = BudgetSettings()
+
     // log.*
     public var logLevel = Logger.Level.info
 
@@ -106,6 +110,8 @@ public struct DaemonSettings: Sendable {
         "results.download", "results.directory", "results.max_bytes", "results.deadline_seconds",
         "results.max_concurrent", "results.announce_after_download", "results.keep_local",
         "models.directory", "models.allow_unlisted",
+        "budget.max_usd_per_day", "budget.max_usd_per_month", "budget.max_generations_per_hour",
+        "budget.default_estimate_usd", "budget.credits_per_usd",
         "log.level",
         "metrics.listen",
     ] + PostgresStoreConfiguration.keys + S3Settings.knownKeys
@@ -136,6 +142,7 @@ public struct DaemonSettings: Sendable {
             retry: VideoDownloadRetry(deadline: .seconds(double: downloadDeadlineSeconds)),
             keepLocal: keepLocal
         )
+        policy.budget = budget
         return policy
     }
 
@@ -200,9 +207,18 @@ extension DaemonSettings {
         ] + (s3.map { ["results.keep_local: \(keepLocal)"] + $0.summary } ?? ["results.s3: off"]) + [
             "models.directory: \(modelsDirectory) (\(modelSummary))",
             "models.allow_unlisted: \(allowUnlistedModels)",
+            "budget: \(budgetSummary)",
             "log.level: \(logLevel.rawValue)",
             "metrics.listen: \(metricsListen.map { "\($0)" } ?? "(off)")",
         ]
+    }
+
+    /// The limits in force ("no limit" when none) and the estimate used until one is learned.
+    var budgetSummary: String {
+        let limits = budget.windows(now: Timestamp(millisecondsSinceEpoch: 0)).map { "\($0.limit)" }
+        return (limits.isEmpty ? "no limit" : limits.joined(separator: ", "))
+            + "; default estimate \(BudgetLimit.dollars(budget.defaultEstimateUSD)), "
+            + "\(Int64(budget.creditsPerUSD)) credits per USD"
     }
 }
 

@@ -28,6 +28,8 @@ public struct PipelinePolicy: Sendable, Hashable {
     /// `results.*`: whether videos are stored and the webhook waits for them. Off unless the
     /// daemon's settings turn it on (they do by default).
     public var videoStorage: VideoStoragePolicy
+    /// `budget.*`: spending limits checked before each POST (none by default).
+    public var budget: BudgetSettings
 
     public init(
         submitBackoff: Backoff = Backoff(),
@@ -38,7 +40,8 @@ public struct PipelinePolicy: Sendable, Hashable {
         notFoundLimit: Int = 3,
         webhookRetries: WebhookRetrySchedule = WebhookRetrySchedule(),
         acceptsHTTPVideoURLs: Bool = false,
-        videoStorage: VideoStoragePolicy = VideoStoragePolicy()
+        videoStorage: VideoStoragePolicy = VideoStoragePolicy(),
+        budget: BudgetSettings = BudgetSettings()
     ) {
         self.submitBackoff = submitBackoff
         self.poll = poll
@@ -49,5 +52,6 @@ public struct PipelinePolicy: Sendable, Hashable {
         self.webhookRetries = webhookRetries
         self.acceptsHTTPVideoURLs = acceptsHTTPVideoURLs
         self.videoStorage = videoStorage
+        self.budget = budget
     }
 }

@@ -6,6 +6,9 @@ public protocol JobReports: Sendable {
 
     /// Everything known about one job.
     func jobReport(_ id: JobID) async throws -> JobReport?
+
+    /// Spend ledger entries reserved at or after `since`, oldest first (`videospool usage`).
+    func spendEntries(since: Timestamp) async throws -> [SpendEntry]
 }
 
 /// What `videospool list` shows of a job.

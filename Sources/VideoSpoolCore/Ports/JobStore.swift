@@ -110,6 +110,11 @@ public enum StoreChange: Sendable {
     case recordLateGeneration(JobID, generationID: String, submittedAt: Timestamp)
     /// Asks the daemon that holds a job to cancel it (it acts within a claim round).
     case requestCancel(JobID)
+    /// Records a submission in the spend ledger at its learned estimate (``SpendEstimate``), after
+    /// checking that it fits the budget (throws ``BudgetReached`` when it does not, failing the
+    /// whole commit). Goes with the intent's `updateJob`. The entry is settled by the job's later
+    /// updates (``SpendSettlement``) and outlives the job (retention never deletes it).
+    case reserveSpend(SpendReservation)
 }
 
 /// The spool file a job was read from, remembered until it has left `incoming/`, so that a restart

@@ -22,6 +22,8 @@ public final class SubmissionService: Service, Sendable {
         var delayedJobs: [JobID: Job] = [:]
         var inFlight = 0
         var pause = AuthenticationPause()
+        /// Set while a budget stops submissions.
+        var budgetHold: BudgetHold?
         var stopping = false
     }
 
@@ -98,6 +100,21 @@ public final class SubmissionService: Service, Sendable {
         }
     }
 
+    /// The budget limit that stops submissions now, if one does (for the status line, and a
+    /// future `videospool_budget_reached` gauge).
+    public var budgetReached: BudgetReached? {
+        state.withLock { $0.budgetHold?.reached }
+    }
+
+    /// The budget settings changed (reload): a held queue tries again at once, since the limit
+    /// that stopped it may have been raised or removed.
+    public func budgetChanged() {
+        state.withLock { state in
+            if state.budgetHold != nil { state.budgetHold?.retryAt = context.time.now() }
+        }
+        wake.signal()
+    }
+
     /// Jobs waiting to be submitted, and the reason submissions are paused (if they are).
     public var queueStatus: (queued: Int, submitting: Int, pausedReason: String?) {
         state.withLock { state in
@@ -144,6 +161,21 @@ public final class SubmissionService: Service, Sendable {
                 return .work(Batch(jobs: [state.ready.removeFirst()], origin: .probe))
             case .open(let regular):
                 origin = regular
+            }
+            // A budget stopped submissions: wait, then let one job try again (its reservation is
+            // the check) while the others stay queued.
+            if let hold = state.budgetHold {
+                if hold.probing || now < hold.retryAt || state.ready.isEmpty {
+                    // While the retrying job is under way, its answer wakes the loop.
+                    let retryAt = hold.probing ? nil : hold.retryAt
+                    return .wait(until: earliest(retryAt, state.delayed.nextDue()))
+                }
+                if case .refused(let retryAt) = takeSlots() {
+                    return .wait(until: earliest(retryAt, state.delayed.nextDue()))
+                }
+                state.budgetHold?.probing = true
+                state.inFlight += 1
+                return .work(Batch(jobs: [state.ready.removeFirst()], origin: origin))
             }
             // No more than can be sent right away: a job taken from the queue never waits for a
             // slot (a pause could have begun by then), and the loop never blocks (it must beat).
@@ -202,12 +234,25 @@ public final class SubmissionService: Service, Sendable {
                 guard let body = try await self.context.store.requestBody(for: job.id) else {
                     preconditionFailure("Invalid state: job \(job.id) has no request body")
                 }
+                let queued = job
                 var job = job
-                self.context.machine.submissionStarted(&job, now: self.context.time.now())
+                let now = self.context.time.now()
+                self.context.machine.submissionStarted(&job, now: now)
                 // The intent is durable before the POST leaves, and only for a POST about to leave
                 // (everything it needs is already at hand): a crash from here on is an ambiguous
                 // submission, never a silent second one. Concurrent intents share a transaction.
-                guard try await self.context.commitHeld([.updateJob(job)]) else {
+                // The spend reservation goes with it: the budget check and the intent are one
+                // transaction, so concurrent submissions are counted one after another.
+                let reservation = SpendReservation(job: job, at: now, budget: self.context.policy.budget)
+                let committed: Bool
+                do {
+                    committed = try await self.context.commitHeld([.updateJob(job), .reserveSpend(reservation)])
+                } catch let reached as BudgetReached {
+                    self.holdForBudget(queued, reached, origin: origin)
+                    return
+                }
+                self.budgetChecked(reserved: committed)
+                guard committed else {
                     // Another daemon holds the job now; if it was the probe, another job probes.
                     if case .probe = origin {
                         self.state.withLock { $0.pause.probeWithdrawn(now: self.context.time.now()) }
@@ -297,6 +342,55 @@ public final class SubmissionService: Service, Sendable {
             preconditionFailure("Invalid state: submission produced \(action)")
         }
         state.withLock { $0.inFlight -= 1 }
+        wake.signal()
+    }
+
+    /// The budget refused `job`'s reservation: it goes back to the front of the queue, unchanged
+    /// (not failed), and submissions stop until the hold's retry time. Logged when the limit that
+    /// stops them changes, not at every retry.
+    private func holdForBudget(_ job: Job, _ reached: BudgetReached, origin: AuthenticationPause.Origin) {
+        let now = context.time.now()
+        let previous = state.withLock { state -> BudgetHold? in
+            // An authentication probe that was never sent: another job probes later.
+            if case .probe = origin { state.pause.probeWithdrawn(now: now) }
+            let previous = state.budgetHold
+            state.budgetHold = BudgetHold(reached, now: now)
+            state.ready.prepend(job)
+            state.inFlight -= 1
+            return previous
+        }
+        generationSlots.release(notifyingListeners: false)
+        context.counters.update { $0.budgetReached = reached.description }
+        if previous?.reached.limit != reached.limit {
+            context.logger.error(
+                "Budget reached; submissions stop and jobs stay queued",
+                metadata: [
+                    "event": "budget.reached", "budget.limit": "\(reached.limit.key)", "budget.detail": "\(reached)",
+                    "resume.at": "\(reached.until?.iso8601 ?? "when the limit is raised")",
+                ]
+            )
+        }
+        wake.signal()
+    }
+
+    /// The retrying job's reservation went through (the hold is over) or was not made (its lease
+    /// was lost: another job retries).
+    private func budgetChecked(reserved: Bool) {
+        let lifted = state.withLock { state -> BudgetHold? in
+            guard let hold = state.budgetHold, hold.probing else { return nil }
+            guard reserved else {
+                state.budgetHold?.probing = false
+                return nil
+            }
+            state.budgetHold = nil
+            return hold
+        }
+        guard let lifted else { return }
+        context.counters.update { $0.budgetReached = nil }
+        context.logger.notice(
+            "Budget allows submissions again",
+            metadata: ["event": "budget.resumed", "budget.limit": "\(lifted.reached.limit.key)"]
+        )
         wake.signal()
     }
 

@@ -1,0 +1,124 @@
+import PostgresNIO
+import VideoSpoolCore
+
+/// The spend ledger on PostgreSQL, as on SQLite (SQLiteLedger.swift); the rules are in
+/// VideoSpoolCore/Budget.
+extension StoreTransaction {
+    /// What an entry counts as in a window (``SpendEntry/effectiveUSD(creditsPerUSD:)``).
+    private static func effectiveUSD(creditsPerUSD: Double) -> String {
+        """
+        CASE state WHEN 'reserved' THEN estimate_usd WHEN 'void' THEN 0
+            ELSE coalesce(usd_spent, credits_used / \(creditsPerUSD)::double precision, 0) END
+        """
+    }
+
+    func reserve(_ reservation: SpendReservation) async throws {
+        let t = tables
+        let budget = reservation.budget
+        let samples = try await rows(
+            """
+            SELECT usd_spent, credits_used FROM \(unescaped: t.ledger)
+            WHERE state = 'completed' AND model = \(reservation.model)
+                AND resolution IS NOT DISTINCT FROM \(reservation.resolution)
+                AND duration_seconds IS NOT DISTINCT FROM \(reservation.durationSeconds.map(Int64.init))
+            ORDER BY seq DESC LIMIT \(Int64(SpendEstimate.sampleLimit))
+            """
+        ).compactMap { row in
+            SpendEntry.reportedUSD(
+                usdSpent: try row["usd_spent"].decode(Double?.self),
+                creditsUsed: try row["credits_used"].decode(Double?.self),
+                creditsPerUSD: budget.creditsPerUSD
+            )
+        }
+        let estimate = SpendEstimate.estimate(samples: samples, default: budget.defaultEstimateUSD)
+        if budget.hasLimits {
+            // Every daemon sharing the store checks one at a time until its transaction ends, so
+            // two submissions never both fit under a limit that only one of them fits.
+            try await execute("SELECT pg_advisory_xact_lock(hashtext(\(t.budgetLock)))")
+            let effective = Self.effectiveUSD(creditsPerUSD: budget.creditsPerUSD)
+            let windows = budget.windows(now: reservation.at)
+            var totals: [WindowTotals] = []
+            for window in windows {
+                let row = try await rows(
+                    """
+                    SELECT coalesce(sum(\(unescaped: effective)), 0)::double precision, count(*)
+                    FROM \(unescaped: t.ledger) WHERE reserved_at >= \(window.start.millisecondsSinceEpoch) AND state <> 'void'
+                    """
+                ).first
+                totals.append(
+                    WindowTotals(
+                        usd: try row?[0].decode(Double.self) ?? 0,
+                        generations: Int(try row?[1].decode(Int64.self) ?? 0)
+                    )
+                )
+            }
+            var verdicts: [BudgetReached] = []
+            for (window, windowTotals) in BudgetCheck.crossed(windows, totals: totals, estimate: estimate) {
+                let entries = try await rows(
+                    """
+                    SELECT reserved_at, (\(unescaped: effective))::double precision FROM \(unescaped: t.ledger)
+                    WHERE reserved_at >= \(window.start.millisecondsSinceEpoch) AND state <> 'void'
+                    ORDER BY reserved_at, seq
+                    """
+                ).map { row in
+                    (at: Timestamp(millisecondsSinceEpoch: try row[0].decode(Int64.self)), usd: try row[1].decode(Double.self))
+                }
+                verdicts.append(BudgetCheck.reached(window, totals: windowTotals, estimate: estimate, entries: entries))
+            }
+            if let reached = BudgetCheck.decisive(verdicts) { throw reached }
+        }
+        try await execute(
+            """
+            INSERT INTO \(unescaped: t.ledger) (job_id, model, resolution, duration_seconds, reserved_at, estimate_usd, state)
+            VALUES (\(reservation.jobID.rawValue), \(reservation.model), \(reservation.resolution),
+                \(reservation.durationSeconds.map(Int64.init)), \(reservation.at.millisecondsSinceEpoch), \(estimate), 'reserved')
+            """
+        )
+    }
+
+    func settle(_ settlement: SpendSettlement, for id: JobID) async throws {
+        let t = tables
+        switch settlement {
+        case .settle(let state, let usd, let credits):
+            try await execute(
+                """
+                UPDATE \(unescaped: t.ledger) SET state = \(state.rawValue), settled_at = \(appNow.millisecondsSinceEpoch),
+                    usd_spent = \(usd), credits_used = \(credits)
+                WHERE job_id = \(id.rawValue) AND state = 'reserved'
+                """
+            )
+        case .requeued(let submittedAt):
+            try await execute(
+                """
+                UPDATE \(unescaped: t.ledger) SET settled_at = \(appNow.millisecondsSinceEpoch),
+                    state = CASE WHEN \(submittedAt?.millisecondsSinceEpoch)::bigint >= reserved_at THEN 'failed' ELSE 'void' END
+                WHERE job_id = \(id.rawValue) AND state = 'reserved'
+                """
+            )
+        }
+    }
+
+    func spendEntries(since: Timestamp) async throws -> [SpendEntry] {
+        try await rows(
+            """
+            SELECT job_id, model, resolution, duration_seconds, reserved_at, estimate_usd, state, settled_at,
+                usd_spent, credits_used
+            FROM \(unescaped: tables.ledger) WHERE reserved_at >= \(since.millisecondsSinceEpoch)
+            ORDER BY reserved_at, seq
+            """
+        ).map { row in
+            SpendEntry(
+                jobID: JobID(trusted: try row["job_id"].decode(String.self)),
+                model: try row["model"].decode(String.self),
+                resolution: try row["resolution"].decode(String?.self),
+                durationSeconds: try row["duration_seconds"].decode(Int64?.self).map(Int.init),
+                reservedAt: Timestamp(millisecondsSinceEpoch: try row["reserved_at"].decode(Int64.self)),
+                estimateUSD: try row["estimate_usd"].decode(Double.self),
+                state: SpendEntry.State(rawValue: try row["state"].decode(String.self)) ?? .failed,
+                settledAt: try row["settled_at"].decode(Int64?.self).map(Timestamp.init(millisecondsSinceEpoch:)),
+                usdSpent: try row["usd_spent"].decode(Double?.self),
+                creditsUsed: try row["credits_used"].decode(Double?.self)
+            )
+        }
+    }
+}
