@@ -85,6 +85,8 @@ struct BudgetTests {
                     budget:
                       max_usd_per_day: \(maxPerDay)
                       default_estimate_usd: 0.1
+                    metrics:
+                      listen: \(root)/metrics.sock
                     """
                 }
                 try write(config(maxPerDay: "0.3"), to: path)
@@ -114,11 +116,14 @@ struct BudgetTests {
                     #expect(held.failed == 0, "\(held)")
                     #expect(held.description.contains("budget reached: $0.30 per 24 hours"), "\(held)")
                     #expect(simulator.api.statistics.acceptedSubmissions == 3)
+                    // The example alert's gauge says so too.
+                    #expect(try MetricsEndpointTests.scrape(root + "/metrics.sock").contains("\nvideospool_budget_reached 1"))
 
                     try write(config(maxPerDay: "5"), to: path)
                     #expect(await daemon.reload())
                     try await eventually(timeout: .seconds(60), "every job done") { daemon.pipeline.status.completed == 8 }
                     #expect(daemon.pipeline.status.budgetReached == nil)
+                    #expect(try MetricsEndpointTests.scrape(root + "/metrics.sock").contains("\nvideospool_budget_reached 0"))
                     #expect(daemon.pipeline.status.failed == 0)
                 }
                 #expect(simulator.api.statistics.acceptedSubmissions == 8)

@@ -45,6 +45,7 @@ public final class DaemonMetrics: Sendable {
         public static let apiHeld = "videospool_api_held"
         public static let apiPaused = "videospool_api_paused"
         public static let storeAvailable = "videospool_store_available"
+        public static let budgetReached = "videospool_budget_reached"
         public static let downloadsStalled = "videospool_downloads_stalled"
         public static let deliveriesPending = "videospool_webhook_deliveries_pending"
         // The names every Prometheus client library gives these, so existing dashboards work.
@@ -76,6 +77,7 @@ public final class DaemonMetrics: Sendable {
         gauge(Name.apiPaused, [("loop", "submissions")], status.submissionsPaused == nil ? 0 : 1)
         gauge(Name.apiPaused, [("loop", "polling")], status.pollingPaused == nil ? 0 : 1)
         gauge(Name.storeAvailable, [], status.storeUnavailable == nil ? 1 : 0)
+        gauge(Name.budgetReached, [], status.budgetReached == nil ? 0 : 1)
         gauge(Name.downloadsStalled, [], status.downloadsStalled == nil ? 0 : 1)
         gauge(Name.deliveriesPending, [], pendingDeliveries)
 

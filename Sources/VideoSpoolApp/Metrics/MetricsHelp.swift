@@ -34,6 +34,7 @@ public enum MetricsHelp {
         Daemon.apiHeld: "1 while a Retry-After hold stops every API request.",
         Daemon.apiPaused: "1 while a 401 or 403 pauses the loop (submissions or polling).",
         Daemon.storeAvailable: "0 while the job store cannot be written (commits wait).",
+        Daemon.budgetReached: "1 while a budget.* limit stops submissions (jobs stay queued).",
         Daemon.downloadsStalled: "1 while videos cannot be stored (results directory full).",
         Daemon.deliveriesPending: "Webhook deliveries not yet made nor given up.",
         Daemon.cpuSeconds: "User and system CPU time of the daemon, in seconds.",
