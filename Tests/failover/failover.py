@@ -185,7 +185,7 @@ class Run:
         return self.harness.recorder.snapshot()
 
     def polled_jobs(self, address=None):
-        return {e["job"] for e in self.entries() if e["kind"] == "poll" and e.get("job") and e["status"] == 200
+        return {e["job"] for e in self.entries() if e["kind"] == "poll" and e.get("job") and e.get("status") == 200
                 and (address is None or e["src"] == address)}
 
     def wait_polled(self, jobs, timeout=60):
