@@ -15,7 +15,7 @@ public struct Pipeline: Sendable {
 
         public init(
             maximumConcurrentRequests: Int = 8,
-            maximumInFlightGenerations: Int = 32,
+            maximumInFlightGenerations: Int = 128,
             maximumRequestsPerSecond: Double = 1000
         ) {
             self.maximumConcurrentRequests = maximumConcurrentRequests
@@ -36,6 +36,8 @@ public struct Pipeline: Sendable {
     public let generationSlots: RequestSlots
     /// Admits every API request; its adaptive concurrency sets ``requestSlots``' limit.
     public let rateLimiter: APIRateLimiter
+    /// Adapts ``generationSlots``' limit to the API's answers to submissions.
+    public let generationLimit: GenerationLimit
 
     public init(
         context: PipelineContext,
@@ -67,6 +69,12 @@ public struct Pipeline: Sendable {
             time: context.time,
             logger: context.logger,
             metrics: context.metrics
+        )
+        self.generationLimit = GenerationLimit(
+            maximum: limits.maximumInFlightGenerations,
+            slots: generationSlots,
+            time: context.time,
+            logger: context.logger
         )
         self.outcomes = OutcomeWriter(context: context, spool: spool, spoolID: spoolID)
         self.deliveries = DeliveryService(
@@ -100,6 +108,7 @@ public struct Pipeline: Sendable {
             requestSlots: requestSlots,
             generationSlots: generationSlots,
             rateLimiter: rateLimiter,
+            generationLimit: generationLimit,
             polling: polling,
             finisher: finisher
         )
@@ -156,6 +165,8 @@ public struct Pipeline: Sendable {
         if limits.concurrencyLimit < limits.maximumConcurrency || limits.heldUntil != nil {
             snapshot.apiLimits = limits
         }
+        let generations = generationLimit.status
+        if generations.isReduced { snapshot.generationLimit = generations }
         return snapshot
     }
 }

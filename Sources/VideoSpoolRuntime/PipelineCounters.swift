@@ -31,6 +31,8 @@ public final class PipelineCounters: Sendable {
         public var pollingPaused: String?
         /// The API request limits, while 429s keep them below the configuration.
         public var apiLimits: APIRateLimiter.Status?
+        /// The generations-in-flight limit, while 429s to submissions keep it below the configuration.
+        public var generationLimit: GenerationLimit.Status?
         /// Why videos are not being stored right now (the results directory is full); downloads
         /// are retried, and polling and webhooks go on.
         public var downloadsStalled: String?
@@ -95,16 +97,19 @@ public final class PipelineCounters: Sendable {
             if let submissionsPaused { conditions.append(Condition(.submissionsPaused, submissionsPaused)) }
             if let budgetReached { conditions.append(Condition(.budgetReached, budgetReached)) }
             if let pollingPaused { conditions.append(Condition(.pollingPaused, pollingPaused)) }
+            var limits: [String] = []
             if let apiLimits {
-                var limits: [String] = []
                 if apiLimits.concurrencyLimit < apiLimits.maximumConcurrency {
                     limits.append(
                         "concurrency \(apiLimits.concurrencyLimit) of \(apiLimits.maximumConcurrency) after 429s"
                     )
                 }
                 if let heldUntil = apiLimits.heldUntil { limits.append("requests held until \(heldUntil)") }
-                if !limits.isEmpty { conditions.append(Condition(.apiLimited, limits.joined(separator: ", "))) }
             }
+            if let generationLimit, generationLimit.isReduced {
+                limits.append("generations in flight \(generationLimit.limit) of \(generationLimit.maximum) after 429s")
+            }
+            if !limits.isEmpty { conditions.append(Condition(.apiLimited, limits.joined(separator: ", "))) }
             if let downloadsStalled { conditions.append(Condition(.downloadsStalled, downloadsStalled)) }
             // Stable: two conditions of one kind keep the order they were found in.
             return conditions.enumerated().sorted { ($0.element.kind, $0.offset) < ($1.element.kind, $1.offset) }

@@ -103,5 +103,14 @@ struct PipelineStatusTests {
         // Limits at their configured values are no condition.
         snapshot.apiLimits = .init(concurrencyLimit: 8, maximumConcurrency: 8)
         #expect(snapshot.conditions.isEmpty)
+        snapshot.generationLimit = .init(limit: 128, maximum: 128)
+        #expect(snapshot.conditions.isEmpty)
+        // A reduced in-flight limit joins the same condition.
+        snapshot.apiLimits = .init(concurrencyLimit: 4, maximumConcurrency: 8)
+        snapshot.generationLimit = .init(limit: 16, maximum: 128)
+        #expect(
+            snapshot.conditions.map(\.description)
+                == ["API limited: concurrency 4 of 8 after 429s, generations in flight 16 of 128 after 429s"]
+        )
     }
 }

@@ -93,7 +93,7 @@ extension Daemon {
             requestsPerSecond: settings.maximumRequestsPerSecond,
             maximumConcurrency: settings.maximumConcurrentRequests
         )
-        pipeline.generationSlots.setLimit(settings.maximumInFlightGenerations)
+        pipeline.generationLimit.reconfigure(maximum: settings.maximumInFlightGenerations)
         var policy = settings.pipelinePolicy
         // api.base_url needs a restart, so whether http video links count follows the URL in use.
         policy.acceptsHTTPVideoURLs = old.pipelinePolicy.acceptsHTTPVideoURLs

@@ -43,6 +43,8 @@ public final class DaemonMetrics: Sendable {
         public static let apiConcurrencyLimit = "videospool_api_concurrency_limit"
         public static let apiConcurrencyMaximum = "videospool_api_concurrency_maximum"
         public static let apiHeld = "videospool_api_held"
+        public static let generationsLimit = "videospool_api_generations_in_flight_limit"
+        public static let generationsMaximum = "videospool_api_generations_in_flight_maximum"
         public static let apiPaused = "videospool_api_paused"
         public static let storeAvailable = "videospool_store_available"
         public static let budgetReached = "videospool_budget_reached"
@@ -56,11 +58,21 @@ public final class DaemonMetrics: Sendable {
 
     /// Sets the gauges from `pipeline` as it stands, then renders the registry in Prometheus' text format.
     public func exposition(of pipeline: Pipeline) -> [UInt8] {
-        update(status: pipeline.status, limits: pipeline.rateLimiter.status, pendingDeliveries: pipeline.deliveries.pendingDeliveries)
+        update(
+            status: pipeline.status,
+            limits: pipeline.rateLimiter.status,
+            generations: pipeline.generationLimit.status,
+            pendingDeliveries: pipeline.deliveries.pendingDeliveries
+        )
         return registry.emitToBuffer()
     }
 
-    private func update(status: PipelineCounters.Snapshot, limits: APIRateLimiter.Status, pendingDeliveries: Int) {
+    private func update(
+        status: PipelineCounters.Snapshot,
+        limits: APIRateLimiter.Status,
+        generations: GenerationLimit.Status,
+        pendingDeliveries: Int
+    ) {
         func gauge(_ name: String, _ dimensions: [(String, String)], _ value: Int) {
             CoreMetrics.Gauge(label: name, dimensions: dimensions, factory: factory).record(value)
         }
@@ -72,6 +84,8 @@ public final class DaemonMetrics: Sendable {
         }
         gauge(Name.apiConcurrencyLimit, [], limits.concurrencyLimit)
         gauge(Name.apiConcurrencyMaximum, [], limits.maximumConcurrency)
+        gauge(Name.generationsLimit, [], generations.limit)
+        gauge(Name.generationsMaximum, [], generations.maximum)
         // The status line drops a hold whose time has passed; so does this gauge.
         gauge(Name.apiHeld, [], status.apiLimits?.heldUntil == nil ? 0 : 1)
         gauge(Name.apiPaused, [("loop", "submissions")], status.submissionsPaused == nil ? 0 : 1)

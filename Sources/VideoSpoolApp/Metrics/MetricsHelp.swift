@@ -33,6 +33,8 @@ public enum MetricsHelp {
         Daemon.apiConcurrencyMaximum: "api.max_concurrent_requests in force.",
         Daemon.apiHeld: "1 while a Retry-After hold stops every API request.",
         Daemon.apiPaused: "1 while a 401 or 403 pauses the loop (submissions or polling).",
+        Daemon.generationsLimit: "Generations allowed in flight now (halved by 429s to submissions, grows back).",
+        Daemon.generationsMaximum: "api.max_in_flight_generations: the ceiling of the in-flight limit.",
         Daemon.storeAvailable: "0 while the job store cannot be written (commits wait).",
         Daemon.budgetReached: "1 while a budget.* limit stops submissions (jobs stay queued).",
         Daemon.downloadsStalled: "1 while videos cannot be stored (results directory full).",

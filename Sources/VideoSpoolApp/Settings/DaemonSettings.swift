@@ -27,7 +27,7 @@ public struct DaemonSettings: Sendable {
     public var maximumConcurrentRequests = 8
     /// Enough to poll 10,000 generations every 15 s (about 670 a second) and still submit.
     public var maximumRequestsPerSecond = 1000.0
-    public var maximumInFlightGenerations = 32
+    public var maximumInFlightGenerations = 128
     public var requestTimeoutSeconds = 30.0
     public var pollScheduleMode = PollSchedule.Mode.learned
     public var pollDenseIntervalSeconds = 4.5

@@ -32,6 +32,7 @@ public final class SubmissionService: Service, Sendable {
     private let requestSlots: RequestSlots
     private let generationSlots: RequestSlots
     private let rateLimiter: APIRateLimiter
+    private let generationLimit: GenerationLimit?
     private let polling: PollingService
     private let finisher: JobFinisher
     private let configuration: Configuration
@@ -44,6 +45,7 @@ public final class SubmissionService: Service, Sendable {
         requestSlots: RequestSlots,
         generationSlots: RequestSlots,
         rateLimiter: APIRateLimiter,
+        generationLimit: GenerationLimit? = nil,
         polling: PollingService,
         finisher: JobFinisher,
         configuration: Configuration = Configuration()
@@ -53,6 +55,7 @@ public final class SubmissionService: Service, Sendable {
         self.requestSlots = requestSlots
         self.generationSlots = generationSlots
         self.rateLimiter = rateLimiter
+        self.generationLimit = generationLimit
         self.polling = polling
         self.finisher = finisher
         self.configuration = configuration
@@ -277,6 +280,7 @@ public final class SubmissionService: Service, Sendable {
             ? await api.submit(body: body, jobID: job.id)
             : .notSent(reason: "this daemon's lease on the shared store is running out")
         rateLimiter.requestFinished(exchange, sentAt: sentAt)
+        generationLimit?.submissionAnswered(exchange, sentAt: sentAt)
         let now = context.time.now()
         var random = SystemRandomNumberGenerator()
         let action = context.machine.submissionFinished(&job, exchange: exchange, now: now, using: &random)
