@@ -179,9 +179,13 @@ struct RateLimitTests {
         _ = limitAfterBurst
         #expect(harness.pipeline.rateLimiter.status.concurrencyLimit == 8, "recovered in \(recoveryRounds) rounds")
         let events = log.entries.compactMap { $0["event"] }
-        #expect(events.filter { $0 == "api.concurrency.recovered" }.count == 1)
         let reductions = events.filter { $0 == "api.concurrency.reduced" }.count
         #expect(reductions >= 1 && reductions <= refused, "one notice per change, not per request")
+        // Full recovery is logged once per recovery. The 429s to submissions also lower the
+        // generations in flight, which eases the load, so the limit may recover (and meet the wall
+        // again) during the burst as well as after it.
+        let recoveries = events.filter { $0 == "api.concurrency.recovered" }.count
+        #expect(recoveries >= 1 && recoveries <= reductions, "\(recoveries) recoveries, \(reductions) reductions")
     }
 
     @Test func aRetryAfterOnOnePollDelaysTheNextSubmissionOfAnotherJob() async throws {
