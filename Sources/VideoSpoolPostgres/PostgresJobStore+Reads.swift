@@ -135,6 +135,60 @@ extension PostgresJobStore {
         }
     }
 
+    /// Three statements for the whole batch, in this order: a file then reflects at least the
+    /// version read with its job (later changes only make it newer than recorded, never older).
+    public func outcomes(for ids: [JobID]) async throws -> [JobID: OutcomeSnapshot] {
+        guard !ids.isEmpty else { return [:] }
+        let t = tables
+        let keys = ids.map(\.rawValue)
+        return try await read { transaction in
+            var jobs: [String: (job: Job, version: Int, spoolID: String?)] = [:]
+            for row in try await transaction.rows(
+                """
+                SELECT \(unescaped: Rows.jobColumns()), outcome_version, spool_id FROM \(unescaped: t.jobs)
+                WHERE id = ANY(\(keys))
+                """
+            ) {
+                let job = try Rows.job(row, appNow: transaction.appNow)
+                jobs[job.id.rawValue] = (job, try row["outcome_version"].decode(Int.self), try row["spool_id"].decode(String?.self))
+            }
+            guard !jobs.isEmpty else { return [:] }
+            var events: [String: WebhookEvent] = [:]
+            for row in try await transaction.rows(
+                """
+                SELECT DISTINCT ON (job_id) \(unescaped: Rows.eventColumns) FROM \(unescaped: t.events)
+                WHERE job_id = ANY(\(Array(jobs.keys))) ORDER BY job_id, created_at DESC
+                """
+            ) {
+                let event = try Rows.event(row)
+                events[event.jobID.rawValue] = event
+            }
+            guard !events.isEmpty else { return [:] }
+            var deliveries: [String: [Delivery]] = [:]
+            for row in try await transaction.rows(
+                """
+                SELECT \(unescaped: Rows.deliveryColumns) FROM \(unescaped: t.deliveries)
+                WHERE event_id = ANY(\(events.values.map(\.id))) ORDER BY event_id, idx
+                """
+            ) {
+                let delivery = try Rows.delivery(row, fence: jobs[try row["job_id"].decode(String.self)]?.job.fence ?? 0)
+                deliveries[delivery.id.eventID, default: []].append(delivery)
+            }
+            var snapshots: [JobID: OutcomeSnapshot] = [:]
+            for (key, event) in events {
+                guard let found = jobs[key] else { continue }
+                snapshots[found.job.id] = OutcomeSnapshot(
+                    job: found.job,
+                    event: event,
+                    deliveries: deliveries[event.id] ?? [],
+                    version: found.version,
+                    spoolID: found.spoolID
+                )
+            }
+            return snapshots
+        }
+    }
+
     public func recentCompletions(limit: Int) async throws -> [CompletionObservation] {
         let t = tables
         return try await read { transaction in

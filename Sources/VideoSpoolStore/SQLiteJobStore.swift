@@ -411,27 +411,30 @@ public final class SQLiteJobStore: JobStore, Sendable {
     }
 
     public func outcome(for id: JobID) async throws -> OutcomeSnapshot? {
+        try await pool.read { db in try Self.outcome(for: id, in: db) }
+    }
+
+    public func outcomes(for ids: [JobID]) async throws -> [JobID: OutcomeSnapshot] {
         try await pool.read { db in
-            guard let jobRow = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id.rawValue]),
-                let eventRow = try Row.fetchOne(
-                    db,
-                    sql: "SELECT * FROM events WHERE job_id = ? ORDER BY created_at DESC LIMIT 1",
-                    arguments: [id.rawValue]
-                )
-            else { return nil }
-            let event = Self.event(eventRow)
-            let deliveries = try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM deliveries WHERE event_id = ? ORDER BY idx",
-                arguments: [event.id]
-            ).map(Self.delivery)
-            return OutcomeSnapshot(
-                job: Self.job(jobRow),
-                event: event,
-                deliveries: deliveries,
-                version: jobRow["outcome_version"]
-            )
+            var snapshots: [JobID: OutcomeSnapshot] = [:]
+            for id in ids { snapshots[id] = try Self.outcome(for: id, in: db) }
+            return snapshots
         }
+    }
+
+    private static func outcome(for id: JobID, in db: Database) throws -> OutcomeSnapshot? {
+        guard let jobRow = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id.rawValue]),
+            let eventRow = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM events WHERE job_id = ? ORDER BY created_at DESC LIMIT 1"),
+                arguments: [id.rawValue]
+            )
+        else { return nil }
+        let event = Self.event(eventRow)
+        let deliveries = try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT * FROM deliveries WHERE event_id = ? ORDER BY idx"),
+            arguments: [event.id]
+        ).map(Self.delivery)
+        return OutcomeSnapshot(job: Self.job(jobRow), event: event, deliveries: deliveries, version: jobRow["outcome_version"])
     }
 
     public func recentCompletions(limit: Int) async throws -> [CompletionObservation] {

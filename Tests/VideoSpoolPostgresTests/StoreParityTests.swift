@@ -287,6 +287,28 @@ struct ParityScenario: Sendable, CustomTestStringConvertible {
             try await store.commit([.outcomeWritten(job.id, version: first.version)])
             log.note("after writing", try await store.restart())
         },
+        ParityScenario(name: "outcomes read in one batch are each job's outcome read alone") { store, log in
+            var ids: [JobID] = []
+            for name in ["job-batch-a", "job-batch-b", "job-batch-c"] {
+                let job = try makeJob(name)
+                try await store.commit([insert(job), .sourceSettled(job.id)])
+                ids.append(job.id)
+                // The last job stays queued: it has no event, so no outcome.
+                guard name != "job-batch-c" else { continue }
+                let done = try completed(job)
+                let event = makeEvent(for: done)
+                try await store.commit([.updateJob(done), .insertEvent(event, deliveries: makeDeliveries(for: event, urls: urls))])
+            }
+            let asked = ids + [JobID(trusted: "job-unknown")]
+            let batch = try await store.store.outcomes(for: asked)
+            #expect(Set(batch.keys) == Set(ids.prefix(2)))
+            for id in asked {
+                let alone = try await store.store.outcome(for: id)
+                #expect(String(describing: batch[id]) == String(describing: alone), "job \(id)")
+                log.note("batch \(id)", batch[id])
+            }
+            log.note("empty", try await store.store.outcomes(for: []))
+        },
         ParityScenario(name: "pending deliveries are recovered until they are final") { store, log in
             let job = try makeJob("job-pending")
             try await store.commit([insert(job), .sourceSettled(job.id)])

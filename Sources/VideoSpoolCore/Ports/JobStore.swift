@@ -37,6 +37,10 @@ public protocol JobStore: Sendable {
     /// A job's finished event and its deliveries, with the outcome version they reflect.
     func outcome(for id: JobID) async throws -> OutcomeSnapshot?
 
+    /// ``outcome(for:)`` of several jobs in one read (the outcome writer's batches); jobs without
+    /// a finished event are left out. A networked store answers in a few round trips, not a few per job.
+    func outcomes(for ids: [JobID]) async throws -> [JobID: OutcomeSnapshot]
+
     /// What the most recently completed jobs (at most `limit` of them) tell about completion
     /// times, oldest first; jobs that tell nothing (see ``CompletionObservation``) are skipped.
     func recentCompletions(limit: Int) async throws -> [CompletionObservation]
@@ -80,6 +84,15 @@ public protocol JobStore: Sendable {
     /// asked this one to cancel. A hint only (claims must also run on a timer); a store with one
     /// owner never announces anything.
     func workAnnouncements() -> AsyncStream<Void>
+}
+
+extension JobStore {
+    /// One read per job: enough for stores in memory.
+    public func outcomes(for ids: [JobID]) async throws -> [JobID: OutcomeSnapshot] {
+        var snapshots: [JobID: OutcomeSnapshot] = [:]
+        for id in ids { snapshots[id] = try await outcome(for: id) }
+        return snapshots
+    }
 }
 
 /// A change to durable state; a batch of them is one transaction.

@@ -79,11 +79,10 @@ public final class OutcomeWriter: Service, Sendable {
     private func write(_ batch: [JobID]) async throws {
         var written: [StoreChange] = []
         var failed: [JobID] = []
+        let snapshots = try await context.store.outcomes(for: batch)
         for id in batch {
             // A retried job is running again: its old outcome is gone until it ends anew.
-            guard let snapshot = try await context.store.outcome(for: id), snapshot.job.phase.hasOutcomeFile else {
-                continue
-            }
+            guard let snapshot = snapshots[id], snapshot.job.phase.hasOutcomeFile else { continue }
             if let theirs = snapshot.spoolID, let spoolID, theirs != spoolID { continue }
             let document = OutcomeDocument.render(eventBody: snapshot.event.body, deliveries: snapshot.deliveries)
             do {
