@@ -12,17 +12,27 @@ extension StoreTransaction {
         """
     }
 
+    private static func estimateSamplesBinds(_ reservation: SpendReservation) -> PostgresBindings {
+        var binds = PostgresBindings()
+        binds.append(reservation.model)
+        binds.append(Int64(SpendEstimate.sampleLimit))
+        if let resolution = reservation.resolution { binds.append(resolution) }
+        if let duration = reservation.durationSeconds { binds.append(Int64(duration)) }
+        return binds
+    }
+
     func reserve(_ reservation: SpendReservation) async throws {
         let t = tables
         let budget = reservation.budget
         let samples = try await rows(
-            """
-            SELECT usd_spent, credits_used FROM \(unescaped: t.ledger)
-            WHERE state = 'completed' AND model = \(reservation.model)
-                AND resolution IS NOT DISTINCT FROM \(reservation.resolution)
-                AND duration_seconds IS NOT DISTINCT FROM \(reservation.durationSeconds.map(Int64.init))
-            ORDER BY seq DESC LIMIT \(Int64(SpendEstimate.sampleLimit))
-            """
+            PostgresQuery(
+                unsafeSQL: PostgresJobStore.estimateSamplesSQL(
+                    ledger: t.ledger,
+                    resolution: reservation.resolution != nil,
+                    duration: reservation.durationSeconds != nil
+                ),
+                binds: Self.estimateSamplesBinds(reservation)
+            )
         ).compactMap { row in
             SpendEntry.reportedUSD(
                 usdSpent: try row["usd_spent"].decode(Double?.self),
@@ -120,5 +130,31 @@ extension StoreTransaction {
                 creditsUsed: try row["credits_used"].decode(Double?.self)
             )
         }
+    }
+}
+
+extension PostgresJobStore {
+    /// The latest completed entries of one kind, newest first (`$1` the model, `$2` the limit,
+    /// then the resolution and duration when they are set), walking `spend_ledger_kind` and
+    /// stopping at the limit. Left to itself the planner walks the primary key backwards instead,
+    /// stepping over every newer entry still `reserved` (a burst's thousands): the ORDER BY names
+    /// the index's columns (all equal here) so that only that index gives the order. A set value
+    /// is matched as a range of one (`>= x AND <= x`): an `=` would make the column a constant to
+    /// the planner, which then drops it from the order and is free to walk the key again. A
+    /// missing value is matched with `IS NULL`, which the index serves (`IS NOT DISTINCT FROM`
+    /// it does not).
+    package static func estimateSamplesSQL(ledger: String, resolution: Bool, duration: Bool) -> String {
+        var next = 3
+        func match(_ column: String, _ isSet: Bool) -> String {
+            guard isSet else { return "\(column) IS NULL" }
+            defer { next += 1 }
+            return "\(column) >= $\(next) AND \(column) <= $\(next)"
+        }
+        return """
+            SELECT usd_spent, credits_used FROM \(ledger)
+            WHERE state = 'completed' AND model = $1 AND \(match("resolution", resolution))
+                AND \(match("duration_seconds", duration))
+            ORDER BY model DESC, resolution DESC, duration_seconds DESC, seq DESC LIMIT $2
+            """
     }
 }

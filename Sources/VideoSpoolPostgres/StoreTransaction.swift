@@ -17,6 +17,11 @@ final class StoreTransaction {
     private var finishedCandidates: Set<String> = []
     /// Whether to NOTIFY other daemons when the transaction commits.
     var announce = false
+    /// Bookkeeping that no later statement reads, written at the end with one statement of each
+    /// kind instead of one per change (a group commit carries hundreds).
+    private var settledSources: Set<String> = []
+    private var writtenOutcomes: [String: Int64] = [:]
+    private var attempts: [DeliveryAttempt] = []
 
     init(connection: PostgresConnection, store: PostgresJobStore, appNow: Timestamp) {
         self.connection = connection
@@ -209,28 +214,16 @@ final class StoreTransaction {
             if delivery.state.isFinal { finishedCandidates.insert(delivery.jobID.rawValue) }
 
         case .sourceSettled(let id):
-            try await execute("UPDATE \(unescaped: t.jobs) SET source_settled = true WHERE id = \(id.rawValue)")
+            settledSources.insert(id.rawValue)
 
         case .outcomeWritten(let id, let version):
-            try await execute(
-                """
-                UPDATE \(unescaped: t.jobs) SET outcome_written_version = greatest(outcome_written_version, \(Int64(version)))
-                WHERE id = \(id.rawValue)
-                """
-            )
+            writtenOutcomes[id.rawValue] = max(writtenOutcomes[id.rawValue] ?? 0, Int64(version))
 
         case .recordDeliveryAttempt(let attempt):
-            try await execute(
-                """
-                INSERT INTO \(unescaped: t.attempts) (event_id, idx, job_id, number, started_at, latency_ms, status,
-                    error, resulting_state)
-                VALUES (\(attempt.deliveryID.eventID), \(Int64(attempt.deliveryID.index)), \(attempt.jobID.rawValue),
-                    \(Int64(attempt.number)), \(attempt.startedAt.millisecondsSinceEpoch), \(attempt.latency.wholeMilliseconds),
-                    \(attempt.statusCode.map(Int64.init)), \(attempt.error), \(attempt.resultingState.rawValue))
-                """
-            )
+            attempts.append(attempt)
 
         case .deleteJob(let id):
+            try await writeBookkeeping()
             // Only a finished job that nobody holds and that owes no webhook: one sent round again
             // meanwhile (`videospool retry`) stays whole.
             try await execute(
@@ -281,6 +274,7 @@ final class StoreTransaction {
     /// The end of every write transaction: finished jobs that owe nothing more are given back
     /// (nobody needs to hold them), and other daemons are told once if there is work for them.
     func finish(me: UUID?) async throws {
+        try await writeBookkeeping()
         if let me, !finishedCandidates.isEmpty {
             try await execute(
                 """
@@ -291,6 +285,55 @@ final class StoreTransaction {
             )
         }
         if announce { try await notify() }
+    }
+
+    /// The deferred ``StoreChange/sourceSettled(_:)``, ``StoreChange/outcomeWritten(_:version:)``
+    /// and ``StoreChange/recordDeliveryAttempt(_:)`` changes.
+    private func writeBookkeeping() async throws {
+        let t = tables
+        if !settledSources.isEmpty {
+            try await execute("UPDATE \(unescaped: t.jobs) SET source_settled = true WHERE id = ANY(\(Array(settledSources)))")
+            settledSources.removeAll()
+        }
+        if !writtenOutcomes.isEmpty {
+            let ids = Array(writtenOutcomes.keys)
+            try await execute(
+                """
+                UPDATE \(unescaped: t.jobs) j SET outcome_written_version = greatest(j.outcome_written_version, w.version)
+                FROM unnest(\(ids)::text[], \(ids.map { writtenOutcomes[$0]! })::bigint[]) AS w(id, version)
+                WHERE j.id = w.id
+                """
+            )
+            writtenOutcomes.removeAll()
+        }
+        // Nine values a row; a statement takes at most 65,535.
+        for chunk in stride(from: 0, to: attempts.count, by: 1000).map({ attempts[$0..<min($0 + 1000, attempts.count)] }) {
+            var binds = PostgresBindings()
+            let rows = chunk.map { attempt in
+                let first = binds.count + 1
+                binds.append(attempt.deliveryID.eventID)
+                binds.append(Int64(attempt.deliveryID.index))
+                binds.append(attempt.jobID.rawValue)
+                binds.append(Int64(attempt.number))
+                binds.append(attempt.startedAt.millisecondsSinceEpoch)
+                binds.append(attempt.latency.wholeMilliseconds)
+                binds.append(attempt.statusCode.map(Int64.init))
+                binds.append(attempt.error)
+                binds.append(attempt.resultingState.rawValue)
+                return "(" + (first..<(first + 9)).map { "$\($0)" }.joined(separator: ", ") + ")"
+            }
+            try await execute(
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO \(t.attempts) (event_id, idx, job_id, number, started_at, latency_ms, status, error,
+                            resulting_state)
+                        VALUES \(rows.joined(separator: ", "))
+                        """,
+                    binds: binds
+                )
+            )
+        }
+        attempts.removeAll()
     }
 
     func notify() async throws {

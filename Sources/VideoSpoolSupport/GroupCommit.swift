@@ -5,7 +5,9 @@ import Synchronization
 /// of commits costs a few transactions (and fsyncs) rather than one each. Each caller returns when
 /// its own changes are durable, with its own outcome.
 ///
-/// Both job stores (SQLite and PostgreSQL) commit through one of these; `write` is theirs.
+/// Both job stores (SQLite and PostgreSQL) commit through one of these; `write` is theirs. SQLite
+/// has one writer, so one leader at a time; a database server takes transactions side by side,
+/// and there several leaders (`lanes`) keep it busy while each waits for its round trips.
 public final class GroupCommit<Change: Sendable>: Sendable {
     /// Writes each caller's changes (one array per caller), in as few transactions as it can,
     /// and returns each caller's error (`nil` for success), in order.
@@ -19,24 +21,28 @@ public final class GroupCommit<Change: Sendable>: Sendable {
     }
 
     private struct State {
-        var leaderActive = false
+        var activeLeaders = 0
         var waiting: [Waiter] = []
     }
 
     private let state = Mutex(State())
+    private let lanes: Int
 
-    public init() {}
+    /// `lanes`: how many transactions may be written at once (at least one).
+    public init(lanes: Int = 1) {
+        self.lanes = max(1, lanes)
+    }
 
     /// Commits `changes` together with whatever else is committed meanwhile, with `write`.
     public func commit(_ changes: [Change], write: Write) async throws {
         guard !changes.isEmpty else { return }
         let role = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Role, any Error>) in
             let leader = state.withLock { state -> Bool in
-                if state.leaderActive {
+                if state.activeLeaders >= lanes {
                     state.waiting.append((changes, continuation))
                     return false
                 }
-                state.leaderActive = true
+                state.activeLeaders += 1
                 return true
             }
             if leader { continuation.resume(returning: .leader) }
@@ -77,7 +83,7 @@ public final class GroupCommit<Change: Sendable>: Sendable {
             }
             let done = state.withLock { state -> Bool in
                 if state.waiting.isEmpty {
-                    state.leaderActive = false
+                    state.activeLeaders -= 1
                     return true
                 }
                 return false
@@ -93,7 +99,7 @@ public final class GroupCommit<Change: Sendable>: Sendable {
         let next = state.withLock { state -> CheckedContinuation<Role, any Error>? in
             state.waiting.insert(contentsOf: followers, at: 0)
             guard !state.waiting.isEmpty else {
-                state.leaderActive = false
+                state.activeLeaders -= 1
                 return nil
             }
             return state.waiting.removeFirst().continuation

@@ -38,4 +38,43 @@ struct PostgresHistoryScaleTests {
             #expect(pruned.map(\.id.rawValue) == ["h1", "h2"])
         }
     }
+
+    /// The spend estimate's samples (one lookup per submission) come from `spend_ledger_kind`,
+    /// however long the ledger has grown, with or without a resolution and duration, and not from
+    /// a walk back over the newest entries, still reserved in a burst.
+    @Test(arguments: [(true, true), (true, false), (false, true), (false, false)])
+    func theEstimateLookupWalksTheKindIndex(resolution: Bool, duration: Bool) async throws {
+        try await withDatabase { runner in
+            _ = try await runner.registeredStore()
+            try runner.sql(
+                """
+                INSERT INTO videospool.spend_ledger (job_id, model, resolution, duration_seconds, reserved_at,
+                    estimate_usd, state, usd_spent)
+                SELECT 'l' || i, 'm' || (i % 3), CASE WHEN i % 4 = 0 THEN NULL ELSE '720p' END,
+                    CASE WHEN i % 5 = 0 THEN NULL ELSE 5 END, i, 0.25, 'completed', 0.2
+                FROM generate_series(1, 60000) AS i;
+                INSERT INTO videospool.spend_ledger (job_id, model, resolution, duration_seconds, reserved_at,
+                    estimate_usd, state)
+                SELECT 'r' || i, 'm1', '720p', 5, 60000 + i, 0.25, 'reserved' FROM generate_series(1, 5000) AS i;
+                ANALYZE videospool.spend_ledger;
+                """
+            )
+            let types = ["text", "bigint"] + (resolution ? ["text"] : []) + (duration ? ["bigint"] : [])
+            let values = ["'m1'", "20"] + (resolution ? ["'720p'"] : []) + (duration ? ["5"] : [])
+            let sql = PostgresJobStore.estimateSamplesSQL(
+                ledger: "videospool.spend_ledger",
+                resolution: resolution,
+                duration: duration
+            )
+            let plan = try runner.sql(
+                """
+                PREPARE samples(\(types.joined(separator: ", "))) AS \(sql);
+                EXPLAIN EXECUTE samples(\(values.joined(separator: ", ")));
+                """
+            )
+            #expect(plan.contains("spend_ledger_kind"), "\(plan)")
+            #expect(!plan.contains("Sort"), "\(plan)")
+            #expect(!plan.contains("Seq Scan"), "\(plan)")
+        }
+    }
 }
