@@ -33,9 +33,7 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
     let tables: Tables
     let connectionConfiguration: PostgresConnection.Configuration
     private let state = Mutex(State())
-    /// Commits in up to four transactions at once (on half the pool's connections, so reads
-    /// still find one): each transaction waits on round trips, not on the server's CPU.
-    private let groupCommit: GroupCommit<StoreChange>
+    private let groupCommit = GroupCommit<StoreChange>()
     private let unavailability = Mutex(StoreAvailability.available)
 
     struct State {
@@ -60,7 +58,6 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
         clock: (@Sendable () -> Timestamp)? = nil
     ) throws {
         self.configuration = configuration
-        self.groupCommit = GroupCommit(lanes: min(4, max(1, configuration.maximumConnections / 2)))
         self.logger = logger
         self.clock = clock ?? { Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded())) }
         self.tables = Tables(schema: configuration.schema)

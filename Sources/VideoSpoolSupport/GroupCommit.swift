@@ -5,9 +5,7 @@ import Synchronization
 /// of commits costs a few transactions (and fsyncs) rather than one each. Each caller returns when
 /// its own changes are durable, with its own outcome.
 ///
-/// Both job stores (SQLite and PostgreSQL) commit through one of these; `write` is theirs. SQLite
-/// has one writer, so one leader at a time; a database server takes transactions side by side,
-/// and there several leaders (`lanes`) keep it busy while each waits for its round trips.
+/// Both job stores (SQLite and PostgreSQL) commit through one of these; `write` is theirs.
 public final class GroupCommit<Change: Sendable>: Sendable {
     /// Writes each caller's changes (one array per caller), in as few transactions as it can,
     /// and returns each caller's error (`nil` for success), in order.
@@ -21,28 +19,24 @@ public final class GroupCommit<Change: Sendable>: Sendable {
     }
 
     private struct State {
-        var activeLeaders = 0
+        var leaderActive = false
         var waiting: [Waiter] = []
     }
 
     private let state = Mutex(State())
-    private let lanes: Int
 
-    /// `lanes`: how many transactions may be written at once (at least one).
-    public init(lanes: Int = 1) {
-        self.lanes = max(1, lanes)
-    }
+    public init() {}
 
     /// Commits `changes` together with whatever else is committed meanwhile, with `write`.
     public func commit(_ changes: [Change], write: Write) async throws {
         guard !changes.isEmpty else { return }
         let role = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Role, any Error>) in
             let leader = state.withLock { state -> Bool in
-                if state.activeLeaders >= lanes {
+                if state.leaderActive {
                     state.waiting.append((changes, continuation))
                     return false
                 }
-                state.activeLeaders += 1
+                state.leaderActive = true
                 return true
             }
             if leader { continuation.resume(returning: .leader) }
@@ -83,7 +77,7 @@ public final class GroupCommit<Change: Sendable>: Sendable {
             }
             let done = state.withLock { state -> Bool in
                 if state.waiting.isEmpty {
-                    state.activeLeaders -= 1
+                    state.leaderActive = false
                     return true
                 }
                 return false
@@ -99,7 +93,7 @@ public final class GroupCommit<Change: Sendable>: Sendable {
         let next = state.withLock { state -> CheckedContinuation<Role, any Error>? in
             state.waiting.insert(contentsOf: followers, at: 0)
             guard !state.waiting.isEmpty else {
-                state.activeLeaders -= 1
+                state.leaderActive = false
                 return nil
             }
             return state.waiting.removeFirst().continuation

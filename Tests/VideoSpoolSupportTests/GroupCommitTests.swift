@@ -57,31 +57,6 @@ struct GroupCommitTests {
         #expect(Set(transactions[1]) == [[2], [-1]], "the two queued commits went together")
     }
 
-    /// With two lanes, two transactions are written at once; a third commit waits for whichever
-    /// ends first and goes in that leader's next transaction, with everything queued meanwhile.
-    @Test func lanesWriteThatManyTransactionsAtOnceAndQueueTheRest() async throws {
-        let group = GroupCommit<Int>(lanes: 2)
-        let writer = GatedWriter()
-        var entered = writer.entered.makeAsyncIterator()
-        let first = Task { try await group.commit([1]) { await writer.write($0) } }
-        _ = await entered.next()
-        let second = Task { try await group.commit([2]) { await writer.write($0) } }
-        _ = await entered.next()  // the second lane is writing while the first still is
-        #expect(group.queuedCount == 0)
-        let queued = (3...5).map { value in Task { try await group.commit([value]) { await writer.write($0) } } }
-        while group.queuedCount < 3 { await Task.yield() }
-        #expect(writer.transactions.withLock { $0.count } == 2, "no third transaction while both lanes are busy")
-        writer.openGate()
-        try await first.value
-        try await second.value
-        for commit in queued { try await commit.value }
-        let transactions = writer.transactions.withLock { $0 }
-        #expect(Set(transactions.prefix(2).map { $0.flatMap { $0 } }) == [[1], [2]])
-        #expect(Set(transactions.dropFirst(2).flatMap { $0 }.flatMap { $0 }) == [3, 4, 5])
-        #expect(transactions.count <= 4, "the queued commits shared the lanes' next transactions")
-        #expect(group.queuedCount == 0)
-    }
-
     /// A leader cancelled while it writes (a shutdown during an outage) gets its cancellation; the
     /// commits queued behind it were not cancelled: one of them leads on and all of them land.
     @Test func aCancelledLeaderHandsOverInsteadOfFailingItsFollowers() async throws {
