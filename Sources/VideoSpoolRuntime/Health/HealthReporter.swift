@@ -3,7 +3,7 @@ public import ServiceLifecycle
 public import VideoSpoolCore
 
 /// Keeps systemd informed: `READY=1` once start-up is complete (store open, recovery done, spool
-/// watched, first scan done), `EXTEND_TIMEOUT_USEC` while a long first scan runs, a `STATUS=` line
+/// watched and listed; the files waiting there are read after it), a `STATUS=` line
 /// kept current without flooding, `WATCHDOG=1` only while every loop is making progress (or
 /// waiting on purpose for a store that says it is unavailable, see ``Heartbeats``), and
 /// `STOPPING=1` when shutdown begins. Last in the service group, so it is shut down first.
@@ -13,17 +13,10 @@ public struct HealthReporter: Service {
         public var watchdogTimeout: Duration?
         /// How often STATUS= may change.
         public var statusInterval: Duration
-        /// Extension asked for per progress report during the first scan.
-        public var startupExtension: Duration
 
-        public init(
-            watchdogTimeout: Duration? = nil,
-            statusInterval: Duration = .seconds(2),
-            startupExtension: Duration = .seconds(30)
-        ) {
+        public init(watchdogTimeout: Duration? = nil, statusInterval: Duration = .seconds(2)) {
             self.watchdogTimeout = watchdogTimeout
             self.statusInterval = statusInterval
-            self.startupExtension = startupExtension
         }
     }
 
@@ -60,9 +53,7 @@ public struct HealthReporter: Service {
         await withGracefulShutdownHandler {
             // Shutdown cancels the reporting loop; that is the normal way for it to end.
             try? await cancelWhenGracefulShutdown {
-                for await event in startup.events where event == .progress {
-                    notifier.notify([.extendTimeout(configuration.startupExtension), .status("starting: scanning the spool")])
-                }
+                for await _ in startup.events {}
                 guard startup.isReady else { return }
                 var lastStatus = status()
                 notifier.notify([.ready, .status(lastStatus)])

@@ -1,12 +1,10 @@
 import Synchronization
 
-/// How far start-up has got: the intake reports each batch of its first scan and the scan's end;
-/// the health reporter turns that into `EXTEND_TIMEOUT_USEC` and `READY=1`.
+/// Start-up's end: the intake reports when its first scan has listed the spool (watched already),
+/// and the health reporter sends `READY=1`.
 public final class StartupProgress: Sendable {
     public enum Event: Sendable, Hashable {
-        /// Another batch of the first scan is done (start-up is long, not stuck).
-        case progress
-        /// The first scan is done: the daemon is ready.
+        /// The first scan has listed the spool: the daemon is ready.
         case ready
     }
 
@@ -16,10 +14,6 @@ public final class StartupProgress: Sendable {
 
     public init() {
         (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(16))
-    }
-
-    public func progress() {
-        continuation.yield(.progress)
     }
 
     public func ready() {

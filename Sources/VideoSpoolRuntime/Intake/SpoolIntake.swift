@@ -110,14 +110,16 @@ public final class SpoolIntake: Service, Sendable {
                 }
                 try await settleUnsettled()
                 while let names = try await nextNames() {
+                    // The first pass is the initial full scan. Once it has listed the directory
+                    // (watched already), every waiting file is known and will be read in order:
+                    // start-up is complete, as a mail spool is ready with mail still queued. A
+                    // backlog of any size then costs no start timeout.
+                    startup?.ready()
                     for start in stride(from: 0, to: names.count, by: batchSize) {
                         context.heartbeats.beat(.intake, at: context.time.now())
                         try await process(Array(names[start..<min(start + batchSize, names.count)]))
-                        startup?.progress()
                         if state.withLock({ $0.stopping }) { break }
                     }
-                    // The first pass is the initial full scan: once it is through, start-up is complete.
-                    startup?.ready()
                     if names.isEmpty { await context.idle(.intake, on: wake, until: nextWake()) }
                 }
                 group.cancelAll()

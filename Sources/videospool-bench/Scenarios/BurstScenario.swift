@@ -37,7 +37,11 @@ struct BurstScenario {
             let transactionsBefore = try store.committedTransactions()
             for index in 0..<preloaded { try workspace.drop(index, port: port) }
             let webhooks = simulator.receiver.subscribe()
-            let daemon = try workspace.start(binary: binary)
+            let readySocket = try ReadySocket(path: workspace.root + "/notify.sock")
+            defer { readySocket.close() }
+            let daemon = try workspace.start(binary: binary, environment: ["NOTIFY_SOCKET": readySocket.path])
+            // Start-up with the backlog waiting: exec to READY=1.
+            let ready = Task { try await readySocket.waitForReady(within: .seconds(120)) ? ContinuousClock.now : nil }
             let scraper = metrics ? MetricsScraper(socket: socket).start() : nil
 
             // The late files arrive in small batches while the daemon works through the backlog.
@@ -52,6 +56,7 @@ struct BurstScenario {
             }
             let arrivals = try await WebhookArrivals.collect(total, from: webhooks, daemon: daemon, workspace: workspace)
             let cpu = try daemon.cpuSeconds()
+            let readyAt = try await ready.value
             scraper?.cancel()
             let scrapes = try await scraper?.value
             let serverCPU = try store.serverCPUSeconds() - serverCPUBefore
@@ -79,6 +84,12 @@ struct BurstScenario {
                 result.add("database transactions per job", transactions / Double(total), "")
             }
             result.add("peak RSS", memory.peak, "MiB")
+            if let readyAt {
+                let seconds = (readyAt - daemon.startedAt).milliseconds / 1000
+                result.add("READY after start, \(preloaded) files waiting", seconds, "s", store.name == "sqlite" ? .atMost(1) : nil)
+            } else {
+                result.notes.append("no READY=1 within 120 s")
+            }
             let timeline = SimulatorTimeline(simulator)
             let dropToSubmit = dropped.compactMap { index, instant in timeline.submittedAt[index].map { ($0 - instant).milliseconds } }
             result.add("drop → submit p50 (late files)", percentile(dropToSubmit, 50), "ms")
