@@ -37,6 +37,9 @@ struct Run: AsyncParsableCommand {
         let metrics = loaded.settings.metricsListen == nil ? nil : DaemonMetrics()
         if let metrics { MetricsSystem.bootstrap(metrics.factory) }
         let daemon: Daemon
+        let notifier = SystemdNotifier()
+        // The last datagram (STOPPING=1) goes out before the process ends, unless the socket is stuck.
+        defer { notifier.drain(timeout: .seconds(1)) }
         do {
             // Before the store is opened: a second daemon leaves at once; one started while an
             // operator command writes the store waits for it a little.
@@ -51,7 +54,7 @@ struct Run: AsyncParsableCommand {
                 logger: logger,
                 environment: Daemon.Environment(
                     logSettings: logSettings,
-                    notifier: SystemdNotifier(),
+                    notifier: notifier,
                     watchdogTimeout: SystemdNotifier.watchdogTimeout(),
                     configPath: options.config,
                     variables: environment,

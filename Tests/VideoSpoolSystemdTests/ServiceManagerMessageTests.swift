@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 import Testing
 import VideoSpoolCore
 import VideoSpoolSystemd
@@ -25,6 +27,27 @@ struct ServiceManagerMessageTests {
         let second = SystemdNotifier.monotonicMicroseconds()
         #expect(second >= first)
         #expect(first > 0)
+    }
+
+    /// A service manager that does not read its socket (sd_notify blocks) holds neither the
+    /// caller nor the order: notify returns at once, datagrams go out in order once the socket
+    /// moves, and those beyond the backlog limit meanwhile are dropped.
+    @Test func aBlockedNotifySocketDoesNotHoldTheCaller() async throws {
+        let gate = DispatchSemaphore(value: 0)
+        let sent = Mutex<[String]>([])
+        let notifier = SystemdNotifier { datagram in
+            if datagram == "STATUS=0" { gate.wait() }  // the socket is full until the test opens it
+            sent.withLock { $0.append(datagram) }
+        }
+        for index in 0..<100 { notifier.notify([.status("\(index)")]) }
+        #expect(sent.withLock { $0.isEmpty }, "nothing went out while the socket was blocked")
+        #expect(!notifier.drain(timeout: .milliseconds(50)), "the first datagram is still being sent")
+        gate.signal()
+        #expect(notifier.drain(timeout: .seconds(30)))
+        #expect(sent.withLock { $0 } == (0..<SystemdNotifier.backlogLimit).map { "STATUS=\($0)" })
+        notifier.notify([.stopping])
+        #expect(notifier.drain(timeout: .seconds(30)))
+        #expect(sent.withLock { $0.last } == "STOPPING=1", "the backlog frees up once the socket moves")
     }
 
     @Test func withoutANotifySocketSendingIsHarmlessAndThereIsNoWatchdog() {

@@ -38,10 +38,13 @@ struct BurstScenario {
             for index in 0..<preloaded { try workspace.drop(index, port: port) }
             let webhooks = simulator.receiver.subscribe()
             let readySocket = try ReadySocket(path: workspace.root + "/notify.sock")
-            defer { readySocket.close() }
             let daemon = try workspace.start(binary: binary, environment: ["NOTIFY_SOCKET": readySocket.path])
-            // Start-up with the backlog waiting: exec to READY=1.
-            let ready = Task { try await readySocket.waitForReady(within: .seconds(120)) ? ContinuousClock.now : nil }
+            // Start-up with the backlog waiting: exec to READY=1. The socket is closed then, as
+            // nothing reads it after (its later datagrams are refused, not queued).
+            let ready = Task {
+                defer { readySocket.close() }
+                return try await readySocket.waitForReady(within: .seconds(120)) ? ContinuousClock.now : nil
+            }
             let scraper = metrics ? MetricsScraper(socket: socket).start() : nil
 
             // The late files arrive in small batches while the daemon works through the backlog.
