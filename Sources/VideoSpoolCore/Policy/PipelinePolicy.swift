@@ -30,6 +30,9 @@ public struct PipelinePolicy: Sendable, Hashable {
     public var videoStorage: VideoStoragePolicy
     /// `budget.*`: spending limits checked before each POST (none by default).
     public var budget: BudgetSettings
+    /// How long a finished job's outcome file waits for its webhooks' first attempts, whose
+    /// answers would rewrite it moments later (see OutcomeWriter).
+    public var outcomeHold: Duration = .seconds(1)
 
     public init(
         submitBackoff: Backoff = Backoff(),

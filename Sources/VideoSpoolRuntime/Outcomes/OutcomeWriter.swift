@@ -8,6 +8,10 @@ public import VideoSpoolCore
 /// delivery attempt, its outcome file is rewritten (atomically). The store remembers which version
 /// each file reflects, so files missed by a crash are rewritten at the next start; a write that
 /// fails (disk full) is tried again later.
+///
+/// A job that has just finished and whose webhooks are on their way (none attempted yet) is put
+/// off for up to ``PipelinePolicy/outcomeHold`` (a second): their answers come moments later and would rewrite the
+/// file at once, so each job is usually written once, with its deliveries' results, not twice.
 public final class OutcomeWriter: Service, Sendable {
     private struct State {
         var stale: Deque<JobID> = []
@@ -15,6 +19,10 @@ public final class OutcomeWriter: Service, Sendable {
         /// Files whose write failed, and when to try them again.
         var retry: [JobID] = []
         var retryAt: Timestamp?
+        /// Files put off while their job's first webhook attempts run, in the order put off
+        /// (so the first is the first due); a job re-marked stale meanwhile leaves `heldSet`.
+        var held: Deque<(id: JobID, until: Timestamp)> = []
+        var heldSet: Set<JobID> = []
         var stopping = false
     }
 
@@ -37,6 +45,7 @@ public final class OutcomeWriter: Service, Sendable {
 
     public func markStale(_ id: JobID) {
         let added = state.withLock { state -> Bool in
+            state.heldSet.remove(id)
             guard state.queued.insert(id).inserted else { return false }
             state.stale.append(id)
             return true
@@ -56,7 +65,17 @@ public final class OutcomeWriter: Service, Sendable {
                         state.retry.removeAll()
                         state.retryAt = nil
                     }
-                    if state.stale.isEmpty { return state.stopping ? nil : ([], state.retryAt) }
+                    // Held files are due at their time, and all of them when stopping.
+                    while let first = state.held.first, state.stopping || first.until <= now {
+                        state.held.removeFirst()
+                        if state.heldSet.remove(first.id) != nil, state.queued.insert(first.id).inserted {
+                            state.stale.append(first.id)
+                        }
+                    }
+                    if state.stale.isEmpty {
+                        let wait = [state.retryAt, state.held.first?.until].compactMap { $0 }.min()
+                        return state.stopping ? nil : ([], wait)
+                    }
                     let batch = Array(state.stale.prefix(256))
                     state.stale.removeFirst(batch.count)
                     for id in batch { state.queued.remove(id) }
@@ -76,6 +95,28 @@ public final class OutcomeWriter: Service, Sendable {
         }
     }
 
+    /// When to write the file anyway, if it is to be put off: the job finished less than
+    /// ``PipelinePolicy/outcomeHold`` ago and none of its webhooks has been attempted yet.
+    private func holdUntil(_ snapshot: OutcomeSnapshot) -> Timestamp? {
+        guard !snapshot.deliveries.isEmpty,
+            snapshot.deliveries.allSatisfy({ $0.state == .pending && $0.attempts == 0 })
+        else { return nil }
+        let now = context.time.now()
+        let hold = context.policy.outcomeHold
+        let until = min((snapshot.job.finishedAt ?? now) + hold, now + hold)
+        return until > now ? until : nil
+    }
+
+    /// Puts a file off; not while stopping, when everything is written.
+    private func hold(_ id: JobID, until: Timestamp) -> Bool {
+        state.withLock { state in
+            if state.stopping { return false }
+            state.held.append((id, until))
+            state.heldSet.insert(id)
+            return true
+        }
+    }
+
     private func write(_ batch: [JobID]) async throws {
         var written: [StoreChange] = []
         var failed: [JobID] = []
@@ -84,6 +125,13 @@ public final class OutcomeWriter: Service, Sendable {
             // A retried job is running again: its old outcome is gone until it ends anew.
             guard let snapshot = snapshots[id], snapshot.job.phase.hasOutcomeFile else { continue }
             if let theirs = snapshot.spoolID, let spoolID, theirs != spoolID { continue }
+            if let until = holdUntil(snapshot), hold(id, until: until) {
+                context.logger.debug(
+                    "Outcome file put off until the first webhook attempts end",
+                    metadata: ["job.id": "\(id)", "event": "outcome.held"]
+                )
+                continue
+            }
             let document = OutcomeDocument.render(eventBody: snapshot.event.body, deliveries: snapshot.deliveries)
             do {
                 try await spool.writeOutcome(document, jobID: id, completed: snapshot.job.phase == .completed)
