@@ -42,6 +42,23 @@ final class DaemonUnderTest: @unchecked Sendable {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// User plus system CPU time so far, in seconds, finer than ``cpuSeconds()``'s 10 ms ticks: the
+    /// on-CPU nanoseconds of the threads alive now (`/proc/<pid>/task/*/schedstat`). A thread that
+    /// has ended is missing there, and /proc/<pid>/stat truncates to ticks, so both are lower bounds;
+    /// this is the larger.
+    func preciseCPUSeconds() throws -> Double {
+        let ticks = try cpuSeconds()
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        var nanoseconds: UInt64 = 0
+        for task in tasks {
+            guard let schedstat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/schedstat", encoding: .utf8),
+                let running = schedstat.split(separator: " ").first.flatMap({ UInt64($0) })
+            else { continue }
+            nanoseconds += running
+        }
+        return max(ticks, Double(nanoseconds) / 1e9)
+    }
+
     /// Resident memory now and at its peak (VmHWM), in MiB.
     func memoryMiB() throws -> (current: Double, peak: Double) {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)

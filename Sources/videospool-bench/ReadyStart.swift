@@ -6,8 +6,8 @@ struct ReadyStart {
     let daemon: DaemonUnderTest
     /// Exec → READY=1 received.
     let seconds: Double
-    /// The whole process's CPU (user + system, every thread) from exec to READY=1, read from
-    /// /proc/<pid>/stat as soon as the datagram arrived (the kernel reports it in 10 ms ticks).
+    /// The whole process's CPU (user + system, every thread) from exec to READY=1, read from /proc
+    /// as soon as the datagram arrived (``DaemonUnderTest/preciseCPUSeconds()``).
     let cpuSeconds: Double
 
     static func launch(_ workspace: BenchWorkspace, binary: String, within deadline: Duration = .seconds(120)) async throws -> ReadyStart {
@@ -18,7 +18,7 @@ struct ReadyStart {
             await daemon.stop()
             throw BenchError("the daemon sent no READY=1 within \(deadline)")
         }
-        let cpu = try daemon.cpuSeconds()
+        let cpu = try daemon.preciseCPUSeconds()
         return ReadyStart(daemon: daemon, seconds: (ContinuousClock.now - daemon.startedAt).milliseconds / 1000, cpuSeconds: cpu)
     }
 }

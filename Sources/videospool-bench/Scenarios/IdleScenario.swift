@@ -33,8 +33,8 @@ struct IdleScenario {
             result.add("RSS", memory.current, "MiB")
             result.add("CPU exec → READY (empty spool)", ready.cpuSeconds * 1000, "ms")
             result.notes.append(
-                "READY \(Metric.format(ready.seconds * 1000)) ms after exec; its CPU read from /proc/<pid>/stat "
-                    + "when READY=1 arrived (10 ms ticks)"
+                "READY \(Metric.format(ready.seconds * 1000)) ms after exec; its CPU read from /proc "
+                    + "(every thread's schedstat) when READY=1 arrived"
             )
             return result
         }

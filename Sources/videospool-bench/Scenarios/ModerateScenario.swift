@@ -34,7 +34,7 @@ struct ModerateScenario {
             let dropped = ContinuousClock.now
             for index in 0..<jobs { try workspace.drop(index, port: port) }
             let arrivals = try await WebhookArrivals.collect(jobs, from: webhooks, daemon: daemon, workspace: workspace)
-            let cpuAtLastWebhook = try daemon.cpuSeconds()
+            let cpuAtLastWebhook = try daemon.preciseCPUSeconds()
             let lifetime = await daemon.stopMeasuringLifetime()
 
             let completed = simulator.receiver.received.filter {
@@ -63,8 +63,7 @@ struct ModerateScenario {
             result.notes.append(
                 "CPU exec → READY \(Metric.format(ready.cpuSeconds * 1000)) ms (READY after \(Metric.format(ready.seconds)) s); "
                     + "READY → last webhook \(Metric.format((cpuAtLastWebhook - ready.cpuSeconds) * 1000)) ms; "
-                    + "last webhook → exit \(Metric.format((lifetime.cpuSeconds - cpuAtLastWebhook) * 1000)) ms "
-                    + "(/proc, 10 ms ticks)"
+                    + "last webhook → exit \(Metric.format((lifetime.cpuSeconds - cpuAtLastWebhook) * 1000)) ms"
             )
             result.notes.append(
                 "drop → last webhook \(Metric.format((arrivals.last - dropped).milliseconds / 1000)) s; "
