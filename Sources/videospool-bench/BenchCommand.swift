@@ -7,7 +7,7 @@ import VideoSpoolTesting
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "videospool-bench",
-        abstract: "Measure the videospool daemon: burst, steady, waiting, idle, the poll schedule, video downloads, and a long history."
+        abstract: "Measure the videospool daemon: burst, steady, moderate, waiting, idle, the poll schedule, video downloads, and a long history."
     )
 
     @Option(help: "The daemon binary to measure (build it with `make release`).")
@@ -18,9 +18,15 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         parsing: .upToNextOption,
-        help: "Scenarios to run (burst, burst-postgresql, metrics, steady, waiting, idle, polling, download, history)."
+        help: "Scenarios to run (\(Self.scenarios.joined(separator: ", ")))."
     )
-    var only: [String] = ["burst", "burst-postgresql", "metrics", "steady", "waiting", "idle", "polling", "download", "history"]
+    var only: [String] = Self.scenarios
+
+    /// Every scenario, in the order they run.
+    static let scenarios = [
+        "burst", "burst-postgresql", "metrics", "steady", "moderate", "moderate-no-downloads", "waiting", "idle", "polling",
+        "download", "history",
+    ]
 
     @Option(help: "Pairs of bursts (metrics off, then on) the metrics scenario runs; it reports the medians.")
     var metricsRounds = 3
@@ -30,6 +36,13 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Flag(help: "A tenth of the work, for a quick check of the benchmark itself.")
     var quick = false
+
+    func validate() throws {
+        let unknown = only.filter { !Self.scenarios.contains($0) }
+        guard unknown.isEmpty else {
+            throw ValidationError("unknown scenario \(unknown.joined(separator: ", ")); known: \(Self.scenarios.joined(separator: ", "))")
+        }
+    }
 
     func run() async throws {
         guard FileManager.default.isExecutableFile(atPath: daemon) else {
@@ -68,6 +81,11 @@ struct BenchCommand: AsyncParsableCommand {
         if only.contains("steady") {
             let scenario = quick ? SteadyScenario(seconds: 6) : SteadyScenario()
             report(try await scenario.run(binary: binary))
+        }
+        // Alone: their CPU is the growth of the benchmark's reaped children's (DaemonUnderTest.stopMeasuringLifetime).
+        for downloads in [true, false] {
+            let scenario = ModerateScenario(jobs: quick ? 40 : 400, downloads: downloads)
+            if only.contains(scenario.name) { report(try await scenario.run(binary: binary)) }
         }
         // Waiting and idle run side by side: each daemon's CPU and wake-ups are its own, read from
         // /proc, and this saves a minute of the ten `make bench` may take.

@@ -17,3 +17,18 @@ enum BenchConfiguration {
         max_in_flight_generations: 10000
         """
 }
+
+extension BenchConfiguration {
+    /// What a new user tries first: the fixed schedule polling every second from the first second,
+    /// and every job's generation allowed in flight at once. Everything else as shipped (8 API
+    /// requests at once, 1,000 requests/s).
+    static func moderateAPI(inFlight: Int) -> String {
+        """
+        max_in_flight_generations: \(inFlight)
+        poll:
+          schedule: fixed
+          first_delay_seconds: 1
+          interval_seconds: 1
+        """
+    }
+}

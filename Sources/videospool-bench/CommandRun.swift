@@ -16,7 +16,7 @@ struct CommandRun {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        let cpuBefore = Self.childrenCPUSeconds()
+        let cpuBefore = ReapedChildrenCPU.seconds()
         let start = ContinuousClock.now
         try process.run()
         // Read before waiting: a full pipe would stall the command.
@@ -25,14 +25,6 @@ struct CommandRun {
         seconds = (ContinuousClock.now - start).milliseconds / 1000
         status = process.terminationStatus
         output = String(decoding: data, as: UTF8.self)
-        cpuSeconds = Self.childrenCPUSeconds() - cpuBefore
-    }
-
-    /// CPU time of every child process that has ended and been waited for.
-    private static func childrenCPUSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
-        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+        cpuSeconds = ReapedChildrenCPU.seconds() - cpuBefore
     }
 }

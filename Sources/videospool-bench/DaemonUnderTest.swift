@@ -6,6 +6,8 @@ import Foundation
 final class DaemonUnderTest: @unchecked Sendable {
     let process = Process()
     let startedAt: ContinuousClock.Instant
+    /// The benchmark's reaped children's CPU just before the exec (see ``stopMeasuringLifetime()``).
+    private let reapedChildrenCPUBefore: Double
 
     init(binary: String, config: String, logPath: String, environment: [String: String]) throws {
         process.executableURL = URL(fileURLWithPath: binary)
@@ -21,6 +23,7 @@ final class DaemonUnderTest: @unchecked Sendable {
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
         process.standardError = log
+        reapedChildrenCPUBefore = ReapedChildrenCPU.seconds()
         startedAt = .now
         try process.run()
     }
@@ -37,6 +40,23 @@ final class DaemonUnderTest: @unchecked Sendable {
             throw BenchError("unreadable /proc/\(pid)/stat")
         }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// User plus system CPU time so far, in seconds, finer than ``cpuSeconds()``'s 10 ms ticks: the
+    /// on-CPU nanoseconds of the threads alive now (`/proc/<pid>/task/*/schedstat`). A thread that
+    /// has ended is missing there, and /proc/<pid>/stat truncates to ticks, so both are lower bounds;
+    /// this is the larger.
+    func preciseCPUSeconds() throws -> Double {
+        let ticks = try cpuSeconds()
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        var nanoseconds: UInt64 = 0
+        for task in tasks {
+            guard let schedstat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/schedstat", encoding: .utf8),
+                let running = schedstat.split(separator: " ").first.flatMap({ UInt64($0) })
+            else { continue }
+            nanoseconds += running
+        }
+        return max(ticks, Double(nanoseconds) / 1e9)
     }
 
     /// Resident memory now and at its peak (VmHWM), in MiB.
@@ -82,6 +102,50 @@ final class DaemonUnderTest: @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         return process.terminationStatus
+    }
+}
+
+/// What the whole daemon process cost, from exec to exit.
+struct DaemonLifetime {
+    let status: Int32
+    /// User + system CPU of every thread, exec to exit, start-up and shutdown included.
+    let cpuSeconds: Double
+    /// The last /proc/<pid>/stat reading before the process was gone: a cross-check of
+    /// ``cpuSeconds`` (at most a few milliseconds below it, in 10 ms ticks).
+    let lastReadCPUSeconds: Double
+    /// VmHWM, last read before the process was gone.
+    let peakRSSMiB: Double
+    /// SIGTERM → reaped.
+    let stopSeconds: Double
+}
+
+extension DaemonUnderTest {
+    /// SIGTERM, then the whole process's cost once it has exited.
+    ///
+    /// /proc/<pid> disappears when the child is reaped, and Foundation's `Process` reaps it on a
+    /// thread of its own (so `wait4`'s rusage is not ours to take, and a last read of /proc races the
+    /// reap). What is exact: the kernel adds a reaped child's whole CPU to its parent's
+    /// RUSAGE_CHILDREN, so that total's growth across the daemon's life is the daemon's CPU from exec
+    /// to exit, provided no other child of the benchmark ends meanwhile. The scenarios that use this
+    /// run alone (no `CommandRun`, no database server of the benchmark's at the same time); the last
+    /// /proc reading is kept beside it as a check.
+    func stopMeasuringLifetime() async -> DaemonLifetime {
+        var lastCPU = (try? cpuSeconds()) ?? 0
+        var peakRSS = (try? memoryMiB().peak) ?? 0
+        let signalled = ContinuousClock.now
+        kill(pid, SIGTERM)
+        while process.isRunning {
+            if let cpu = try? cpuSeconds() { lastCPU = max(lastCPU, cpu) }
+            if let memory = try? memoryMiB(), memory.peak > 0 { peakRSS = max(peakRSS, memory.peak) }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return DaemonLifetime(
+            status: process.terminationStatus,
+            cpuSeconds: ReapedChildrenCPU.seconds() - reapedChildrenCPUBefore,
+            lastReadCPUSeconds: lastCPU,
+            peakRSSMiB: peakRSS,
+            stopSeconds: (ContinuousClock.now - signalled).milliseconds / 1000
+        )
     }
 }
 

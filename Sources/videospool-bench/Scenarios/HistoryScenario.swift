@@ -24,11 +24,11 @@ struct HistoryScenario {
             try workspace.configure(port: port, state: "retention_days: 0")
             var readySeconds: [Double] = []
             for _ in 0..<runs {
-                let (daemon, ready) = try await start(workspace, binary: binary)
-                readySeconds.append(ready)
-                await daemon.stop()
+                let start = try await ReadyStart.launch(workspace, binary: binary)
+                readySeconds.append(start.seconds)
+                await start.daemon.stop()
             }
-            let (daemon, _) = try await start(workspace, binary: binary)
+            let daemon = try await ReadyStart.launch(workspace, binary: binary).daemon
             // Its start-up work (the pending webhooks' outcome files) is not what `list` costs.
             try await Task.sleep(for: .seconds(2))
             var listSeconds: [Double] = []
@@ -63,18 +63,6 @@ struct HistoryScenario {
             )
             return result
         }
-    }
-
-    /// Starts the daemon with a notify socket of its own; the seconds from exec to READY=1.
-    private func start(_ workspace: BenchWorkspace, binary: String) async throws -> (DaemonUnderTest, Double) {
-        let socket = try ReadySocket(path: workspace.root + "/notify-\(UUID().uuidString.prefix(8)).sock")
-        defer { socket.close() }
-        let daemon = try workspace.start(binary: binary, environment: ["NOTIFY_SOCKET": socket.path])
-        guard try await socket.waitForReady(within: .seconds(120)) else {
-            await daemon.stop()
-            throw BenchError("the daemon sent no READY=1 within 120 s")
-        }
-        return (daemon, (ContinuousClock.now - daemon.startedAt).milliseconds / 1000)
     }
 
     private func median(_ values: [Double]) -> Double { percentile(values, 50) }
