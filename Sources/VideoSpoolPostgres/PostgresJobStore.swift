@@ -206,6 +206,10 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
         try await groupCommit.commit(changes) { callers in await self.write(callers) }
     }
 
+    public func commitWithNext(_ changes: [StoreChange]) {
+        groupCommit.ride(changes)
+    }
+
     /// Writes every caller's changes in one transaction and returns each caller's error (`nil` for
     /// success); if the shared transaction fails, each caller's changes are retried alone.
     private func write(_ callers: [[StoreChange]]) async -> [(any Error)?] {

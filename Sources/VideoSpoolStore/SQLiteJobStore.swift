@@ -73,6 +73,10 @@ public final class SQLiteJobStore: JobStore, Sendable {
         try await groupCommit.commit(changes) { callers in await self.write(callers) }
     }
 
+    public func commitWithNext(_ changes: [StoreChange]) {
+        groupCommit.ride(changes)
+    }
+
     /// How many commits are queued behind the one being written (for tests of the group commit).
     package var queuedCommitCount: Int { groupCommit.queuedCount }
 

@@ -21,6 +21,8 @@ public final class GroupCommit<Change: Sendable>: Sendable {
     private struct State {
         var leaderActive = false
         var waiting: [Waiter] = []
+        /// Changes that go with the next transaction instead of one of their own (``ride(_:)``).
+        var riders: [Change] = []
     }
 
     private let state = Mutex(State())
@@ -45,6 +47,17 @@ public final class GroupCommit<Change: Sendable>: Sendable {
         try await lead(with: changes, write: write)
     }
 
+    /// Adds `changes` to the next transaction any caller starts, without starting one: for
+    /// bookkeeping whose loss in a crash costs only redoing it at the next start. Whether they
+    /// were written is not reported; a rider that fails its transaction is dropped.
+    public func ride(_ changes: [Change]) {
+        guard !changes.isEmpty else { return }
+        state.withLock { $0.riders.append(contentsOf: changes) }
+    }
+
+    /// Changes waiting for the next transaction (for tests).
+    public var riderCount: Int { state.withLock { $0.riders.count } }
+
     /// How many commits are queued behind the one being written (for tests).
     public var queuedCount: Int { state.withLock { $0.waiting.count } }
 
@@ -54,17 +67,21 @@ public final class GroupCommit<Change: Sendable>: Sendable {
         var ownChanges: [Change]? = own
         var ownError: (any Error)?
         while true {
-            let followers = state.withLock { state in
-                defer { state.waiting.removeAll() }
-                return state.waiting
+            let (followers, riders) = state.withLock { state in
+                defer {
+                    state.waiting.removeAll()
+                    state.riders.removeAll()
+                }
+                return (state.waiting, state.riders)
             }
-            let callers = (ownChanges.map { [$0] } ?? []) + followers.map(\.changes)
+            let callers = (ownChanges.map { [$0] } ?? []) + followers.map(\.changes) + (riders.isEmpty ? [] : [riders])
             var errors = await write(callers)[...]
             if ownChanges != nil { ownError = errors.removeFirst() }
             ownChanges = nil
             // Cancelled while writing (a shutdown during an outage): that is this caller's outcome
             // only. The followers were not cancelled; one of them leads on with the rest.
             if Task.isCancelled, errors.contains(where: { $0 is CancellationError }) {
+                state.withLock { $0.riders.insert(contentsOf: riders, at: 0) }
                 handOverLeadership(to: followers)
                 break
             }

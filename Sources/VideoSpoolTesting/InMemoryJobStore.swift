@@ -14,6 +14,8 @@ public final class InMemoryJobStore: JobStore, Sendable {
     }
 
     private struct State {
+        /// ``commitWithNext(_:)``'s changes, applied with the next commit.
+        var riders: [StoreChange] = []
         var records: [JobID: Record] = [:]
         var order: [JobID] = []
         var requests: [JobID: [UInt8]] = [:]
@@ -90,11 +92,19 @@ public final class InMemoryJobStore: JobStore, Sendable {
     func commitNow(_ changes: [StoreChange]) throws {
         try state.withLock { state in
             var copy = state
-            for change in changes { try Self.apply(change, to: &copy) }
+            copy.riders = []
+            for change in state.riders + changes { try Self.apply(change, to: &copy) }
             copy.commits += 1
             state = copy
         }
     }
+
+    public func commitWithNext(_ changes: [StoreChange]) {
+        state.withLock { $0.riders.append(contentsOf: changes) }
+    }
+
+    /// Changes waiting for the next commit.
+    public var riderCount: Int { state.withLock { $0.riders.count } }
 
     private static func apply(_ change: StoreChange, to state: inout State) throws {
         switch change {

@@ -55,6 +55,7 @@ public final class InMemorySharedStore: Sendable {
     public final class View: JobStore, Sendable {
         public let shared: InMemorySharedStore
         let me = Mutex<InstanceID?>(nil)
+        private let riders = Mutex<[StoreChange]>([])
 
         init(shared: InMemorySharedStore) {
             self.shared = shared
@@ -68,7 +69,15 @@ public final class InMemorySharedStore: Sendable {
 
         // MARK: Writes
 
+        public func commitWithNext(_ changes: [StoreChange]) {
+            riders.withLock { $0.append(contentsOf: changes) }
+        }
+
         public func commit(_ changes: [StoreChange]) async throws {
+            let changes = riders.withLock { riders in
+                defer { riders = [] }
+                return riders
+            } + changes
             let me = self.me.withLock { $0 }
             try shared.ownership.withLock { state in
                 var lost: [JobID] = []

@@ -86,4 +86,22 @@ struct OutcomeHoldTests {
         }
         #expect(first == "pending", "written while the webhook still waits for its answer")
     }
+
+    /// Recording that a file was written costs no commit of its own: it waits for the next one
+    /// (a crash loses at most the record, and the next start rewrites the file).
+    @Test func aWrittenFileIsRecordedWithTheNextCommit() async throws {
+        let harness = PipelineHarness()
+        let first = JobID("first")!
+        try await harness.run { harness in
+            harness.spool.drop("a.json", bytes: TestRequests.seedance(jobID: "first", callbackURL: nil))
+            _ = try await harness.spool.outcomeWrites.collect(1) { $0 == first }
+            try await eventually("the record waits for the next commit") { harness.store.riderCount > 0 }
+            let commits = harness.store.commitCount
+            #expect(try await harness.store.recover().staleOutcomes.contains(first), "not recorded yet")
+            harness.spool.drop("b.json", bytes: TestRequests.seedance(jobID: "second", callbackURL: nil))
+            try await eventually("the next commit carried it") { harness.store.riderCount == 0 }
+            #expect(harness.store.commitCount > commits)
+            #expect(try await !harness.store.recover().staleOutcomes.contains(first))
+        }
+    }
 }

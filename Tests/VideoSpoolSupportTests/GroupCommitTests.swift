@@ -57,6 +57,20 @@ struct GroupCommitTests {
         #expect(Set(transactions[1]) == [[2], [-1]], "the two queued commits went together")
     }
 
+    /// Riders start no transaction; they go with the next one, once, after its callers' changes.
+    @Test func ridersGoWithTheNextTransactionAndStartNone() async throws {
+        let group = GroupCommit<Int>()
+        let writer = GatedWriter()
+        writer.openGate()
+        group.ride([7, 8])
+        #expect(writer.transactions.withLock { $0.isEmpty })
+        #expect(group.riderCount == 2)
+        try await group.commit([1]) { await writer.write($0) }
+        try await group.commit([2]) { await writer.write($0) }
+        #expect(writer.transactions.withLock { $0 } == [[[1], [7, 8]], [[2]]])
+        #expect(group.riderCount == 0)
+    }
+
     /// A leader cancelled while it writes (a shutdown during an outage) gets its cancellation; the
     /// commits queued behind it were not cancelled: one of them leads on and all of them land.
     @Test func aCancelledLeaderHandsOverInsteadOfFailingItsFollowers() async throws {

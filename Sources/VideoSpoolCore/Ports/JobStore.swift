@@ -16,6 +16,11 @@ public protocol JobStore: Sendable {
     /// commit); each call returns only after its changes are on disk.
     func commit(_ changes: [StoreChange]) async throws
 
+    /// Applies `changes` with the next commit, without a transaction of their own, and returns at
+    /// once: for bookkeeping that a crash may lose because the next start redoes it (an outcome
+    /// file written, a spool file gone). Never for anything a side effect depends on.
+    func commitWithNext(_ changes: [StoreChange])
+
     /// Whether any job (in any phase) has this id.
     func containsJob(_ id: JobID) async throws -> Bool
 

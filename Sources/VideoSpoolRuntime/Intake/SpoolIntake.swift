@@ -545,7 +545,13 @@ public final class SpoolIntake: Service, Sendable {
         if !settled.isEmpty {
             do {
                 try await spool.flush()
-                try await context.commit(settled, for: .intake)
+                // The moves are durable now; recording them is bookkeeping that the next start
+                // redoes (it looks for the files), so it goes with the next commit when running.
+                if state.withLock({ $0.stopping }) {
+                    try await context.commit(settled, for: .intake)
+                } else {
+                    context.store.commitWithNext(settled)
+                }
             } catch let error as CancellationError {
                 throw error
             } catch {

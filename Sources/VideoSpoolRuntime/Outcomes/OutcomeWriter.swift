@@ -147,7 +147,13 @@ public final class OutcomeWriter: Service, Sendable {
         if !written.isEmpty {
             do {
                 try await spool.flush()
-                try await context.commit(written, for: .outcomes)
+                // Bookkeeping: lost in a crash, the files are only rewritten at the next start. So
+                // it goes with the next commit, not one of its own, except when stopping.
+                if state.withLock({ $0.stopping }) {
+                    try await context.commit(written, for: .outcomes)
+                } else {
+                    context.store.commitWithNext(written)
+                }
             } catch let error as CancellationError {
                 throw error
             } catch {
