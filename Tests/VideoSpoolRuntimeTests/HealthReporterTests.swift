@@ -42,10 +42,14 @@ struct HealthReporterTests {
                 }
                 before.append(datagram)
             }
+            // The status line shows the backlog while it is read, and no more once it is.
+            #expect(harness.pipeline.status.description.hasPrefix("300 files to read, 0 queued"))
             harness.store.setAvailability(.available)
             try await eventually("every waiting file is read after READY") {
                 harness.spool.incomingFiles.isEmpty && harness.store.allJobs.count == 300
+                    && harness.pipeline.status.unread == 0
             }
+            #expect(!harness.pipeline.status.description.contains("to read"))
             return result
         }
         #expect(incomingAtReady.count == 300, "READY=1 did not wait for the backlog")

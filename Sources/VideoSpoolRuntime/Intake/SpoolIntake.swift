@@ -114,10 +114,13 @@ public final class SpoolIntake: Service, Sendable {
                     // (watched already), every waiting file is known and will be read in order:
                     // start-up is complete, as a mail spool is ready with mail still queued. A
                     // backlog of any size then costs no start timeout.
+                    context.counters.update { $0.unread = names.count }
                     startup?.ready()
                     for start in stride(from: 0, to: names.count, by: batchSize) {
                         context.heartbeats.beat(.intake, at: context.time.now())
-                        try await process(Array(names[start..<min(start + batchSize, names.count)]))
+                        let end = min(start + batchSize, names.count)
+                        try await process(Array(names[start..<end]))
+                        context.counters.update { $0.unread = names.count - end }
                         if state.withLock({ $0.stopping }) { break }
                     }
                     if names.isEmpty { await context.idle(.intake, on: wake, until: nextWake()) }
