@@ -16,6 +16,7 @@ public final class InMemoryJobStore: JobStore, Sendable {
     private struct State {
         /// ``commitWithNext(_:)``'s changes, applied with the next commit.
         var riders: [StoreChange] = []
+        var requestBodyReads = 0
         var records: [JobID: Record] = [:]
         var order: [JobID] = []
         var requests: [JobID: [UInt8]] = [:]
@@ -201,8 +202,14 @@ public final class InMemoryJobStore: JobStore, Sendable {
     }
 
     public func requestBody(for id: JobID) async throws -> [UInt8]? {
-        state.withLock { $0.requests[id] }
+        state.withLock { state in
+            state.requestBodyReads += 1
+            return state.requests[id]
+        }
     }
+
+    /// How many times a request body was read back.
+    public var requestBodyReads: Int { state.withLock { $0.requestBodyReads } }
 
     public func event(id: String) async throws -> WebhookEvent? {
         state.withLock { $0.events[id] }

@@ -58,6 +58,20 @@ struct PipelineTests {
         #expect(delivery["attempts"] == .int(1))
     }
 
+    /// The intake hands a new job's request body to the submission queue: the POST does not read
+    /// back from the store what was just written there. A job recovered at start is read back.
+    @Test func aNewJobIsPostedWithoutReadingItsBodyBackFromTheStore() async throws {
+        let harness = PipelineHarness()
+        try await harness.run { harness in
+            harness.spool.drop("a.json", bytes: TestRequests.seedance(prompt: "handed over", jobID: "handed"))
+            _ = try await harness.transport.attempts.collect(1)
+        }
+        #expect(harness.api.submitCount == 1)
+        #expect(harness.store.requestBodyReads == 0)
+        let sent = try JSONParser().parse(try #require(harness.api.recordedCalls.first { $0.kind == .submit }).body)
+        #expect(sent["prompt"] == .string("handed over"))
+    }
+
     @Test func aRequestWithoutCallbacksStillGetsAnOutcomeFile() async throws {
         let harness = PipelineHarness()
         try await harness.run { harness in

@@ -225,6 +225,8 @@ public final class SpoolIntake: Service, Sendable {
     private struct Batch {
         var changes: [StoreChange] = []
         var accepted: [(job: Job, name: String)] = []
+        /// The accepted jobs' request bodies, handed to the submission queue with them.
+        var bodies: [JobID: [UInt8]] = [:]
         var rejected: [Rejection] = []
         var jobIDs: Set<JobID> = []
         var contents: [String: JobID] = [:]
@@ -394,10 +396,12 @@ public final class SpoolIntake: Service, Sendable {
         batch.jobIDs.insert(id)
         if request.requestedJobID == nil { batch.contents[sha256] = id }
         batch.accepted.append((job, name))
+        let body = JSONWriter().bytes(.object(request.upstreamBody))
+        batch.bodies[id] = body
         batch.changes.append(
             .insertJob(
                 job,
-                requestBody: JSONWriter().bytes(.object(request.upstreamBody)),
+                requestBody: body,
                 source: SourceFile(name: name, sha256: sha256, disposition: .remove, identity: identity)
             )
         )
@@ -564,7 +568,7 @@ public final class SpoolIntake: Service, Sendable {
             }
         }
         context.counters.update { $0.rejected += batch.rejected.count }
-        for (job, _) in batch.accepted { submissions.enqueue(job) }
+        for (job, _) in batch.accepted { submissions.enqueue(job, body: batch.bodies[job.id]) }
         for rejection in batch.rejected {
             if let record = rejection.record { deliveries.add(record.deliveries, event: record.event) }
         }

@@ -25,7 +25,18 @@ public final class SubmissionService: Service, Sendable {
         /// Set while a budget stops submissions.
         var budgetHold: BudgetHold?
         var stopping = false
+        /// Request bodies handed over by the intake with their jobs, so that the POST does not
+        /// read back from the store what was just written there; up to ``bodyCacheLimit`` bytes.
+        var bodies: [JobID: [UInt8]] = [:]
+        var bodyBytes = 0
+
+        mutating func dropBody(_ id: JobID) {
+            if let body = bodies.removeValue(forKey: id) { bodyBytes -= body.count }
+        }
     }
+
+    /// Bytes of request bodies kept in memory for queued jobs; beyond it they are read from the store.
+    static let bodyCacheLimit = 8 << 20
 
     private let context: PipelineContext
     private let api: any GenerationAPI
@@ -64,8 +75,13 @@ public final class SubmissionService: Service, Sendable {
     }
 
     /// Adds a queued job; it is sent at `at` or when a slot frees, whichever is later.
-    public func enqueue(_ job: Job, at: Timestamp? = nil) {
+    /// Queues `job`; `body` is its request body when the caller has it at hand (the intake).
+    public func enqueue(_ job: Job, at: Timestamp? = nil, body: [UInt8]? = nil) {
         state.withLock { state in
+            if let body, state.bodies[job.id] == nil, state.bodyBytes + body.count <= Self.bodyCacheLimit {
+                state.bodies[job.id] = body
+                state.bodyBytes += body.count
+            }
             if let at, at > context.time.now() {
                 state.delayedJobs[job.id] = job
                 state.delayed.schedule(job.id, at: at)
@@ -82,9 +98,11 @@ public final class SubmissionService: Service, Sendable {
         state.withLock { state -> Withdrawal in
             if let job = state.delayedJobs.removeValue(forKey: id) {
                 state.delayed.cancel(id)
+                state.dropBody(id)
                 return .withdrawn(job)
             }
             if let index = state.ready.firstIndex(where: { $0.id == id }) {
+                state.dropBody(id)
                 return .withdrawn(state.ready.remove(at: index))
             }
             return .notHere
@@ -99,6 +117,8 @@ public final class SubmissionService: Service, Sendable {
             state.ready.removeAll()
             state.delayedJobs.removeAll()
             state.delayed = TimerQueue()
+            state.bodies.removeAll()
+            state.bodyBytes = 0
             return count
         }
     }
@@ -234,7 +254,13 @@ public final class SubmissionService: Service, Sendable {
         for job in jobs {
             group.addTask {
                 defer { self.requestSlots.release() }
-                guard let body = try await self.context.store.requestBody(for: job.id) else {
+                let handedOver = self.state.withLock { state in
+                    defer { state.dropBody(job.id) }
+                    return state.bodies[job.id]
+                }
+                var body = handedOver
+                if body == nil { body = try await self.context.store.requestBody(for: job.id) }
+                guard let body else {
                     preconditionFailure("Invalid state: job \(job.id) has no request body")
                 }
                 let queued = job
