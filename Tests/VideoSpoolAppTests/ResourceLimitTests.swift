@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import VideoSpoolCore
 import VideoSpoolSimulator
@@ -262,6 +263,8 @@ struct ResourceLimitTests {
             try Self.run("/sbin/mkfs.ext4", "-q", image)
             let device = try Self.output("/sbin/losetup", "-f", "--show", image)
             defer { _ = try? Self.run("/sbin/losetup", "-d", device) }
+            let secondDevice = Mutex<String?>(nil)
+            defer { if let second = secondDevice.withLock({ $0 }) { _ = try? Self.run("/sbin/losetup", "-d", second) } }
             try Self.run("/bin/mount", "-o", "errors=remount-ro", device, state)
             defer { _ = try? Self.run("/bin/umount", "-l", state) }  // fails harmlessly if already unmounted
 
@@ -289,6 +292,19 @@ struct ResourceLimitTests {
                 try Self.run("/bin/umount", state)
                 _ = try? Self.run("/sbin/e2fsck", "-fy", device)
                 try Self.run("/bin/mount", device, state)
+                let probe = state + "/.writable"
+                if FileManager.default.createFile(atPath: probe, contents: nil) {
+                    try FileManager.default.removeItem(atPath: probe)
+                } else {
+                    // A mount namespace made while the file system was mounted (`ip netns exec`, as
+                    // the failover test does) still holds the read-only instance, and mount handed it
+                    // back. A second loop device on the image gets an instance of its own.
+                    try Self.run("/bin/umount", state)
+                    let second = try Self.output("/sbin/losetup", "-f", "--show", image)
+                    secondDevice.withLock { $0 = second }
+                    _ = try? Self.run("/sbin/e2fsck", "-fy", second)
+                    try Self.run("/bin/mount", second, state)
+                }
                 daemon = try EndToEndTests.start(config: config, root: root, run: 1)
                 let restarted = daemon
                 let all: [WebhookReceiver.Received]
