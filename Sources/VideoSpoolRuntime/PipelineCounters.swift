@@ -10,8 +10,8 @@ public final class PipelineCounters: Sendable {
     ///     3 queued, 12 generating, 1 delivering, 240 done, 2 failed, 0 rejected; store unavailable:
     ///     disk full; submissions paused: HTTP 401 (…); API limited: concurrency 2 of 8 after 429s
     public struct Snapshot: Sendable, Hashable, CustomStringConvertible {
-        /// Request files a scan has listed and the intake has not read yet: the backlog found at
-        /// start-up, read after READY (shown only when there are any).
+        /// Request files the first scan listed that the intake has not read yet: the backlog found
+        /// at start-up, read after READY (shown only when there are any).
         public var unread = 0
         public var queued = 0
         public var submitting = 0
@@ -121,7 +121,7 @@ public final class PipelineCounters: Sendable {
 
         public var description: String {
             let storingPart = storing > 0 ? "\(storing) storing, " : ""
-            let unreadPart = unread > 0 ? "\(unread) files to read, " : ""
+            let unreadPart = unread > 0 ? "\(unread) \(unread == 1 ? "file" : "files") to read, " : ""
             let counts = unreadPart + "\(queued) queued, \(submitting + generating) generating, " + storingPart
                 + "\(delivering) delivering, \(completed) done, \(failed) failed, \(rejected) rejected"
             return ([counts] + conditions.map(\.description) + [sharedStore].compactMap { $0 }).joined(separator: "; ")

@@ -109,20 +109,24 @@ public final class SpoolIntake: Service, Sendable {
                     for await change in changes { self.hint(change) }
                 }
                 try await settleUnsettled()
+                // The start-up backlog (the first pass's files) is shown in the status line until read.
+                var backlog = true
                 while let names = try await nextNames() {
                     // The first pass is the initial full scan. Once it has listed the directory
                     // (watched already), every waiting file is known and will be read in order:
                     // start-up is complete, as a mail spool is ready with mail still queued. A
                     // backlog of any size then costs no start timeout.
-                    context.counters.update { $0.unread = names.count }
+                    if backlog { context.counters.update { $0.unread = names.count } }
                     startup?.ready()
                     for start in stride(from: 0, to: names.count, by: batchSize) {
                         context.heartbeats.beat(.intake, at: context.time.now())
                         let end = min(start + batchSize, names.count)
                         try await process(Array(names[start..<end]))
-                        context.counters.update { $0.unread = names.count - end }
+                        if backlog { context.counters.update { $0.unread = names.count - end } }
                         if state.withLock({ $0.stopping }) { break }
                     }
+                    if backlog { context.counters.update { $0.unread = 0 } }
+                    backlog = false
                     if names.isEmpty { await context.idle(.intake, on: wake, until: nextWake()) }
                 }
                 group.cancelAll()
