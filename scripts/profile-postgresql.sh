@@ -1,0 +1,75 @@
+#!/bin/bash
+# Which statements a burst costs on the PostgreSQL store (docs/performance.md, "PostgreSQL backend"):
+# starts a throwaway cluster with pg_stat_statements, the simulator and the release daemon, drops N
+# request files at once, waits until every outcome file is written, then prints transactions per job,
+# the daemon's CPU per job and the statements by total time. Root only (initdb runs as postgres).
+#
+#   scripts/profile-postgresql.sh [N]        N request files (default 2000); TOP=25 statements shown
+set -euo pipefail
+N=${1:-2000}
+BIN=${BIN:-$(pwd)/.build/release/videospool}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+W=$(mktemp -d /tmp/videospool-pgprofile.XXXXXX)
+chown postgres "$W"
+PORT=55499
+SECRET=whsec_$(head -c 24 /dev/urandom | base64)
+cleanup() {
+    [ -n "${D:-}" ] && kill -TERM "$D" 2>/dev/null && wait "$D" 2>/dev/null || true
+    [ -n "${SIM:-}" ] && kill "$SIM" 2>/dev/null || true
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$W"
+}
+trap cleanup EXIT
+runuser -u postgres -- "$PGBIN/initdb" -A trust -U postgres -D "$W/data" >/dev/null
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/data" -l "$W/server.log" -w start \
+    -o "-k $W -p $PORT -c listen_addresses='' -c shared_preload_libraries=pg_stat_statements" >/dev/null
+psql() { command psql -h "$W" -p $PORT -U postgres -d postgres -X "$@"; }
+psql -qc "CREATE EXTENSION pg_stat_statements"
+mkdir -p "$W/spool" "$W/state"
+cat > "$W/videospool.yaml" <<YAML
+spool:
+  directory: $W/spool
+state:
+  directory: $W/state
+  backend: postgresql
+  postgresql:
+    url: "host=$W port=$PORT user=postgres dbname=postgres"
+api:
+  base_url: http://127.0.0.1:18099
+  max_concurrent_requests: 64
+  max_in_flight_generations: 10000
+  poll:
+    schedule: fixed
+    first_delay_seconds: 0.05
+    interval_seconds: 0.5
+webhooks:
+  allow_private_networks: true
+results:
+  download: false
+log:
+  level: notice
+YAML
+"$BIN" simulate --webhook-secret "$SECRET" --listen 127.0.0.1:18099 --generation-seconds 0 > "$W/simulator.log" 2>&1 &
+SIM=$!
+VIDEOSPOOL_WEBHOOK_SECRET=$SECRET AIMLAPI_API_KEY=sim-test-key "$BIN" run --config "$W/videospool.yaml" > "$W/daemon.log" 2>&1 &
+D=$!
+until grep -q daemon.started "$W/daemon.log"; do kill -0 $D || { cat "$W/daemon.log"; exit 1; }; sleep 0.2; done
+psql -qAtc "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset();" >/dev/null
+read -r u0 s0 < <(awk '{print $14, $15}' /proc/$D/stat)
+for i in $(seq 0 $((N - 1))); do
+    printf '{"model":"bytedance/dreamina-seedance-2-0-mini","prompt":"profile %d","callback_url":"http://127.0.0.1:18099/webhooks/p"}' "$i" \
+        > "$W/spool/incoming/.p$i.tmp"
+done
+start=$(date +%s.%N)
+for i in $(seq 0 $((N - 1))); do mv "$W/spool/incoming/.p$i.tmp" "$W/spool/incoming/p$i.json"; done
+until [ "$(ls "$W/spool/done" | wc -l)" -ge "$N" ]; do kill -0 $D; sleep 0.2; done
+end=$(date +%s.%N)
+read -r u1 s1 < <(awk '{print $14, $15}' /proc/$D/stat)
+ticks=$(getconf CLK_TCK)
+echo "$N jobs in $(echo "$end - $start" | bc) s; daemon CPU per job $(echo "scale=3; ($u1 + $s1 - $u0 - $s0) * 1000 / $ticks / $N" | bc) ms"
+sleep 1  # the statistics collector reports with a short delay
+psql -c "SELECT xact_commit, round(xact_commit::numeric / $N, 2) AS per_job FROM pg_stat_database WHERE datname = 'postgres'"
+psql -c "SELECT calls, round(calls::numeric / $N, 2) AS per_job, round(total_exec_time::numeric) AS ms,
+    round((total_exec_time / calls)::numeric, 3) AS ms_each, left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS statement
+    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'postgres')
+    ORDER BY total_exec_time DESC LIMIT ${TOP:-25}"
