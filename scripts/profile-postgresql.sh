@@ -2,7 +2,8 @@
 # Which statements a burst costs on the PostgreSQL store (docs/performance.md, "PostgreSQL backend"):
 # starts a throwaway cluster with pg_stat_statements, the simulator and the release daemon, drops N
 # request files at once, waits until every outcome file is written, then prints transactions per job,
-# the daemon's CPU per job and the statements by total time. Root only (initdb runs as postgres).
+# the daemon's and the server's CPU per job, planning and execution time, and the statements by their
+# planning plus execution time. Root only (initdb runs as postgres).
 #
 #   scripts/profile-postgresql.sh [N]        N request files (default 2000); TOP=25 statements shown
 set -euo pipefail
@@ -22,7 +23,7 @@ cleanup() {
 trap cleanup EXIT
 runuser -u postgres -- "$PGBIN/initdb" -A trust -U postgres -D "$W/data" >/dev/null
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/data" -l "$W/server.log" -w start \
-    -o "-k $W -p $PORT -c listen_addresses='' -c shared_preload_libraries=pg_stat_statements" >/dev/null
+    -o "-k $W -p $PORT -c listen_addresses='' -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on" >/dev/null
 psql() { command psql -h "$W" -p $PORT -U postgres -d postgres -X "$@"; }
 psql -qc "CREATE EXTENSION pg_stat_statements"
 mkdir -p "$W/spool" "$W/state"
@@ -56,6 +57,9 @@ D=$!
 until grep -q daemon.started "$W/daemon.log"; do kill -0 $D || { cat "$W/daemon.log"; exit 1; }; sleep 0.2; done
 psql -qAtc "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset();" >/dev/null
 read -r u0 s0 < <(awk '{print $14, $15}' /proc/$D/stat)
+# The server's CPU: every backend of this cluster (they live as long as the daemon's connections).
+server_ticks() { for p in $(pgrep -u postgres -f "postgres.*$W|postgres: "); do awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null; done | paste -sd+ | bc; }
+server0=$(server_ticks)
 for i in $(seq 0 $((N - 1))); do
     printf '{"model":"bytedance/dreamina-seedance-2-0-mini","prompt":"profile %d","callback_url":"http://127.0.0.1:18099/webhooks/p"}' "$i" \
         > "$W/spool/incoming/.p$i.tmp"
@@ -65,11 +69,15 @@ for i in $(seq 0 $((N - 1))); do mv "$W/spool/incoming/.p$i.tmp" "$W/spool/incom
 until [ "$(ls "$W/spool/done" | wc -l)" -ge "$N" ]; do kill -0 $D; sleep 0.2; done
 end=$(date +%s.%N)
 read -r u1 s1 < <(awk '{print $14, $15}' /proc/$D/stat)
+server1=$(server_ticks)
 ticks=$(getconf CLK_TCK)
-echo "$N jobs in $(echo "$end - $start" | bc) s; daemon CPU per job $(echo "scale=3; ($u1 + $s1 - $u0 - $s0) * 1000 / $ticks / $N" | bc) ms"
+echo "$N jobs in $(echo "$end - $start" | bc) s; daemon CPU per job $(echo "scale=3; ($u1 + $s1 - $u0 - $s0) * 1000 / $ticks / $N" | bc) ms;" \
+    "server CPU per job $(echo "scale=3; ($server1 - $server0) * 1000 / $ticks / $N" | bc) ms"
 sleep 1  # the statistics collector reports with a short delay
 psql -c "SELECT xact_commit, round(xact_commit::numeric / $N, 2) AS per_job FROM pg_stat_database WHERE datname = 'postgres'"
-psql -c "SELECT calls, round(calls::numeric / $N, 2) AS per_job, round(total_exec_time::numeric) AS ms,
-    round((total_exec_time / calls)::numeric, 3) AS ms_each, left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS statement
+psql -c "SELECT sum(calls) AS statements, round(sum(total_plan_time)::numeric) AS plan_ms,
+    round(sum(total_exec_time)::numeric) AS exec_ms FROM pg_stat_statements"
+psql -c "SELECT calls, round(calls::numeric / $N, 2) AS per_job, round(total_exec_time::numeric) AS ms, round(total_plan_time::numeric) AS plan_ms,
+    round((total_exec_time / nullif(calls, 0))::numeric, 3) AS ms_each, left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS statement
     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'postgres')
-    ORDER BY total_exec_time DESC LIMIT ${TOP:-25}"
+    ORDER BY total_exec_time + total_plan_time DESC LIMIT ${TOP:-25}"
