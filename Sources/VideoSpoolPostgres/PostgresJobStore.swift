@@ -234,9 +234,13 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
     private func apply(_ callers: [[StoreChange]]) async throws {
         let me = self.me
         let spoolID = self.spoolID
+        let steps = ChangeSchedule.steps(callers.flatMap { $0 })
         try await writeTransaction { transaction in
-            for changes in callers {
-                for change in changes { try await transaction.apply(change, me: me, spoolID: spoolID) }
+            for step in steps {
+                switch step {
+                case .jobUpdates(let jobs): try await transaction.updateJobs(jobs, me: me)
+                case .single(let change): try await transaction.apply(change, me: me, spoolID: spoolID)
+                }
             }
             try await transaction.finish(me: me)
         }

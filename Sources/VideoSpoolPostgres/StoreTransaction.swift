@@ -14,7 +14,7 @@ final class StoreTransaction {
     /// The app's clock when the transaction began: `next_action_at` is translated through it.
     let appNow: Timestamp
     /// Jobs that may have finished everything they owe in this transaction (given back at its end).
-    private var finishedCandidates: Set<String> = []
+    var finishedCandidates: Set<String> = []
     /// Whether to NOTIFY other daemons when the transaction commits.
     var announce = false
     /// Bookkeeping that no later statement reads, written at the end with one statement of each
@@ -102,42 +102,7 @@ final class StoreTransaction {
             if job.phase.isTerminal { finishedCandidates.insert(job.id.rawValue) }
 
         case .updateJob(let job):
-            let me = try Self.require(me)
-            let finished = job.phase.hasOutcomeFile
-            let dueIn = job.nextActionAt.map { ($0 - appNow).wholeMilliseconds }
-            let updated: Int
-            do {
-                updated = try await execute(
-                    """
-                    WITH t AS (
-                        INSERT INTO \(unescaped: t.transitions) (job_id, from_phase, to_phase, at, detail)
-                        SELECT id, phase, \(job.phase.rawValue), \(appNow.millisecondsSinceEpoch),
-                            \(job.failure?.code.description)
-                        FROM \(unescaped: t.jobs)
-                        WHERE id = \(job.id.rawValue) AND phase <> \(job.phase.rawValue) AND owner = \(me)
-                            AND fence = \(job.fence))
-                    UPDATE \(unescaped: t.jobs) SET phase = \(job.phase.rawValue),
-                        submit_attempts = \(Int64(job.submitAttempts)), submit_allowance = \(Int64(job.submitAllowance)),
-                        run_after = now() + \(dueIn)::bigint * interval '1 millisecond',
-                        submitted_at = \(job.submittedAt?.millisecondsSinceEpoch), generation_id = \(job.generationID),
-                        upstream_status = \(job.upstreamStatus), polls = \(Int64(job.polls)),
-                        consecutive_poll_failures = \(Int64(job.consecutivePollFailures)),
-                        consecutive_not_found = \(Int64(job.consecutiveNotFound)),
-                        finished_at = \(job.finishedAt?.millisecondsSinceEpoch), video_url = \(job.videoURL),
-                        credits_used = \(job.usage?.creditsUsed?.text), usd_spent = \(job.usage?.usdSpent?.text),
-                        failure_code = \(job.failure?.code.description), failure_message = \(job.failure?.message),
-                        outcome_version = outcome_version + \(finished ? Int64(1) : 0),
-                        last_running_at = \(job.lastRunningAt?.millisecondsSinceEpoch),
-                        requeued_at = \(job.requeuedAt?.millisecondsSinceEpoch)
-                    WHERE id = \(job.id.rawValue) AND owner = \(me) AND fence = \(job.fence)
-                    """
-                )
-            } catch let error as PSQLError where Self.isBudgetViolation(error) {
-                throw SubmitBudgetExceeded(jobID: job.id, attempts: job.submitAttempts, allowance: job.submitAllowance)
-            }
-            if updated != 1 { try await explainMissingJob(job.id) }
-            if let settlement = SpendSettlement.implied(by: job) { try await settle(settlement, for: job.id) }
-            if job.phase.isTerminal { finishedCandidates.insert(job.id.rawValue) }
+            try await updateJobs([job], me: me)
 
         case .insertEvent(let event, let deliveries):
             let me = try Self.require(me)
@@ -356,7 +321,7 @@ final class StoreTransaction {
     }
 
     /// A fenced write affected nothing: the job does not exist, or it moved on.
-    private func explainMissingJob(_ id: JobID) async throws -> Never {
+    func explainMissingJob(_ id: JobID) async throws -> Never {
         let exists = try await value("SELECT 1 FROM \(unescaped: tables.jobs) WHERE id = \(id.rawValue)", as: Int32.self)
         if exists == nil { throw PostgresStoreError.unknownJob(id) }
         throw LeaseLost(jobs: [id])

@@ -328,6 +328,52 @@ struct FencingTests {
             await #expect(throws: LeaseLost.self) { try await b.commit([.updateJob(stale)]) }
         }
     }
+
+    /// A group commit writes many jobs' updates with one statement; each row is still fenced alone.
+    @Test func jobUpdatesWrittenTogetherAreEachFencedAndEachRecordTheirTransition() async throws {
+        try await withDatabase { runner in
+            let store = try await runner.registeredStore()
+            let jobs = try (0..<3).map { try makeJob("job-batch-\($0)") }
+            try await store.commit(jobs.map { insert($0) })
+            let sent = jobs.map(submitting)
+            try await store.commit(sent.map { .updateJob($0) })
+            for job in sent {
+                #expect(try await store.job(job.id) == job)
+                let transitions = try #require(try await store.jobReport(job.id)).transitions
+                #expect(transitions.map(\.to) == [.queued, .submitting])
+                #expect(transitions.last?.from == .queued)
+            }
+
+            // One stale row (an older fence) fails the whole commit and changes none of them.
+            var generating = sent[0]
+            generating.phase = .generating
+            generating.generationID = "gen-batch"
+            var stale = try completed(sent[1])
+            stale.fence = sent[1].fence - 1
+            await #expect(throws: LeaseLost(jobs: [stale.id])) {
+                try await store.commit([.updateJob(generating), .updateJob(stale)])
+            }
+            #expect(try await store.job(sent[0].id) == sent[0])
+            #expect(try await store.job(sent[1].id) == sent[1])
+            #expect(try await store.jobReport(sent[0].id)?.transitions.count == 2)
+
+            // Every field a poller sets, NULLs included, comes back as written.
+            let done = try completed(sent[2])
+            var failed = generating
+            failed.phase = .failed
+            failed.failure = JobFailure(code: "generation_failed", message: "upstream said \"no\" ✓\n")
+            failed.finishedAt = referenceTime + .seconds(90)
+            try await store.commit([.updateJob(done), .updateJob(failed)])
+            // Both ended and owe nothing, so the transaction gave them back: a new fence, else as written.
+            for written in [done, failed] {
+                var read = try #require(try await store.job(written.id))
+                #expect(read.fence == written.fence + 1)
+                read.fence = written.fence
+                #expect(read == written)
+            }
+            #expect(try await store.jobReport(failed.id)?.transitions.last?.detail == failed.failure?.code.description)
+        }
+    }
 }
 
 /// The database, not only the code, refuses a second POST without a committed decision.

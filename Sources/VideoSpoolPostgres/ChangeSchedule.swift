@@ -1,0 +1,55 @@
+import VideoSpoolCore
+
+/// The order a group commit's transaction applies its changes in, so that job updates go to the
+/// server as one statement for many jobs instead of one round trip each.
+///
+/// Every change belongs to one job, and only the order of one job's changes matters: the callers
+/// grouped into a transaction are independent (the group's order is their arrival order, which
+/// means nothing). So the changes are taken in rounds: round *k* holds the *k*-th change of every
+/// job, in arrival order. Within a round the job updates go first, together; then the other
+/// changes, one by one, in arrival order. A job's changes keep their order, because its *k*-th
+/// change is in round *k*.
+enum ChangeSchedule {
+    enum Step {
+        /// Job updates of distinct jobs, applied by one statement.
+        case jobUpdates([Job])
+        case single(StoreChange)
+    }
+
+    static func steps(_ changes: [StoreChange]) -> [Step] {
+        var seen: [JobID: Int] = [:]
+        var rounds: [[StoreChange]] = []
+        for change in changes {
+            let job = jobID(of: change)
+            let round = seen[job, default: 0]
+            seen[job] = round + 1
+            if round == rounds.count { rounds.append([]) }
+            rounds[round].append(change)
+        }
+        var steps: [Step] = []
+        for round in rounds {
+            var updates: [Job] = []
+            var others: [Step] = []
+            for change in round {
+                if case .updateJob(let job) = change { updates.append(job) } else { others.append(.single(change)) }
+            }
+            if !updates.isEmpty { steps.append(.jobUpdates(updates)) }
+            steps += others
+        }
+        return steps
+    }
+
+    /// The job a change belongs to.
+    static func jobID(of change: StoreChange) -> JobID {
+        switch change {
+        case .insertJob(let job, _, _), .updateJob(let job): job.id
+        case .insertEvent(let event, _): event.jobID
+        case .addDelivery(let delivery), .updateDelivery(let delivery): delivery.jobID
+        case .sourceSettled(let id), .outcomeWritten(let id, _), .deleteJob(let id), .requestCancel(let id),
+            .recordLateGeneration(let id, _, _):
+            id
+        case .recordDeliveryAttempt(let attempt): attempt.jobID
+        case .reserveSpend(let reservation): reservation.jobID
+        }
+    }
+}
