@@ -114,7 +114,11 @@ struct BenchCommand: AsyncParsableCommand {
             let scenario = quick ? HistoryScenario(finished: 100_000, pruned: 30_000) : HistoryScenario()
             report(try await scenario.run(binary: binary))
         }
-        print("\nSummary (machine: \(ProcessInfo.processInfo.activeProcessorCount) cores)")
+        let workspace = FileManager.default.temporaryDirectory.path
+        print(
+            "\nSummary (machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; workspace \(workspace) on "
+                + "\(WorkspaceFileSystem.describe(workspace)), TMPDIR moves it)"
+        )
         print(ResultsReport.table(results), terminator: "")
         try ResultsReport.json(results, quick: quick).write(to: URL(fileURLWithPath: output))
         print("results written to \(output)")
