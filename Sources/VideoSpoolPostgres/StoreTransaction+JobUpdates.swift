@@ -68,11 +68,9 @@ extension StoreTransaction {
             let job = jobs[0]
             throw SubmitBudgetExceeded(jobID: job.id, attempts: job.submitAttempts, allowance: job.submitAllowance)
         }
-        for job in jobs {
-            if !written.contains(job.id.rawValue) { try await explainMissingJob(job.id) }
-            if let settlement = SpendSettlement.implied(by: job) { try await settle(settlement, for: job.id) }
-            if job.phase.isTerminal { finishedCandidates.insert(job.id.rawValue) }
-        }
+        for job in jobs where !written.contains(job.id.rawValue) { try await explainMissingJob(job.id) }
+        try await settle(jobs.compactMap { job in SpendSettlement.implied(by: job).map { (job.id, $0) } })
+        for job in jobs where job.phase.isTerminal { finishedCandidates.insert(job.id.rawValue) }
     }
 
     /// The jobs' new values as one JSON array of positional rows (the columns of the `v` above):

@@ -86,26 +86,41 @@ extension StoreTransaction {
         )
     }
 
-    func settle(_ settlement: SpendSettlement, for id: JobID) async throws {
-        let t = tables
-        switch settlement {
-        case .settle(let state, let usd, let credits):
-            try await execute(
-                """
-                UPDATE \(unescaped: t.ledger) SET state = \(state.rawValue), settled_at = \(appNow.millisecondsSinceEpoch),
-                    usd_spent = \(usd), credits_used = \(credits)
-                WHERE job_id = \(id.rawValue) AND state = 'reserved'
-                """
-            )
-        case .requeued(let submittedAt):
-            try await execute(
-                """
-                UPDATE \(unescaped: t.ledger) SET settled_at = \(appNow.millisecondsSinceEpoch),
-                    state = CASE WHEN \(submittedAt?.millisecondsSinceEpoch)::bigint >= reserved_at THEN 'failed' ELSE 'void' END
-                WHERE job_id = \(id.rawValue) AND state = 'reserved'
-                """
-            )
+    /// Settles the jobs' open ledger entries: every ended generation with one statement (a group
+    /// commit ends many at once), a requeued job's entry on its own.
+    func settle(_ settlements: [(JobID, SpendSettlement)]) async throws {
+        var ended: [JSONValue] = []
+        for (id, settlement) in settlements {
+            switch settlement {
+            case .settle(let state, let usd, let credits):
+                // Doubles as Swift's shortest round-trip text, which PostgreSQL reads back exactly.
+                ended.append(.array([.string(id.rawValue), .string(state.rawValue), .optional(usd?.description),
+                    .optional(credits?.description)]))
+            case .requeued(let submittedAt): try await settleRequeued(id, submittedAt: submittedAt)
+            }
         }
+        guard !ended.isEmpty else { return }
+        let rows = JSONWriter().string(.array(ended))
+        try await execute(
+            """
+            UPDATE \(unescaped: tables.ledger) l SET state = r->>1, settled_at = \(appNow.millisecondsSinceEpoch),
+                usd_spent = (r->>2)::double precision, credits_used = (r->>3)::double precision
+            FROM jsonb_array_elements(\(rows)::jsonb) AS r
+            WHERE l.job_id = ANY(\(settlements.map(\.0.rawValue))) AND l.job_id = r->>0 AND l.state = 'reserved'
+            """
+        )
+    }
+
+    /// A requeued job's open entry: a failed generation if the API accepted its POST after the
+    /// reservation, else void.
+    private func settleRequeued(_ id: JobID, submittedAt: Timestamp?) async throws {
+        try await execute(
+            """
+            UPDATE \(unescaped: tables.ledger) SET settled_at = \(appNow.millisecondsSinceEpoch),
+                state = CASE WHEN \(submittedAt?.millisecondsSinceEpoch)::bigint >= reserved_at THEN 'failed' ELSE 'void' END
+            WHERE job_id = \(id.rawValue) AND state = 'reserved'
+            """
+        )
     }
 
     func spendEntries(since: Timestamp) async throws -> [SpendEntry] {

@@ -68,6 +68,36 @@ struct SpendLedgerTests {
         }
     }
 
+    /// A group commit ends many jobs at once; each entry still settles with its own job's cost.
+    @Test(arguments: StoreBackend.allCases)
+    func entriesOfJobsEndedInOneCommitSettleEachWithItsOwnCost(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            let jobs = try (0..<4).map { try makeJob("job-ended-\($0)") }
+            for job in jobs {
+                try await store.commit([insert(job)])
+                try await store.commit([.updateJob(submitting(job)), .reserveSpend(Self.reservation(job))])
+            }
+            var failed = submitting(jobs[2])
+            failed.phase = .failed
+            failed.finishedAt = referenceTime + .seconds(30)
+            failed.failure = JobFailure(code: .generationFailed, message: "upstream error")
+            var requeued = submitting(jobs[3])
+            requeued.phase = .queued
+            requeued.nextActionAt = referenceTime + .seconds(10)
+            try await store.commit([
+                .updateJob(try Self.finished(jobs[0], usd: "0.1", credits: "123456.789")),
+                .updateJob(try Self.finished(jobs[1], usd: "1e-7", credits: nil)),
+                .updateJob(failed), .updateJob(requeued),
+            ])
+            let entries = try await store.store.spendEntries(since: referenceTime)
+            #expect(entries.map(\.jobID) == jobs.map(\.id))
+            #expect(entries.map(\.state) == [.completed, .completed, .failed, .void])
+            #expect(entries.map(\.usdSpent) == [0.1, 1e-7, nil, nil])
+            #expect(entries.map(\.creditsUsed) == [123_456.789, nil, nil, nil])
+            #expect(entries.allSatisfy { $0.state == .void || $0.settledAt != nil })
+        }
+    }
+
     @Test(arguments: StoreBackend.allCases)
     func aReservationThatWouldCrossTheDailyLimitFailsWithItsIntent(_ backend: StoreBackend) async throws {
         try await backend.withStore { store in
