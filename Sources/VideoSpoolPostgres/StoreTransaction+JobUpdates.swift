@@ -13,9 +13,8 @@ extension StoreTransaction {
         let me = try Self.require(me)
         // The database refuses more submissions than allowed (`submit_budget`) without naming the
         // row, so a job that would break it is written alone and the refusal is that job's.
-        let over = jobs.filter { $0.submitAttempts > $0.submitAllowance }
-        for job in over { try await writeJobUpdates([job], me: me) }
-        let rest = over.isEmpty ? jobs : jobs.filter { $0.submitAttempts <= $0.submitAllowance }
+        for job in jobs where job.submitAttempts > job.submitAllowance { try await writeJobUpdates([job], me: me) }
+        let rest = jobs.filter { $0.submitAttempts <= $0.submitAllowance }
         if !rest.isEmpty { try await writeJobUpdates(rest, me: me) }
     }
 

@@ -90,12 +90,14 @@ extension StoreTransaction {
     /// commit ends many at once), a requeued job's entry on its own.
     func settle(_ settlements: [(JobID, SpendSettlement)]) async throws {
         var ended: [JSONValue] = []
+        var endedIDs: [String] = []
         for (id, settlement) in settlements {
             switch settlement {
             case .settle(let state, let usd, let credits):
                 // Doubles as Swift's shortest round-trip text, which PostgreSQL reads back exactly.
                 ended.append(.array([.string(id.rawValue), .string(state.rawValue), .optional(usd?.description),
                     .optional(credits?.description)]))
+                endedIDs.append(id.rawValue)
             case .requeued(let submittedAt): try await settleRequeued(id, submittedAt: submittedAt)
             }
         }
@@ -106,7 +108,7 @@ extension StoreTransaction {
             UPDATE \(unescaped: tables.ledger) l SET state = r->>1, settled_at = \(appNow.millisecondsSinceEpoch),
                 usd_spent = (r->>2)::double precision, credits_used = (r->>3)::double precision
             FROM jsonb_array_elements(\(rows)::jsonb) AS r
-            WHERE l.job_id = ANY(\(settlements.map(\.0.rawValue))) AND l.job_id = r->>0 AND l.state = 'reserved'
+            WHERE l.job_id = ANY(\(endedIDs)) AND l.job_id = r->>0 AND l.state = 'reserved'
             """
         )
     }
