@@ -1,18 +1,32 @@
 import VideoSpoolCore
 
-/// The order a group commit's transaction applies its changes in, so that job updates go to the
-/// server as one statement for many jobs instead of one round trip each.
+/// The order a group commit's transaction applies its changes in, so that the changes of many jobs
+/// go to the server as one statement of each kind instead of one round trip each.
 ///
 /// Every change belongs to one job, and only the order of one job's changes matters: the callers
 /// grouped into a transaction are independent (the group's order is their arrival order, which
 /// means nothing). So the changes are taken in rounds: round *k* holds the *k*-th change of every
-/// job, in arrival order. Within a round the job updates go first, together; then the other
-/// changes, one by one, in arrival order. A job's changes keep their order, because its *k*-th
-/// change is in round *k*.
+/// job, in arrival order. Within a round the frequent kinds go first, each kind together (job
+/// updates, new jobs, new events, delivery updates); then the other changes, one by one, in arrival
+/// order. A job's changes keep their order, because its *k*-th change is in round *k*.
 enum ChangeSchedule {
+    struct NewJob {
+        let job: Job
+        let requestBody: [UInt8]
+        let source: SourceFile
+    }
+
+    struct NewEvent {
+        let event: WebhookEvent
+        let deliveries: [Delivery]
+    }
+
     enum Step {
-        /// Job updates of distinct jobs, applied by one statement.
+        /// Changes of distinct jobs, each kind applied by one statement.
         case jobUpdates([Job])
+        case jobInserts([NewJob])
+        case eventInserts([NewEvent])
+        case deliveryUpdates([Delivery])
         case single(StoreChange)
     }
 
@@ -29,11 +43,25 @@ enum ChangeSchedule {
         var steps: [Step] = []
         for round in rounds {
             var updates: [Job] = []
+            var inserts: [NewJob] = []
+            var events: [NewEvent] = []
+            var deliveries: [Delivery] = []
             var others: [Step] = []
             for change in round {
-                if case .updateJob(let job) = change { updates.append(job) } else { others.append(.single(change)) }
+                switch change {
+                case .updateJob(let job): updates.append(job)
+                case .insertJob(let job, let body, let source):
+                    inserts.append(NewJob(job: job, requestBody: body, source: source))
+                case .insertEvent(let event, let eventDeliveries):
+                    events.append(NewEvent(event: event, deliveries: eventDeliveries))
+                case .updateDelivery(let delivery): deliveries.append(delivery)
+                default: others.append(.single(change))
+                }
             }
             if !updates.isEmpty { steps.append(.jobUpdates(updates)) }
+            if !inserts.isEmpty { steps.append(.jobInserts(inserts)) }
+            if !events.isEmpty { steps.append(.eventInserts(events)) }
+            if !deliveries.isEmpty { steps.append(.deliveryUpdates(deliveries)) }
             steps += others
         }
         return steps

@@ -239,6 +239,9 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
             for step in steps {
                 switch step {
                 case .jobUpdates(let jobs): try await transaction.updateJobs(jobs, me: me)
+                case .jobInserts(let jobs): try await transaction.insertJobs(jobs, me: me, spoolID: spoolID)
+                case .eventInserts(let events): try await transaction.insertEvents(events, me: me)
+                case .deliveryUpdates(let deliveries): try await transaction.updateDeliveries(deliveries, me: me)
                 case .single(let change): try await transaction.apply(change, me: me, spoolID: spoolID)
                 }
             }

@@ -57,126 +57,19 @@ final class StoreTransaction {
         let t = tables
         switch change {
         case .insertJob(let job, let requestBody, let source):
-            guard let spoolID else { throw PostgresStoreError.notRegistered }
-            let body = job.phase == .rejected ? nil : ByteBuffer(bytes: requestBody)
-            let inserted = try await value(
-                """
-                WITH j AS (
-                    INSERT INTO \(unescaped: t.jobs) (id, phase, model, callback_urls, metadata, accepted_at, spool_id,
-                        source_name, source_sha256, source_disposition, source_error_document, source_identity,
-                        resolution, duration_seconds, failure_code, failure_message, finished_at, submit_allowance,
-                        owner, fence, claimed_at)
-                    VALUES (\(job.id.rawValue), \(job.phase.rawValue), \(job.model), \(Rows.encode(job.callbackURLs)),
-                        \(job.metadata.map { Rows.encode(.object($0)) }), \(job.acceptedAt.millisecondsSinceEpoch),
-                        \(spoolID), \(source.name), \(source.sha256), \(source.disposition.rawValue),
-                        \(source.errorDocument.map { ByteBuffer(bytes: $0) }), \(source.identity),
-                        \(job.parameters.resolution), \(job.parameters.durationSeconds.map(Int64.init)),
-                        \(job.failure?.code.description), \(job.failure?.message),
-                        \(job.finishedAt?.millisecondsSinceEpoch), \(Int64(job.submitAllowance)), \(me), \(job.fence),
-                        CASE WHEN \(me)::uuid IS NULL THEN NULL ELSE now() END)
-                    ON CONFLICT DO NOTHING
-                    RETURNING id),
-                t AS (
-                    INSERT INTO \(unescaped: t.transitions) (job_id, from_phase, to_phase, at, detail)
-                    SELECT id, NULL, \(job.phase.rawValue), \(job.acceptedAt.millisecondsSinceEpoch),
-                        \(job.failure?.code.description) FROM j),
-                r AS (
-                    INSERT INTO \(unescaped: t.requests) (job_id, body) SELECT id, \(body)::bytea FROM j
-                    WHERE \(body)::bytea IS NOT NULL)
-                SELECT count(*) FROM j
-                """,
-                as: Int64.self
-            )
-            if inserted != 1 {
-                if let identity = source.identity,
-                    let existing = try await value(
-                        "SELECT id FROM \(unescaped: t.jobs) WHERE spool_id = \(spoolID) AND source_identity = \(identity)",
-                        as: String.self
-                    )
-                {
-                    throw SourceAlreadyTaken(jobID: JobID(trusted: existing))
-                }
-                throw PostgresStoreError.duplicateJob(job.id)
-            }
-            if me == nil, !job.phase.isTerminal { announce = true }
-            if job.phase.isTerminal { finishedCandidates.insert(job.id.rawValue) }
+            try await insertJobs([.init(job: job, requestBody: requestBody, source: source)], me: me, spoolID: spoolID)
 
         case .updateJob(let job):
             try await updateJobs([job], me: me)
 
         case .insertEvent(let event, let deliveries):
-            let me = try Self.require(me)
-            try await holdAndMarkStale(event.jobID, me: me, fence: deliveries.first?.fence)
-            var sql = """
-                WITH e AS (
-                    INSERT INTO \(t.events) (id, job_id, type, created_at, body) VALUES ($1, $2, $3, $4, $5))
-                """
-            var binds = PostgresBindings()
-            binds.append(event.id)
-            binds.append(event.jobID.rawValue)
-            binds.append(event.type.description)
-            binds.append(event.createdAt.millisecondsSinceEpoch)
-            binds.append(ByteBuffer(bytes: event.body))
-            if deliveries.isEmpty {
-                sql += " SELECT 1"
-            } else {
-                sql += " INSERT INTO \(t.deliveries) (event_id, idx, job_id, url, state, attempts, next_attempt_at) VALUES "
-                sql += deliveries.map { delivery in
-                    Self.appendDelivery(delivery, to: &binds)
-                }.joined(separator: ", ")
-            }
-            try await execute(PostgresQuery(unsafeSQL: sql, binds: binds))
+            try await insertEvents([.init(event: event, deliveries: deliveries)], me: me)
 
         case .addDelivery(let delivery):
-            let me = try Self.require(me)
-            try await holdAndMarkStale(delivery.jobID, me: me, fence: delivery.fence)
-            var binds = PostgresBindings()
-            let values = Self.appendDelivery(delivery, to: &binds)
-            try await execute(
-                PostgresQuery(
-                    unsafeSQL: """
-                        INSERT INTO \(t.deliveries) (event_id, idx, job_id, url, state, attempts, next_attempt_at)
-                        VALUES \(values)
-                        """,
-                    binds: binds
-                )
-            )
+            try await addDelivery(delivery, me: me)
 
         case .updateDelivery(let delivery):
-            let me = try Self.require(me)
-            let updated = try await execute(
-                """
-                WITH d AS (
-                    UPDATE \(unescaped: t.deliveries) SET state = \(delivery.state.rawValue),
-                        attempts = \(Int64(delivery.attempts)),
-                        next_attempt_at = \(delivery.nextAttemptAt?.millisecondsSinceEpoch),
-                        last_attempt_at = \(delivery.lastAttemptAt?.millisecondsSinceEpoch),
-                        last_status = \(delivery.lastStatusCode.map(Int64.init)), last_error = \(delivery.lastError),
-                        delivered_at = \(delivery.deliveredAt?.millisecondsSinceEpoch)
-                    WHERE event_id = \(delivery.id.eventID) AND idx = \(Int64(delivery.id.index))
-                        AND EXISTS (SELECT 1 FROM \(unescaped: t.jobs) WHERE id = \(delivery.jobID.rawValue)
-                            AND owner = \(me) AND fence = \(delivery.fence))
-                    RETURNING job_id)
-                UPDATE \(unescaped: t.jobs) SET outcome_version = outcome_version + 1
-                WHERE id = \(delivery.jobID.rawValue) AND phase <> 'rejected' AND EXISTS (SELECT 1 FROM d)
-                """
-            )
-            if updated == 0 {
-                // Either a rejection (no outcome file), a delivery that does not exist (nothing to
-                // do, as on SQLite), or a job that moved on.
-                let row = try await rows(
-                    """
-                    SELECT d.state AS delivery_state, j.owner = \(me) AND j.fence = \(delivery.fence) AS held,
-                        j.phase AS phase
-                    FROM \(unescaped: t.deliveries) d JOIN \(unescaped: t.jobs) j ON j.id = d.job_id
-                    WHERE d.event_id = \(delivery.id.eventID) AND d.idx = \(Int64(delivery.id.index))
-                    """
-                ).first
-                if let row, try row["held"].decode(Bool?.self) != true {
-                    throw LeaseLost(jobs: [delivery.jobID])
-                }
-            }
-            if delivery.state.isFinal { finishedCandidates.insert(delivery.jobID.rawValue) }
+            try await updateDeliveries([delivery], me: me)
 
         case .sourceSettled(let id):
             settledSources.insert(id.rawValue)
@@ -309,7 +202,7 @@ final class StoreTransaction {
 
     /// Checks that this daemon holds `job` (under `fence`, when the change names one) and marks its
     /// outcome file out of date, in one statement that also locks the row until the commit.
-    private func holdAndMarkStale(_ job: JobID, me: UUID, fence: Int64?) async throws {
+    func holdAndMarkStale(_ job: JobID, me: UUID, fence: Int64?) async throws {
         let held = try await execute(
             """
             UPDATE \(unescaped: tables.jobs)
@@ -325,19 +218,6 @@ final class StoreTransaction {
         let exists = try await value("SELECT 1 FROM \(unescaped: tables.jobs) WHERE id = \(id.rawValue)", as: Int32.self)
         if exists == nil { throw PostgresStoreError.unknownJob(id) }
         throw LeaseLost(jobs: [id])
-    }
-
-    /// `($n, …)` for one delivery row, its values appended to `binds`.
-    private static func appendDelivery(_ delivery: Delivery, to binds: inout PostgresBindings) -> String {
-        let first = binds.count + 1
-        binds.append(delivery.id.eventID)
-        binds.append(Int64(delivery.id.index))
-        binds.append(delivery.jobID.rawValue)
-        binds.append(delivery.url)
-        binds.append(delivery.state.rawValue)
-        binds.append(Int64(delivery.attempts))
-        binds.append(delivery.nextAttemptAt?.millisecondsSinceEpoch)
-        return "(" + (first..<(first + 7)).map { "$\($0)" }.joined(separator: ", ") + ")"
     }
 
     static func require(_ me: UUID?) throws -> UUID {

@@ -12,7 +12,19 @@ struct ChangeScheduleTests {
             .updateJob(a), .insertEvent(makeEvent(for: a), deliveries: []),
             .updateJob(b), .insertEvent(makeEvent(for: b), deliveries: []),
         ])
-        #expect(describe(steps) == ["updates job-a job-b", "insertEvent job-a", "insertEvent job-b"])
+        #expect(describe(steps) == ["updates job-a job-b", "events job-a job-b"])
+    }
+
+    @Test func eachFrequentKindOfARoundGoesTogetherAheadOfTheRest() throws {
+        let jobs = try (0..<6).map { try makeJob("job-\($0)") }
+        let delivery = makeDeliveries(for: makeEvent(for: jobs[3]), urls: ["https://a.example/a"])[0]
+        let steps = ChangeSchedule.steps([
+            .requestCancel(jobs[5].id), .updateDelivery(delivery), insert(jobs[0]),
+            .insertEvent(makeEvent(for: jobs[1]), deliveries: []), .updateJob(jobs[2]), insert(jobs[4]),
+        ])
+        #expect(describe(steps) == [
+            "updates job-2", "inserts job-0 job-4", "events job-1", "deliveries job-3", "requestCancel job-5",
+        ])
     }
 
     @Test func eachJobsChangesKeepTheirOrder() throws {
@@ -25,7 +37,7 @@ struct ChangeScheduleTests {
             .deleteJob(b.id),
         ])
         #expect(describe(steps) == [
-            "insertJob job-a", "reserveSpend job-b",
+            "inserts job-a", "reserveSpend job-b",
             "updates job-a job-b",
             "updates job-a", "deleteJob job-b",
         ])
@@ -51,6 +63,9 @@ struct ChangeScheduleTests {
         steps.map { step in
             switch step {
             case .jobUpdates(let jobs): "updates " + jobs.map(\.id.rawValue).joined(separator: " ")
+            case .jobInserts(let new): "inserts " + new.map(\.job.id.rawValue).joined(separator: " ")
+            case .eventInserts(let new): "events " + new.map(\.event.jobID.rawValue).joined(separator: " ")
+            case .deliveryUpdates(let deliveries): "deliveries " + deliveries.map(\.jobID.rawValue).joined(separator: " ")
             case .single(let change):
                 String("\(change)".prefix { $0 != "(" }) + " " + ChangeSchedule.jobID(of: change).rawValue
             }

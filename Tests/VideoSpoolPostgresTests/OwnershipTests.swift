@@ -374,6 +374,89 @@ struct FencingTests {
             #expect(try await store.jobReport(failed.id)?.transitions.last?.detail == failed.failure?.code.description)
         }
     }
+
+    /// New jobs, webhook events and delivery updates of many jobs go out one statement per kind
+    /// too; each row is still checked alone, and one bad row fails the commit and writes nothing.
+    @Test func newJobsEventsAndDeliveryUpdatesWrittenTogetherAreEachChecked() async throws {
+        try await withDatabase { runner in
+            let store = try await runner.registeredStore()
+            var jobs = try (0..<2).map { try makeJob("job-together-\($0)") }
+            var rejected = try makeJob("job-together-rejected")
+            rejected.phase = .rejected
+            rejected.failure = JobFailure(code: "invalid_request", message: "prompt is missing")
+            rejected.finishedAt = referenceTime
+            try await store.commit([insert(jobs[0], identity: "file-0")])
+
+            // New jobs: a source already taken fails the batch, naming the job that took it.
+            let clash = try makeJob("job-together-clash")
+            await #expect(throws: SourceAlreadyTaken(jobID: jobs[0].id)) {
+                try await store.commit([insert(jobs[1], identity: "file-1"), insert(clash, identity: "file-0")])
+            }
+            #expect(try await store.containsJob(jobs[1].id) == false)
+            try await store.commit([insert(jobs[1], identity: "file-1"), insert(rejected)])
+            #expect(try await store.job(jobs[1].id) == jobs[1])
+            #expect(try await store.job(rejected.id)?.failure == rejected.failure)
+            #expect(try await store.requestBody(for: jobs[1].id) == requestBody(for: jobs[1].id.rawValue))
+            #expect(try await store.requestBody(for: rejected.id) == nil)
+            #expect(try await store.jobReport(rejected.id)?.transitions.map(\.to) == [.rejected])
+            #expect(try await store.jobTaken(fromSource: "file-1") == jobs[1].id)
+
+            // Events: one whose deliveries carry a stale fence fails the batch.
+            jobs = try jobs.map(completed)
+            let events = jobs.map { makeEvent(for: $0) }
+            let deliveries = events.map { makeDeliveries(for: $0, urls: ["https://a.example/a", "https://b.example/b"]) }
+            await #expect(throws: LeaseLost(jobs: [jobs[1].id])) {
+                try await store.commit([
+                    .insertEvent(events[0], deliveries: deliveries[0]),
+                    .insertEvent(events[1], deliveries: makeDeliveries(for: events[1], urls: ["https://a.example/a"], fence: -1)),
+                ])
+            }
+            #expect(try await store.event(id: events[0].id) == nil)
+            try await store.commit(
+                jobs.indices.flatMap { [.updateJob(jobs[$0]), .insertEvent(events[$0], deliveries: deliveries[$0])] }
+            )
+            for index in jobs.indices {
+                #expect(try await store.event(id: events[index].id) == events[index])
+                let outcome = try #require(try await store.outcome(for: jobs[index].id))
+                #expect(outcome.deliveries == deliveries[index])
+                #expect(outcome.version == 2)
+            }
+
+            // Delivery updates: a stale fence fails the batch; a delivery that does not exist changes nothing.
+            var delivered = deliveries.map { list in
+                var first = list[0]
+                first.state = .delivered
+                first.attempts = 1
+                first.lastStatusCode = 204
+                first.deliveredAt = referenceTime + .seconds(61)
+                return first
+            }
+            var stale = delivered[1]
+            stale.fence = -1
+            await #expect(throws: LeaseLost(jobs: [jobs[1].id])) {
+                try await store.commit([.updateDelivery(delivered[0]), .updateDelivery(stale)])
+            }
+            #expect(try await store.outcome(for: jobs[0].id)?.deliveries == deliveries[0])
+            let missing = Delivery(id: .init(eventID: "msg_nowhere", index: 0), jobID: rejected.id, url: "https://a.example/a", nextAttemptAt: nil)
+            try await store.commit(delivered.map { .updateDelivery($0) } + [.updateDelivery(missing)])
+            for index in jobs.indices {
+                let outcome = try #require(try await store.outcome(for: jobs[index].id))
+                #expect(outcome.deliveries == [delivered[index], deliveries[index][1]])
+                #expect(outcome.version == 3)
+            }
+
+            // The last delivery of each ends what the jobs owe, so the commit gives them back.
+            delivered = deliveries.map { list in
+                var last = list[1]
+                last.state = .failed
+                last.attempts = 1
+                last.lastError = "connection refused"
+                return last
+            }
+            try await store.commit(delivered.map { .updateDelivery($0) })
+            for job in jobs { #expect(try await store.job(job.id)?.fence == job.fence + 1) }
+        }
+    }
 }
 
 /// The database, not only the code, refuses a second POST without a committed decision.
