@@ -7,8 +7,8 @@ import VideoSpoolCore
 /// grouped into a transaction are independent (the group's order is their arrival order, which
 /// means nothing). So the changes are taken in rounds: round *k* holds the *k*-th change of every
 /// job, in arrival order. Within a round the frequent kinds go first, each kind together (job
-/// updates, new jobs, new events, delivery updates); then the other changes, one by one, in arrival
-/// order. A job's changes keep their order, because its *k*-th change is in round *k*.
+/// updates, new jobs, new events, delivery updates, spend reservations); then the other changes,
+/// one by one, in arrival order. A job's changes keep their order, because its *k*-th change is in round *k*.
 enum ChangeSchedule {
     struct NewJob {
         let job: Job
@@ -27,6 +27,7 @@ enum ChangeSchedule {
         case jobInserts([NewJob])
         case eventInserts([NewEvent])
         case deliveryUpdates([Delivery])
+        case spendReservations([SpendReservation])
         case single(StoreChange)
     }
 
@@ -46,6 +47,7 @@ enum ChangeSchedule {
             var inserts: [NewJob] = []
             var events: [NewEvent] = []
             var deliveries: [Delivery] = []
+            var reservations: [SpendReservation] = []
             var others: [Step] = []
             for change in round {
                 switch change {
@@ -55,6 +57,7 @@ enum ChangeSchedule {
                 case .insertEvent(let event, let eventDeliveries):
                     events.append(NewEvent(event: event, deliveries: eventDeliveries))
                 case .updateDelivery(let delivery): deliveries.append(delivery)
+                case .reserveSpend(let reservation): reservations.append(reservation)
                 default: others.append(.single(change))
                 }
             }
@@ -62,6 +65,7 @@ enum ChangeSchedule {
             if !inserts.isEmpty { steps.append(.jobInserts(inserts)) }
             if !events.isEmpty { steps.append(.eventInserts(events)) }
             if !deliveries.isEmpty { steps.append(.deliveryUpdates(deliveries)) }
+            if !reservations.isEmpty { steps.append(.spendReservations(reservations)) }
             steps += others
         }
         return steps

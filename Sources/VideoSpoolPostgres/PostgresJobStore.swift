@@ -242,6 +242,7 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
                 case .jobInserts(let jobs): try await transaction.insertJobs(jobs, me: me, spoolID: spoolID)
                 case .eventInserts(let events): try await transaction.insertEvents(events, me: me)
                 case .deliveryUpdates(let deliveries): try await transaction.updateDeliveries(deliveries, me: me)
+                case .spendReservations(let reservations): try await transaction.reserve(reservations)
                 case .single(let change): try await transaction.apply(change, me: me, spoolID: spoolID)
                 }
             }

@@ -21,68 +21,115 @@ extension StoreTransaction {
         return binds
     }
 
-    func reserve(_ reservation: SpendReservation) async throws {
-        let t = tables
-        let budget = reservation.budget
-        let samples = try await rows(
+    /// Opens the ledger entries of new submissions. Without a limit the entries of many jobs go in
+    /// with one statement, and jobs of one kind share one estimate (it reads settled entries only,
+    /// which a reservation does not change). Under a limit each is checked and written in turn.
+    func reserve(_ reservations: [SpendReservation]) async throws {
+        var samples: [EstimateKind: [(usd: Double?, credits: Double?)]] = [:]
+        var open: [(SpendReservation, Double)] = []
+        for reservation in reservations {
+            let kind = EstimateKind(reservation)
+            if samples[kind] == nil { samples[kind] = try await estimateSamples(reservation) }
+            let budget = reservation.budget
+            let estimate = SpendEstimate.estimate(
+                samples: samples[kind, default: []].compactMap {
+                    SpendEntry.reportedUSD(usdSpent: $0.usd, creditsUsed: $0.credits, creditsPerUSD: budget.creditsPerUSD)
+                },
+                default: budget.defaultEstimateUSD
+            )
+            if budget.hasLimits {
+                try await checkLimits(reservation, estimate: estimate)
+                try await openEntries([(reservation, estimate)])
+            } else {
+                open.append((reservation, estimate))
+            }
+        }
+        for run in open.runs(of: 5000) { try await openEntries(Array(run)) }
+    }
+
+    /// Jobs whose estimates come from the same completed entries.
+    private struct EstimateKind: Hashable {
+        let model: String
+        let resolution: String?
+        let durationSeconds: Int?
+
+        init(_ reservation: SpendReservation) {
+            model = reservation.model
+            resolution = reservation.resolution
+            durationSeconds = reservation.durationSeconds
+        }
+    }
+
+    private func estimateSamples(_ reservation: SpendReservation) async throws -> [(usd: Double?, credits: Double?)] {
+        try await rows(
             PostgresQuery(
                 unsafeSQL: PostgresJobStore.estimateSamplesSQL(
-                    ledger: t.ledger,
+                    ledger: tables.ledger,
                     resolution: reservation.resolution != nil,
                     duration: reservation.durationSeconds != nil
                 ),
                 binds: Self.estimateSamplesBinds(reservation)
             )
-        ).compactMap { row in
-            SpendEntry.reportedUSD(
-                usdSpent: try row["usd_spent"].decode(Double?.self),
-                creditsUsed: try row["credits_used"].decode(Double?.self),
-                creditsPerUSD: budget.creditsPerUSD
+        ).map { row in (try row["usd_spent"].decode(Double?.self), try row["credits_used"].decode(Double?.self)) }
+    }
+
+    /// Refuses a submission that would cross a spending limit (``BudgetReached``).
+    private func checkLimits(_ reservation: SpendReservation, estimate: Double) async throws {
+        let t = tables
+        let budget = reservation.budget
+        // Every daemon sharing the store checks one at a time until its transaction ends, so
+        // two submissions never both fit under a limit that only one of them fits.
+        try await execute("SELECT pg_advisory_xact_lock(hashtext(\(t.budgetLock)))")
+        let effective = Self.effectiveUSD(creditsPerUSD: budget.creditsPerUSD)
+        let windows = budget.windows(now: reservation.at)
+        var totals: [WindowTotals] = []
+        for window in windows {
+            let row = try await rows(
+                """
+                SELECT coalesce(sum(\(unescaped: effective)), 0)::double precision, count(*)
+                FROM \(unescaped: t.ledger) WHERE reserved_at >= \(window.start.millisecondsSinceEpoch) AND state <> 'void'
+                """
+            ).first
+            totals.append(
+                WindowTotals(
+                    usd: try row?[0].decode(Double.self) ?? 0,
+                    generations: Int(try row?[1].decode(Int64.self) ?? 0)
+                )
             )
         }
-        let estimate = SpendEstimate.estimate(samples: samples, default: budget.defaultEstimateUSD)
-        if budget.hasLimits {
-            // Every daemon sharing the store checks one at a time until its transaction ends, so
-            // two submissions never both fit under a limit that only one of them fits.
-            try await execute("SELECT pg_advisory_xact_lock(hashtext(\(t.budgetLock)))")
-            let effective = Self.effectiveUSD(creditsPerUSD: budget.creditsPerUSD)
-            let windows = budget.windows(now: reservation.at)
-            var totals: [WindowTotals] = []
-            for window in windows {
-                let row = try await rows(
-                    """
-                    SELECT coalesce(sum(\(unescaped: effective)), 0)::double precision, count(*)
-                    FROM \(unescaped: t.ledger) WHERE reserved_at >= \(window.start.millisecondsSinceEpoch) AND state <> 'void'
-                    """
-                ).first
-                totals.append(
-                    WindowTotals(
-                        usd: try row?[0].decode(Double.self) ?? 0,
-                        generations: Int(try row?[1].decode(Int64.self) ?? 0)
-                    )
-                )
+        var verdicts: [BudgetReached] = []
+        for (window, windowTotals) in BudgetCheck.crossed(windows, totals: totals, estimate: estimate) {
+            let entries = try await rows(
+                """
+                SELECT reserved_at, (\(unescaped: effective))::double precision FROM \(unescaped: t.ledger)
+                WHERE reserved_at >= \(window.start.millisecondsSinceEpoch) AND state <> 'void'
+                ORDER BY reserved_at, seq
+                """
+            ).map { row in
+                (at: Timestamp(millisecondsSinceEpoch: try row[0].decode(Int64.self)), usd: try row[1].decode(Double.self))
             }
-            var verdicts: [BudgetReached] = []
-            for (window, windowTotals) in BudgetCheck.crossed(windows, totals: totals, estimate: estimate) {
-                let entries = try await rows(
-                    """
-                    SELECT reserved_at, (\(unescaped: effective))::double precision FROM \(unescaped: t.ledger)
-                    WHERE reserved_at >= \(window.start.millisecondsSinceEpoch) AND state <> 'void'
-                    ORDER BY reserved_at, seq
-                    """
-                ).map { row in
-                    (at: Timestamp(millisecondsSinceEpoch: try row[0].decode(Int64.self)), usd: try row[1].decode(Double.self))
-                }
-                verdicts.append(BudgetCheck.reached(window, totals: windowTotals, estimate: estimate, entries: entries))
-            }
-            if let reached = BudgetCheck.decisive(verdicts) { throw reached }
+            verdicts.append(BudgetCheck.reached(window, totals: windowTotals, estimate: estimate, entries: entries))
+        }
+        if let reached = BudgetCheck.decisive(verdicts) { throw reached }
+    }
+
+    private func openEntries(_ entries: [(SpendReservation, Double)]) async throws {
+        var v = BoundValues()
+        let rows = entries.map { reservation, estimate in
+            BoundValues.row([
+                v(reservation.jobID.rawValue, "text"), v(reservation.model, "text"), v(reservation.resolution, "text"),
+                v(reservation.durationSeconds.map(Int64.init), "bigint"),
+                v(reservation.at.millisecondsSinceEpoch, "bigint"), v(estimate, "double precision"), "'reserved'",
+            ])
         }
         try await execute(
-            """
-            INSERT INTO \(unescaped: t.ledger) (job_id, model, resolution, duration_seconds, reserved_at, estimate_usd, state)
-            VALUES (\(reservation.jobID.rawValue), \(reservation.model), \(reservation.resolution),
-                \(reservation.durationSeconds.map(Int64.init)), \(reservation.at.millisecondsSinceEpoch), \(estimate), 'reserved')
-            """
+            PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO \(tables.ledger) (job_id, model, resolution, duration_seconds, reserved_at, estimate_usd, state)
+                    VALUES \(rows.joined(separator: ", "))
+                    """,
+                binds: v.bindings
+            )
         )
     }
 

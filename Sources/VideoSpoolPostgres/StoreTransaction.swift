@@ -125,7 +125,7 @@ final class StoreTransaction {
             announce = true
 
         case .reserveSpend(let reservation):
-            try await reserve(reservation)
+            try await reserve([reservation])
         }
     }
 

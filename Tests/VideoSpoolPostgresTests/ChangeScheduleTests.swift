@@ -37,7 +37,7 @@ struct ChangeScheduleTests {
             .deleteJob(b.id),
         ])
         #expect(describe(steps) == [
-            "inserts job-a", "reserveSpend job-b",
+            "inserts job-a", "reservations job-b",
             "updates job-a job-b",
             "updates job-a", "deleteJob job-b",
         ])
@@ -66,6 +66,7 @@ struct ChangeScheduleTests {
             case .jobInserts(let new): "inserts " + new.map(\.job.id.rawValue).joined(separator: " ")
             case .eventInserts(let new): "events " + new.map(\.event.jobID.rawValue).joined(separator: " ")
             case .deliveryUpdates(let deliveries): "deliveries " + deliveries.map(\.jobID.rawValue).joined(separator: " ")
+            case .spendReservations(let reservations): "reservations " + reservations.map(\.jobID.rawValue).joined(separator: " ")
             case .single(let change):
                 String("\(change)".prefix { $0 != "(" }) + " " + ChangeSchedule.jobID(of: change).rawValue
             }

@@ -159,6 +159,44 @@ struct SpendLedgerTests {
         }
     }
 
+    /// A group commit opens many entries at once: each with its own kind's estimate, and under a
+    /// limit one that does not fit fails the commit with nothing written.
+    @Test(arguments: StoreBackend.allCases)
+    func reservationsOfOneCommitEachTakeTheirKindsEstimate(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            for (index, usd) in ["0.06", "0.08", "0.06"].enumerated() {
+                let job = try makeJob("job-learned-\(index)")
+                try await store.commit([insert(job)])
+                try await store.commit([.updateJob(submitting(job)), .reserveSpend(Self.reservation(job))])
+                try await store.commit([.updateJob(try Self.finished(job, usd: usd, credits: nil))])
+            }
+            let same = try (0..<2).map { try makeJob("job-same-\($0)") }
+            let base = try makeJob("job-1080p")
+            let other = Job(
+                id: base.id, phase: .queued, model: base.model, callbackURLs: [], metadata: nil,
+                acceptedAt: referenceTime, sourceName: "other.json",
+                parameters: GenerationParameters(resolution: "1080p", durationSeconds: 5)
+            )
+            let batch = same + [other]
+            try await store.commit(batch.map { insert($0) })
+
+            var budget = Self.budget
+            budget.maxUSDPerDay = 0.25 + 0.08 + 0.01  // the three learned, then room for one more 0.08
+            await #expect(throws: BudgetReached.self) {
+                try await store.commit(
+                    same.flatMap { [.updateJob(submitting($0)), .reserveSpend(Self.reservation($0, budget: budget))] }
+                )
+            }
+            #expect(try await store.store.spendEntries(since: referenceTime).count == 3, "nothing of the commit")
+
+            try await store.commit(batch.flatMap { [.updateJob(submitting($0)), .reserveSpend(Self.reservation($0))] })
+            let entries = try await store.store.spendEntries(since: referenceTime)
+            #expect(entries.suffix(3).map(\.jobID) == batch.map(\.id))
+            #expect(entries.suffix(3).map(\.estimateUSD) == [0.08, 0.08, 0.25], "the highest of three samples, per kind")
+            #expect(entries.suffix(3).allSatisfy { $0.state == .reserved })
+        }
+    }
+
     /// Many submissions at the limit at once: the checks are serialized, so exactly as many fit as
     /// the limit allows at their estimate, and the rest are refused.
     @Test(arguments: StoreBackend.allCases)
