@@ -90,6 +90,41 @@ extension PostgresJobStore {
         }
     }
 
+    /// Both intake lookups for a group of files with one statement.
+    public func intakeFacts(
+        identities: [String],
+        sha256s: [String],
+        acceptedSince since: Timestamp
+    ) async throws -> IntakeFacts {
+        let t = tables
+        let spoolID = try requireSpoolID()
+        return try await read { transaction in
+            var facts = IntakeFacts()
+            let rows = try await transaction.rows(
+                """
+                (SELECT false AS accepted, source_identity AS key, id, accepted_at FROM \(unescaped: t.jobs)
+                    WHERE spool_id = \(spoolID) AND source_identity = ANY(\(identities)))
+                UNION ALL
+                (SELECT DISTINCT ON (source_sha256) true, source_sha256, id, accepted_at FROM \(unescaped: t.jobs)
+                    WHERE source_sha256 = ANY(\(sha256s)) AND accepted_at >= \(since.millisecondsSinceEpoch)
+                        AND phase <> 'rejected'
+                    ORDER BY source_sha256, accepted_at DESC)
+                """
+            )
+            for row in rows {
+                let key = try row["key"].decode(String.self)
+                let id = JobID(trusted: try row["id"].decode(String.self))
+                if try row["accepted"].decode(Bool.self) {
+                    let at = Timestamp(millisecondsSinceEpoch: try row["accepted_at"].decode(Int64.self))
+                    facts.accepted[key] = IntakeFacts.Accepted(jobID: id, at: at)
+                } else {
+                    facts.taken[key] = id
+                }
+            }
+            return facts
+        }
+    }
+
     public func jobTaken(fromSource identity: String) async throws -> JobID? {
         let t = tables
         let spoolID = try requireSpoolID()

@@ -34,6 +34,10 @@ public protocol JobStore: Sendable {
     /// as a duplicate of itself. Always `nil` with one daemon per spool.
     func jobTaken(fromSource identity: String) async throws -> JobID?
 
+    /// ``jobTaken(fromSource:)`` and ``jobAccepted(fromFileWithSHA256:since:)`` for a group of
+    /// files at once: intake reads a group, then asks once (one round trip on a shared store).
+    func intakeFacts(identities: [String], sha256s: [String], acceptedSince since: Timestamp) async throws -> IntakeFacts
+
     /// The exact body to POST upstream for a job.
     func requestBody(for id: JobID) async throws -> [UInt8]?
 
@@ -92,6 +96,22 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
+    /// One read per file: enough for a store on this host.
+    public func intakeFacts(
+        identities: [String],
+        sha256s: [String],
+        acceptedSince since: Timestamp
+    ) async throws -> IntakeFacts {
+        var facts = IntakeFacts()
+        for identity in Set(identities) { facts.taken[identity] = try await jobTaken(fromSource: identity) }
+        for sha256 in Set(sha256s) {
+            facts.accepted[sha256] = try await jobAccepted(fromFileWithSHA256: sha256, since: since).map {
+                IntakeFacts.Accepted(jobID: $0.0, at: $0.1)
+            }
+        }
+        return facts
+    }
+
     /// One read per job: enough for stores in memory.
     public func outcomes(for ids: [JobID]) async throws -> [JobID: OutcomeSnapshot] {
         var snapshots: [JobID: OutcomeSnapshot] = [:]
@@ -232,4 +252,25 @@ public struct OutcomeSnapshot: Sendable {
         self.version = version
         self.spoolID = spoolID
     }
+}
+
+/// What a shared or local store already knows about a group of request files
+/// (``JobStore/intakeFacts(identities:sha256s:acceptedSince:)``).
+public struct IntakeFacts: Sendable {
+    public struct Accepted: Sendable, Hashable {
+        public var jobID: JobID
+        public var at: Timestamp
+
+        public init(jobID: JobID, at: Timestamp) {
+            self.jobID = jobID
+            self.at = at
+        }
+    }
+
+    /// The job made of each source identity that is one already.
+    public var taken: [String: JobID] = [:]
+    /// For each content hash, the latest job (not a rejection) accepted from it in the window.
+    public var accepted: [String: Accepted] = [:]
+
+    public init() {}
 }

@@ -244,18 +244,64 @@ public final class SpoolIntake: Service, Sendable {
         var record: (job: Job, event: WebhookEvent, deliveries: [Delivery])?
     }
 
+    /// A request file as read, before it is judged.
+    private struct ReadFile {
+        var name: String
+        var now: Timestamp
+        var read: SpoolRead
+        var sha256: String?
+    }
+
+    /// Files read together are judged together: one question to the store for the group.
+    private static let groupBytes = 4 * 1024 * 1024
+
     private func process(_ names: [String]) async throws {
         let (validator, configuration) = state.withLock { ($0.validator, $0.configuration) }
         var batch = Batch()
-        for name in names {
-            let now = context.time.now()
-            switch await spool.read(name, maximumBytes: configuration.maximumRequestBytes) {
+        var rest = names[...]
+        while !rest.isEmpty {
+            // A group of files is read first (up to a few MiB), then the store is asked about all
+            // of them at once: on a shared store that is one round trip instead of two per file.
+            var group: [ReadFile] = []
+            var bytes = 0
+            while let name = rest.popFirst() {
+                let now = context.time.now()
+                let read = await spool.read(name, maximumBytes: configuration.maximumRequestBytes)
+                var sha256: String?
+                if case .file(let file) = read {
+                    sha256 = ContentDigest.sha256Hex(file.bytes)
+                    bytes += file.bytes.count
+                }
+                group.append(ReadFile(name: name, now: now, read: read, sha256: sha256))
+                if bytes >= Self.groupBytes { break }
+            }
+            let facts = try await context.store.intakeFacts(
+                identities: group.compactMap { if case .file(let file) = $0.read { file.identity } else { nil } },
+                sha256s: configuration.duplicateWindow > .zero ? group.compactMap(\.sha256) : [],
+                acceptedSince: (group.first?.now ?? context.time.now()) - configuration.duplicateWindow
+            )
+            try await judge(group, facts: facts, validator: validator, configuration: configuration, into: &batch)
+        }
+        try await finish(batch)
+    }
+
+    private func judge(
+        _ group: [ReadFile],
+        facts: IntakeFacts,
+        validator: RequestValidator,
+        configuration: Configuration,
+        into batch: inout Batch
+    ) async throws {
+        for item in group {
+            let name = item.name
+            let now = item.now
+            switch item.read {
             case .vanished:
                 continue
             case .unusable(let issue):
                 reject(name, RejectedRequest(issues: [issue]), sha256: nil, now: now, into: &batch)
             case .file(let file):
-                let sha256 = ContentDigest.sha256Hex(file.bytes)
+                let sha256 = item.sha256 ?? ContentDigest.sha256Hex(file.bytes)
                 if let unsettled = state.withLock({ $0.unsettled.removeValue(forKey: name) }) {
                     if unsettled.source.sha256 == sha256 {
                         try await settle(unsettled.jobID, unsettled.source)
@@ -266,7 +312,7 @@ public final class SpoolIntake: Service, Sendable {
                 // A daemon sharing this spool directory made a job of this very file already: it is
                 // that job's, never a duplicate of itself (and that daemon, or whoever holds its
                 // spool's debts, removes it).
-                if let identity = file.identity, let taken = try await context.store.jobTaken(fromSource: identity) {
+                if let identity = file.identity, let taken = facts.taken[identity] {
                     context.logger.debug(
                         "Request file already taken by a daemon sharing the spool",
                         metadata: ["spool.file": "\(name)", "job.id": "\(taken)"]
@@ -301,6 +347,7 @@ public final class SpoolIntake: Service, Sendable {
                         name: name,
                         sha256: sha256,
                         identity: file.identity,
+                        acceptedBefore: facts.accepted[sha256],
                         now: now,
                         configuration: configuration,
                         into: &batch
@@ -308,7 +355,6 @@ public final class SpoolIntake: Service, Sendable {
                 }
             }
         }
-        try await finish(batch)
     }
 
     /// Writers that do not use rename may be caught mid-write: the file is empty, or the JSON ends
@@ -331,18 +377,13 @@ public final class SpoolIntake: Service, Sendable {
         name: String,
         sha256: String,
         identity: String?,
+        acceptedBefore: IntakeFacts.Accepted?,
         now: Timestamp,
         configuration: Configuration,
         into batch: inout Batch
     ) async throws {
         if request.requestedJobID == nil, configuration.duplicateWindow > .zero {
-            var earlier: (JobID, Timestamp)? = batch.contents[sha256].map { ($0, now) }
-            if earlier == nil {
-                earlier = try await context.store.jobAccepted(
-                    fromFileWithSHA256: sha256,
-                    since: now - configuration.duplicateWindow
-                )
-            }
+            let earlier = batch.contents[sha256].map { ($0, now) } ?? acceptedBefore.map { ($0.jobID, $0.at) }
             if let (id, acceptedAt) = earlier {
                 let issue = ValidationIssue(
                     field: nil,
