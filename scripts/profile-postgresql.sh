@@ -6,6 +6,8 @@
 # planning plus execution time. Root only (initdb runs as postgres).
 #
 #   scripts/profile-postgresql.sh [N]        N request files (default 2000); TOP=25 statements shown
+#   WAITING=1 scripts/profile-postgresql.sh  the files wait in the spool before the daemon starts
+#                                            (as in the bench's burst); counted from its exec
 set -euo pipefail
 N=${1:-2000}
 BIN=${BIN:-$(pwd)/.build/release/videospool}
@@ -52,20 +54,38 @@ log:
 YAML
 "$BIN" simulate --webhook-secret "$SECRET" --listen 127.0.0.1:18099 --generation-seconds 0 > "$W/simulator.log" 2>&1 &
 SIM=$!
-VIDEOSPOOL_WEBHOOK_SECRET=$SECRET AIMLAPI_API_KEY=sim-test-key "$BIN" run --config "$W/videospool.yaml" > "$W/daemon.log" 2>&1 &
-D=$!
-until grep -q daemon.started "$W/daemon.log"; do kill -0 $D || { cat "$W/daemon.log"; exit 1; }; sleep 0.2; done
-psql -qAtc "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset();" >/dev/null
-read -r u0 s0 < <(awk '{print $14, $15}' /proc/$D/stat)
 # The server's CPU: every backend of this cluster (they live as long as the daemon's connections).
 server_ticks() { for p in $(pgrep -u postgres -f "postgres.*$W|postgres: "); do awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null; done | paste -sd+ | bc; }
-server0=$(server_ticks)
-for i in $(seq 0 $((N - 1))); do
-    printf '{"model":"bytedance/dreamina-seedance-2-0-mini","prompt":"profile %d","callback_url":"http://127.0.0.1:18099/webhooks/p"}' "$i" \
-        > "$W/spool/incoming/.p$i.tmp"
-done
+write_requests() {
+    for i in $(seq 0 $((N - 1))); do
+        printf '{"model":"bytedance/dreamina-seedance-2-0-mini","prompt":"profile %d","callback_url":"http://127.0.0.1:18099/webhooks/p"}' "$i" \
+            > "$W/spool/incoming/.p$i.tmp"
+    done
+}
+publish_requests() { for i in $(seq 0 $((N - 1))); do mv "$W/spool/incoming/.p$i.tmp" "$W/spool/incoming/p$i.json"; done; }
+if [ "${WAITING:-0}" = 1 ]; then
+    mkdir -p "$W/spool/incoming"
+    write_requests
+    publish_requests
+    psql -qAtc "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset();" >/dev/null
+    server0=$(server_ticks)
+fi
 start=$(date +%s.%N)
-for i in $(seq 0 $((N - 1))); do mv "$W/spool/incoming/.p$i.tmp" "$W/spool/incoming/p$i.json"; done
+VIDEOSPOOL_WEBHOOK_SECRET=$SECRET AIMLAPI_API_KEY=sim-test-key "$BIN" run --config "$W/videospool.yaml" > "$W/daemon.log" 2>&1 &
+D=$!
+if [ "${WAITING:-0}" = 1 ]; then
+    u0=0; s0=0
+else
+    until grep -q daemon.started "$W/daemon.log"; do kill -0 $D || { cat "$W/daemon.log"; exit 1; }; sleep 0.2; done
+    psql -qAtc "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset();" >/dev/null
+    read -r u0 s0 < <(awk '{print $14, $15}' /proc/$D/stat)
+fi
+[ "${WAITING:-0}" = 1 ] || server0=$(server_ticks)
+if [ "${WAITING:-0}" != 1 ]; then
+    write_requests
+    start=$(date +%s.%N)
+    publish_requests
+fi
 until [ "$(ls "$W/spool/done" | wc -l)" -ge "$N" ]; do kill -0 $D; sleep 0.2; done
 end=$(date +%s.%N)
 read -r u1 s1 < <(awk '{print $14, $15}' /proc/$D/stat)

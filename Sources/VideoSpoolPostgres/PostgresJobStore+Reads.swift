@@ -170,54 +170,47 @@ extension PostgresJobStore {
         }
     }
 
-    /// Three statements for the whole batch, in this order: a file then reflects at least the
-    /// version read with its job (later changes only make it newer than recorded, never older).
+    /// One statement for the whole batch: each job with its latest event and that event's
+    /// deliveries (as one JSON array), all from one snapshot. The outcome writer reads a batch
+    /// whenever commits leave files out of date, so in a burst this runs hundreds of times.
     public func outcomes(for ids: [JobID]) async throws -> [JobID: OutcomeSnapshot] {
         guard !ids.isEmpty else { return [:] }
         let t = tables
         let keys = ids.map(\.rawValue)
         return try await read { transaction in
-            var jobs: [String: (job: Job, version: Int, spoolID: String?)] = [:]
+            var snapshots: [JobID: OutcomeSnapshot] = [:]
             for row in try await transaction.rows(
                 """
-                SELECT \(unescaped: Rows.jobColumns()), outcome_version, spool_id FROM \(unescaped: t.jobs)
-                WHERE id = ANY(\(keys))
+                SELECT \(unescaped: Rows.jobColumns("j")), j.outcome_version, j.spool_id,
+                    e.id AS event_id, e.type AS event_type, e.created_at AS event_created_at, e.body AS event_body,
+                    (SELECT json_agg(json_build_array(d.idx, d.url, d.state, d.attempts, d.next_attempt_at,
+                            d.last_attempt_at, d.last_status, d.last_error, d.delivered_at) ORDER BY d.idx)
+                        FROM \(unescaped: t.deliveries) d WHERE d.event_id = e.id)::text AS deliveries
+                FROM \(unescaped: t.jobs) j
+                CROSS JOIN LATERAL (
+                    SELECT id, type, created_at, body FROM \(unescaped: t.events)
+                    WHERE job_id = j.id ORDER BY created_at DESC LIMIT 1) e
+                WHERE j.id = ANY(\(keys))
                 """
             ) {
                 let job = try Rows.job(row, appNow: transaction.appNow)
-                jobs[job.id.rawValue] = (job, try row["outcome_version"].decode(Int.self), try row["spool_id"].decode(String?.self))
-            }
-            guard !jobs.isEmpty else { return [:] }
-            var events: [String: WebhookEvent] = [:]
-            for row in try await transaction.rows(
-                """
-                SELECT DISTINCT ON (job_id) \(unescaped: Rows.eventColumns) FROM \(unescaped: t.events)
-                WHERE job_id = ANY(\(Array(jobs.keys))) ORDER BY job_id, created_at DESC
-                """
-            ) {
-                let event = try Rows.event(row)
-                events[event.jobID.rawValue] = event
-            }
-            guard !events.isEmpty else { return [:] }
-            var deliveries: [String: [Delivery]] = [:]
-            for row in try await transaction.rows(
-                """
-                SELECT \(unescaped: Rows.deliveryColumns) FROM \(unescaped: t.deliveries)
-                WHERE event_id = ANY(\(events.values.map(\.id))) ORDER BY event_id, idx
-                """
-            ) {
-                let delivery = try Rows.delivery(row, fence: jobs[try row["job_id"].decode(String.self)]?.job.fence ?? 0)
-                deliveries[delivery.id.eventID, default: []].append(delivery)
-            }
-            var snapshots: [JobID: OutcomeSnapshot] = [:]
-            for (key, event) in events {
-                guard let found = jobs[key] else { continue }
-                snapshots[found.job.id] = OutcomeSnapshot(
-                    job: found.job,
+                let event = WebhookEvent(
+                    id: try row["event_id"].decode(String.self),
+                    jobID: job.id,
+                    type: WebhookEvent.EventType(description: try row["event_type"].decode(String.self)),
+                    createdAt: Timestamp(millisecondsSinceEpoch: try row["event_created_at"].decode(Int64.self)),
+                    body: Array(try row["event_body"].decode(ByteBuffer.self).readableBytesView)
+                )
+                snapshots[job.id] = OutcomeSnapshot(
+                    job: job,
                     event: event,
-                    deliveries: deliveries[event.id] ?? [],
-                    version: found.version,
-                    spoolID: found.spoolID
+                    deliveries: try Rows.deliveries(
+                        json: try row["deliveries"].decode(String?.self),
+                        of: event,
+                        fence: job.fence
+                    ),
+                    version: try row["outcome_version"].decode(Int.self),
+                    spoolID: try row["spool_id"].decode(String?.self)
                 )
             }
             return snapshots

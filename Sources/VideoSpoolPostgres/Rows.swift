@@ -79,6 +79,37 @@ enum Rows {
         return delivery
     }
 
+    /// An event's deliveries from a JSON array of rows `[idx, url, state, attempts,
+    /// next_attempt_at, last_attempt_at, last_status, last_error, delivered_at]` (NULL: none).
+    static func deliveries(json: String?, of event: WebhookEvent, fence: Int64) throws -> [Delivery] {
+        guard let json else { return [] }
+        let malformed = PostgresStoreError.database("the deliveries of event \(event.id) came back malformed")
+        guard let rows = try JSONParser().parse(json).arrayValue else { throw malformed }
+        return try rows.map { value in
+            guard let row = value.arrayValue, row.count == 9,
+                let index = row[0].numberValue?.int64Value, let url = row[1].stringValue,
+                let state = row[2].stringValue, let attempts = row[3].numberValue?.int64Value
+            else { throw malformed }
+            func time(_ value: JSONValue) -> Timestamp? {
+                value.numberValue?.int64Value.map(Timestamp.init(millisecondsSinceEpoch:))
+            }
+            var delivery = Delivery(
+                id: Delivery.ID(eventID: event.id, index: Int(index)),
+                jobID: event.jobID,
+                url: url,
+                nextAttemptAt: time(row[4])
+            )
+            delivery.state = Delivery.State(rawValue: state) ?? .failed
+            delivery.attempts = Int(attempts)
+            delivery.lastAttemptAt = time(row[5])
+            delivery.lastStatusCode = row[6].numberValue?.int64Value.map(Int.init)
+            delivery.lastError = row[7].stringValue
+            delivery.deliveredAt = time(row[8])
+            delivery.fence = fence
+            return delivery
+        }
+    }
+
     static let eventColumns = "id, job_id, type, created_at, body"
 
     static func event(_ row: PostgresRandomAccessRow) throws -> WebhookEvent {

@@ -297,7 +297,25 @@ struct ParityScenario: Sendable, CustomTestStringConvertible {
                 guard name != "job-batch-c" else { continue }
                 let done = try completed(job)
                 let event = makeEvent(for: done)
-                try await store.commit([.updateJob(done), .insertEvent(event, deliveries: makeDeliveries(for: event, urls: urls))])
+                let deliveries = makeDeliveries(for: event, urls: urls)
+                try await store.commit([.updateJob(done), .insertEvent(event, deliveries: deliveries)])
+                guard name == "job-batch-a" else { continue }
+                // Every field of a delivery that was tried, text that JSON must escape included.
+                var failed = deliveries[0]
+                failed.state = .failed
+                failed.attempts = 3
+                failed.lastAttemptAt = referenceTime + .seconds(70)
+                failed.lastStatusCode = 500
+                failed.lastError = "HTTP 500: \"oops\" ✓\n\\ \u{1}"
+                failed.nextAttemptAt = nil
+                var delivered = deliveries[1]
+                delivered.state = .delivered
+                delivered.attempts = 1
+                delivered.lastAttemptAt = referenceTime + .seconds(61)
+                delivered.lastStatusCode = 204
+                delivered.deliveredAt = referenceTime + .seconds(61)
+                try await store.commit([.updateDelivery(failed)])
+                try await store.commit([.updateDelivery(delivered)])
             }
             let asked = ids + [JobID(trusted: "job-unknown")]
             let batch = try await store.store.outcomes(for: asked)
