@@ -33,7 +33,9 @@ public final class PostgresJobStore: JobStore, Service, Sendable {
     let tables: Tables
     let connectionConfiguration: PostgresConnection.Configuration
     private let state = Mutex(State())
-    private let groupCommit = GroupCommit<StoreChange>()
+    /// Two transactions at a time: while one waits on the server, the next is prepared and sent,
+    /// so the daemon's and the server's work overlap instead of taking turns.
+    private let groupCommit = GroupCommit<StoreChange>(maximumTransactions: 2)
     private let unavailability = Mutex(StoreAvailability.available)
 
     struct State {

@@ -5,7 +5,10 @@ import Synchronization
 /// of commits costs a few transactions (and fsyncs) rather than one each. Each caller returns when
 /// its own changes are durable, with its own outcome.
 ///
-/// Both job stores (SQLite and PostgreSQL) commit through one of these; `write` is theirs.
+/// Both job stores (SQLite and PostgreSQL) commit through one of these; `write` is theirs. SQLite
+/// has one writer, so one transaction at a time. A database server can take more: with two, one
+/// transaction's round trips overlap the next one's, instead of the daemon and the server taking
+/// turns (the transactions of two leaders lock their rows, and a deadlock is retried by the store).
 public final class GroupCommit<Change: Sendable>: Sendable {
     /// Writes each caller's changes (one array per caller), in as few transactions as it can,
     /// and returns each caller's error (`nil` for success), in order.
@@ -19,26 +22,32 @@ public final class GroupCommit<Change: Sendable>: Sendable {
     }
 
     private struct State {
-        var leaderActive = false
+        /// Callers writing a transaction now (at most ``maximumTransactions``).
+        var leaders = 0
         var waiting: [Waiter] = []
         /// Changes that go with the next transaction instead of one of their own (``ride(_:)``).
         var riders: [Change] = []
     }
 
     private let state = Mutex(State())
+    /// How many transactions may be written at the same time.
+    public let maximumTransactions: Int
 
-    public init() {}
+    public init(maximumTransactions: Int = 1) {
+        precondition(maximumTransactions >= 1)
+        self.maximumTransactions = maximumTransactions
+    }
 
     /// Commits `changes` together with whatever else is committed meanwhile, with `write`.
     public func commit(_ changes: [Change], write: Write) async throws {
         guard !changes.isEmpty else { return }
         let role = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Role, any Error>) in
             let leader = state.withLock { state -> Bool in
-                if state.leaderActive {
+                if state.leaders == maximumTransactions {
                     state.waiting.append((changes, continuation))
                     return false
                 }
-                state.leaderActive = true
+                state.leaders += 1
                 return true
             }
             if leader { continuation.resume(returning: .leader) }
@@ -66,14 +75,8 @@ public final class GroupCommit<Change: Sendable>: Sendable {
     private func lead(with own: [Change], write: Write) async throws {
         var ownChanges: [Change]? = own
         var ownError: (any Error)?
+        var (followers, riders) = state.withLock { state in takeQueue(&state) }
         while true {
-            let (followers, riders) = state.withLock { state in
-                defer {
-                    state.waiting.removeAll()
-                    state.riders.removeAll()
-                }
-                return (state.waiting, state.riders)
-            }
             let callers = (ownChanges.map { [$0] } ?? []) + followers.map(\.changes) + (riders.isEmpty ? [] : [riders])
             var errors = await write(callers)[...]
             if ownChanges != nil { ownError = errors.removeFirst() }
@@ -92,16 +95,27 @@ public final class GroupCommit<Change: Sendable>: Sendable {
                     follower.continuation.resume(returning: .committed)
                 }
             }
-            let done = state.withLock { state -> Bool in
+            // The queue is taken in the same lock that ends the leadership when it is empty, so
+            // that another leader cannot leave this one an empty transaction to write.
+            let next = state.withLock { state -> (followers: [Waiter], riders: [Change])? in
                 if state.waiting.isEmpty {
-                    state.leaderActive = false
-                    return true
+                    state.leaders -= 1
+                    return nil
                 }
-                return false
+                return takeQueue(&state)
             }
-            if done { break }
+            guard let next else { break }
+            (followers, riders) = next
         }
         if let ownError { throw ownError }
+    }
+
+    private func takeQueue(_ state: inout State) -> (followers: [Waiter], riders: [Change]) {
+        defer {
+            state.waiting.removeAll()
+            state.riders.removeAll()
+        }
+        return (state.waiting, state.riders)
     }
 
     /// Puts `followers` back at the head of the queue and makes the first queued caller the leader,
@@ -110,7 +124,7 @@ public final class GroupCommit<Change: Sendable>: Sendable {
         let next = state.withLock { state -> CheckedContinuation<Role, any Error>? in
             state.waiting.insert(contentsOf: followers, at: 0)
             guard !state.waiting.isEmpty else {
-                state.leaderActive = false
+                state.leaders -= 1
                 return nil
             }
             return state.waiting.removeFirst().continuation

@@ -57,6 +57,32 @@ struct GroupCommitTests {
         #expect(Set(transactions[1]) == [[2], [-1]], "the two queued commits went together")
     }
 
+    /// With room for two transactions, a commit that arrives while one is being written starts
+    /// the second at once; a third waits for either and goes with the next one.
+    @Test func aSecondTransactionOverlapsTheFirstWhenTwoAreAllowed() async throws {
+        let group = GroupCommit<Int>(maximumTransactions: 2)
+        let writer = GatedWriter()
+        var entered = writer.entered.makeAsyncIterator()
+        let first = Task { try await group.commit([1]) { await writer.write($0) } }
+        _ = await entered.next()
+        let second = Task { try await group.commit([2]) { await writer.write($0) } }
+        _ = await entered.next()
+        #expect(writer.transactions.withLock { $0 } == [[[1]], [[2]]], "both written at the same time")
+        let third = Task { try await group.commit([3]) { await writer.write($0) } }
+        while group.queuedCount < 1 { await Task.yield() }
+        writer.openGate()
+        try await first.value
+        try await second.value
+        try await third.value
+        let transactions = writer.transactions.withLock { $0 }
+        #expect(transactions.count == 3)
+        #expect(transactions[2] == [[3]])
+        #expect(group.queuedCount == 0)
+        // Both leaders are gone: the next commit leads again at once.
+        try await group.commit([4]) { await writer.write($0) }
+        #expect(writer.transactions.withLock { $0 }.last == [[4]])
+    }
+
     /// Riders start no transaction; they go with the next one, once, after its callers' changes.
     @Test func ridersGoWithTheNextTransactionAndStartNone() async throws {
         let group = GroupCommit<Int>()
