@@ -395,6 +395,33 @@ public final class SQLiteJobStore: JobStore, Sendable {
         }
     }
 
+    /// The intake lookups for a group of files in one read. One daemon owns this spool, so no
+    /// source is ever another daemon's (``jobTaken(fromSource:)`` is always `nil`).
+    public func intakeFacts(
+        identities: [String],
+        sha256s: [String],
+        acceptedSince since: Timestamp
+    ) async throws -> IntakeFacts {
+        guard !sha256s.isEmpty else { return IntakeFacts() }
+        return try await pool.read { db in
+            var facts = IntakeFacts()
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT id, accepted_at FROM jobs WHERE source_sha256 = ? AND accepted_at >= ? AND phase != 'rejected'
+                    ORDER BY accepted_at DESC LIMIT 1
+                    """
+            )
+            for sha256 in Set(sha256s) {
+                guard let row = try Row.fetchOne(statement, arguments: [sha256, since.millisecondsSinceEpoch]) else { continue }
+                facts.accepted[sha256] = IntakeFacts.Accepted(
+                    jobID: JobID(trusted: row["id"]),
+                    at: Timestamp(millisecondsSinceEpoch: row["accepted_at"])
+                )
+            }
+            return facts
+        }
+    }
+
     public func job(_ id: JobID) async throws -> Job? {
         try await pool.read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id.rawValue]).map(Self.job)

@@ -571,3 +571,43 @@ struct SQLiteGroupCommitCancellationTests {
         }
     }
 }
+
+/// Intake's lookups for a group of files, in one read: the same answers as one by one.
+@Suite(.timeLimit(.minutes(1)))
+struct SQLiteIntakeFactsTests {
+    @Test func aGroupsFactsAreTheOneByOneLookups() async throws {
+        try await withStore { store, _ in
+            func job(_ id: String, sha256: String, at offset: Duration, rejected: Bool = false) throws -> StoreChange {
+                var job = try makeJob(id, acceptedAt: referenceTime + offset)
+                if rejected {
+                    job.phase = .rejected
+                    job.failure = JobFailure(code: "invalid_request", message: "no prompt")
+                    job.finishedAt = job.acceptedAt
+                }
+                return .insertJob(
+                    job,
+                    requestBody: requestBody(for: id),
+                    source: SourceFile(name: job.sourceName, sha256: sha256, disposition: .remove)
+                )
+            }
+            let a = String(repeating: "a", count: 64)
+            let b = String(repeating: "b", count: 64)
+            let c = String(repeating: "c", count: 64)
+            try await store.commit([
+                try job("job-old", sha256: a, at: .zero),
+                try job("job-new", sha256: a, at: .seconds(20)),
+                try job("job-rejected", sha256: b, at: .seconds(20), rejected: true),
+                try job("job-early", sha256: c, at: .zero),
+            ])
+            let since = referenceTime + .seconds(10)
+            let asked = [a, b, c, String(repeating: "d", count: 64), a]
+            let facts = try await store.intakeFacts(identities: ["inode-1"], sha256s: asked, acceptedSince: since)
+            #expect(facts.taken.isEmpty, "one daemon per spool: no source is another's")
+            #expect(facts.accepted == [a: IntakeFacts.Accepted(jobID: JobID("job-new")!, at: referenceTime + .seconds(20))])
+            for sha256 in asked {
+                let one = try await store.jobAccepted(fromFileWithSHA256: sha256, since: since)
+                #expect(facts.accepted[sha256]?.jobID == one?.0 && facts.accepted[sha256]?.at == one?.1)
+            }
+        }
+    }
+}
