@@ -375,50 +375,6 @@ struct FencingTests {
         }
     }
 
-    /// Intake asks about a group of files with one statement; the answers are the lookups' one by one.
-    @Test func intakeFactsForAGroupAreTheOneByOneLookups() async throws {
-        try await withDatabase { runner in
-            let store = try await runner.registeredStore()
-            func job(_ id: String, sha256: String, identity: String?, at offset: Duration, rejected: Bool = false) throws -> StoreChange {
-                var job = try makeJob(id, acceptedAt: referenceTime + offset)
-                if rejected {
-                    job.phase = .rejected
-                    job.failure = JobFailure(code: "invalid_request", message: "no prompt")
-                    job.finishedAt = job.acceptedAt
-                }
-                return .insertJob(
-                    job,
-                    requestBody: requestBody(for: id),
-                    source: SourceFile(name: job.sourceName, sha256: sha256, disposition: .remove, identity: identity)
-                )
-            }
-            let a = String(repeating: "a", count: 64)
-            let b = String(repeating: "b", count: 64)
-            let c = String(repeating: "c", count: 64)
-            try await store.commit([
-                try job("job-old", sha256: a, identity: "file-old", at: .zero),
-                try job("job-new", sha256: a, identity: "file-new", at: .seconds(20)),
-                try job("job-rejected", sha256: b, identity: nil, at: .seconds(20), rejected: true),
-                try job("job-early", sha256: c, identity: nil, at: .zero),
-            ])
-            let since = referenceTime + .seconds(10)
-            let facts = try await store.intakeFacts(
-                identities: ["file-old", "file-new", "file-unknown"],
-                sha256s: [a, b, c, String(repeating: "d", count: 64)],
-                acceptedSince: since
-            )
-            #expect(facts.taken == ["file-old": JobID("job-old")!, "file-new": JobID("job-new")!])
-            #expect(facts.accepted == [a: IntakeFacts.Accepted(jobID: JobID("job-new")!, at: referenceTime + .seconds(20))])
-            for identity in ["file-old", "file-new", "file-unknown"] {
-                #expect(facts.taken[identity] == (try await store.jobTaken(fromSource: identity)))
-            }
-            for sha256 in [a, b, c] {
-                let one = try await store.jobAccepted(fromFileWithSHA256: sha256, since: since)
-                #expect(facts.accepted[sha256]?.jobID == one?.0 && facts.accepted[sha256]?.at == one?.1)
-            }
-        }
-    }
-
     /// New jobs, webhook events and delivery updates of many jobs go out one statement per kind
     /// too; each row is still checked alone, and one bad row fails the commit and writes nothing.
     @Test func newJobsEventsAndDeliveryUpdatesWrittenTogetherAreEachChecked() async throws {
