@@ -60,6 +60,30 @@ struct IntakeDecisionTests {
         #expect(codes == ["invalid_json", "invalid_json", "invalid_json", "invalid_json", "invalid_utf8", "invalid_utf8"])
     }
 
+    /// A writer that writes in place can be caught between creating the file and writing it: the
+    /// file is read empty and put off. When it is written again (inotify reports the close), it is
+    /// looked at again at once, not after the settle time.
+    @Test func aFilePutOffAndThenWrittenAgainIsLookedAtAgainAtOnce() async throws {
+        let harness = PipelineHarness(intake: Self.longSettle)
+        try await harness.run { harness in
+            harness.spool.drop("never.json", bytes: [])
+            harness.spool.drop("fine.json", bytes: Array(#"{"model": "bytedance/dreamina-seedance-2-0-mini", "prompt": "a fox"#.utf8))
+            var events = harness.spool.events.makeAsyncIterator()
+            var read = Set<String>()
+            while read != ["never.json", "fine.json"], let event = await events.next() {
+                if case .read(let name) = event { read.insert(name) }
+            }
+            // Both were put off for an hour; now their writers finish.
+            harness.spool.drop("never.json", bytes: Self.neverJSON[0].bytes)
+            harness.spool.drop("fine.json", bytes: TestRequests.seedance(prompt: "a fox in the snow"))
+            _ = try await harness.transport.attempts.collect(1)
+            while let event = await events.next(), event != .rejected("never.json") {}
+        }
+        #expect(harness.spool.rejectedFiles["never.json"] == Self.neverJSON[0].bytes)
+        #expect(harness.api.submitCount == 1, "the finished request went on at once")
+        #expect(harness.spool.incomingFiles.isEmpty)
+    }
+
     // MARK: - Moves that cannot succeed
 
     struct MoveFailure: SpoolDirectoryError, CustomStringConvertible {

@@ -191,6 +191,14 @@ public final class SpoolIntake: Service, Sendable {
         return state.withLock { state in
             var names: [String] = []
             var seen = Set<String>()
+            if !rescan {
+                // A file put off and then written again (its writer closed it, or made it anew) is
+                // looked at now: its content may no longer be cut short, or may have become
+                // something no continuation can fix, which is rejected at once.
+                for name in candidates where state.deferred.removeValue(forKey: name) != nil {
+                    if seen.insert(name).inserted { names.append(name) }
+                }
+            }
             for (name, due) in state.deferred where due <= now {
                 state.deferred[name] = nil
                 if seen.insert(name).inserted { names.append(name) }
@@ -624,6 +632,8 @@ public final class SpoolIntake: Service, Sendable {
     /// from a scan or the next start when it cannot (``SpoolDirectoryError/isPermanent``), so a
     /// permanent error is logged once, not every round.
     private func move(_ name: String, _ operation: () async throws -> Void) async -> Bool {
+        // The delay counts from the attempt, not from whenever its failure is handled.
+        let attempted = context.time.now()
         do {
             try await operation()
             return true
@@ -639,7 +649,7 @@ public final class SpoolIntake: Service, Sendable {
                 )
                 return false
             }
-            let retry = context.time.now() + Self.stuckRetryDelay
+            let retry = attempted + Self.stuckRetryDelay
             state.withLock { $0.stuck[name] = retry }
             context.logger.error(
                 "Could not move a request file out of incoming/; will try again",
