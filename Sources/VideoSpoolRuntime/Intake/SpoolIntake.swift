@@ -254,10 +254,18 @@ public final class SpoolIntake: Service, Sendable {
 
     /// A request file as read, before it is judged.
     private struct ReadFile {
+        enum Content {
+            case vanished
+            case unusable(ValidationIssue)
+            case file(SpoolFile, sha256: String)
+        }
+
         var name: String
         var now: Timestamp
-        var read: SpoolRead
-        var sha256: String?
+        var content: Content
+
+        var identity: String? { if case .file(let file, _) = content { file.identity } else { nil } }
+        var sha256: String? { if case .file(_, let sha256) = content { sha256 } else { nil } }
     }
 
     /// Files read together are judged together: one question to the store for the group.
@@ -274,17 +282,19 @@ public final class SpoolIntake: Service, Sendable {
             var bytes = 0
             while let name = rest.popFirst() {
                 let now = context.time.now()
-                let read = await spool.read(name, maximumBytes: configuration.maximumRequestBytes)
-                var sha256: String?
-                if case .file(let file) = read {
-                    sha256 = ContentDigest.sha256Hex(file.bytes)
+                let content: ReadFile.Content
+                switch await spool.read(name, maximumBytes: configuration.maximumRequestBytes) {
+                case .vanished: content = .vanished
+                case .unusable(let issue): content = .unusable(issue)
+                case .file(let file):
+                    content = .file(file, sha256: ContentDigest.sha256Hex(file.bytes))
                     bytes += file.bytes.count
                 }
-                group.append(ReadFile(name: name, now: now, read: read, sha256: sha256))
+                group.append(ReadFile(name: name, now: now, content: content))
                 if bytes >= Self.groupBytes { break }
             }
             let facts = try await context.store.intakeFacts(
-                identities: group.compactMap { if case .file(let file) = $0.read { file.identity } else { nil } },
+                identities: group.compactMap(\.identity),
                 sha256s: configuration.duplicateWindow > .zero ? group.compactMap(\.sha256) : [],
                 acceptedSince: (group.first?.now ?? context.time.now()) - configuration.duplicateWindow
             )
@@ -303,13 +313,12 @@ public final class SpoolIntake: Service, Sendable {
         for item in group {
             let name = item.name
             let now = item.now
-            switch item.read {
+            switch item.content {
             case .vanished:
                 continue
             case .unusable(let issue):
                 reject(name, RejectedRequest(issues: [issue]), sha256: nil, now: now, into: &batch)
-            case .file(let file):
-                let sha256 = item.sha256 ?? ContentDigest.sha256Hex(file.bytes)
+            case .file(let file, let sha256):
                 if let unsettled = state.withLock({ $0.unsettled.removeValue(forKey: name) }) {
                     if unsettled.source.sha256 == sha256 {
                         try await settle(unsettled.jobID, unsettled.source)
