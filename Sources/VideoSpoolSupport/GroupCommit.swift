@@ -75,7 +75,7 @@ public final class GroupCommit<Change: Sendable>: Sendable {
     private func lead(with own: [Change], write: Write) async throws {
         var ownChanges: [Change]? = own
         var ownError: (any Error)?
-        var (followers, riders) = state.withLock { state in takeQueue(&state) }
+        var (followers, riders) = state.withLock { state in Self.takeQueue(&state) }
         while true {
             let callers = (ownChanges.map { [$0] } ?? []) + followers.map(\.changes) + (riders.isEmpty ? [] : [riders])
             var errors = await write(callers)[...]
@@ -102,7 +102,7 @@ public final class GroupCommit<Change: Sendable>: Sendable {
                     state.leaders -= 1
                     return nil
                 }
-                return takeQueue(&state)
+                return Self.takeQueue(&state)
             }
             guard let next else { break }
             (followers, riders) = next
@@ -110,7 +110,7 @@ public final class GroupCommit<Change: Sendable>: Sendable {
         if let ownError { throw ownError }
     }
 
-    private func takeQueue(_ state: inout State) -> (followers: [Waiter], riders: [Change]) {
+    private static func takeQueue(_ state: inout State) -> (followers: [Waiter], riders: [Change]) {
         defer {
             state.waiting.removeAll()
             state.riders.removeAll()
