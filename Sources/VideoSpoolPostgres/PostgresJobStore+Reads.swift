@@ -94,6 +94,7 @@ extension PostgresJobStore {
     public func intakeFacts(
         identities: [String],
         sha256s: [String],
+        jobIDs: [JobID],
         acceptedSince since: Timestamp
     ) async throws -> IntakeFacts {
         let t = tables
@@ -102,23 +103,26 @@ extension PostgresJobStore {
             var facts = IntakeFacts()
             let rows = try await transaction.rows(
                 """
-                (SELECT false AS accepted, source_identity AS key, id, accepted_at FROM \(unescaped: t.jobs)
+                (SELECT 'taken' AS fact, source_identity AS key, id, NULL::bigint AS accepted_at FROM \(unescaped: t.jobs)
                     WHERE spool_id = \(spoolID) AND source_identity = ANY(\(identities)))
                 UNION ALL
-                (SELECT DISTINCT ON (source_sha256) true, source_sha256, id, accepted_at FROM \(unescaped: t.jobs)
+                (SELECT DISTINCT ON (source_sha256) 'accepted', source_sha256, id, accepted_at FROM \(unescaped: t.jobs)
                     WHERE source_sha256 = ANY(\(sha256s)) AND accepted_at >= \(since.millisecondsSinceEpoch)
                         AND phase <> 'rejected'
                     ORDER BY source_sha256, accepted_at DESC)
+                UNION ALL
+                (SELECT 'existing', id, id, NULL FROM \(unescaped: t.jobs) WHERE id = ANY(\(jobIDs.map(\.rawValue))))
                 """
             )
             for row in rows {
                 let key = try row["key"].decode(String.self)
                 let id = JobID(trusted: try row["id"].decode(String.self))
-                if try row["accepted"].decode(Bool.self) {
+                switch try row["fact"].decode(String.self) {
+                case "taken": facts.taken[key] = id
+                case "accepted":
                     let at = Timestamp(millisecondsSinceEpoch: try row["accepted_at"].decode(Int64.self))
                     facts.accepted[key] = IntakeFacts.Accepted(jobID: id, at: at)
-                } else {
-                    facts.taken[key] = id
+                default: facts.existing.insert(id)
                 }
             }
             return facts

@@ -400,23 +400,28 @@ public final class SQLiteJobStore: JobStore, Sendable {
     public func intakeFacts(
         identities: [String],
         sha256s: [String],
+        jobIDs: [JobID],
         acceptedSince since: Timestamp
     ) async throws -> IntakeFacts {
-        guard !sha256s.isEmpty else { return IntakeFacts() }
+        guard !sha256s.isEmpty || !jobIDs.isEmpty else { return IntakeFacts() }
         return try await pool.read { db in
             var facts = IntakeFacts()
-            let statement = try db.cachedStatement(
+            let accepted = try db.cachedStatement(
                 sql: """
                     SELECT id, accepted_at FROM jobs WHERE source_sha256 = ? AND accepted_at >= ? AND phase != 'rejected'
                     ORDER BY accepted_at DESC LIMIT 1
                     """
             )
             for sha256 in Set(sha256s) {
-                guard let row = try Row.fetchOne(statement, arguments: [sha256, since.millisecondsSinceEpoch]) else { continue }
+                guard let row = try Row.fetchOne(accepted, arguments: [sha256, since.millisecondsSinceEpoch]) else { continue }
                 facts.accepted[sha256] = IntakeFacts.Accepted(
                     jobID: JobID(trusted: row["id"]),
                     at: Timestamp(millisecondsSinceEpoch: row["accepted_at"])
                 )
+            }
+            let exists = try db.cachedStatement(sql: "SELECT 1 FROM jobs WHERE id = ?")
+            for id in Set(jobIDs) where try Bool.fetchOne(exists, arguments: [id.rawValue]) != nil {
+                facts.existing.insert(id)
             }
             return facts
         }

@@ -2,8 +2,9 @@ import Testing
 import VideoSpoolCore
 import VideoSpoolTesting
 
-/// Intake's lookups for a group of files, answered at once (one statement on PostgreSQL, one read
-/// on SQLite): the same answers as the lookups one by one.
+/// Intake's lookups for a group of files (shared-spool sources, duplicate contents, job ids),
+/// answered at once (one statement on PostgreSQL, one read on SQLite): the same answers as the
+/// lookups one by one.
 @Suite(.timeLimit(.minutes(2)), postgresAvailable)
 struct IntakeFactsTests {
     @Test(arguments: StoreBackend.allCases)
@@ -37,7 +38,16 @@ struct IntakeFactsTests {
             let since = referenceTime + .seconds(10)
             let identities = ["file-old", "file-new", "file-unknown"]
             let hashes = [a, b, c, d, a]
-            let facts = try await store.store.intakeFacts(identities: identities, sha256s: hashes, acceptedSince: since)
+            let jobIDs = ["job-old", "job-rejected", "job-nowhere"].map { JobID($0)! }
+            let facts = try await store.store.intakeFacts(
+                identities: identities,
+                sha256s: hashes,
+                jobIDs: jobIDs,
+                acceptedSince: since
+            )
+            // Job ids taken by a job in any phase, a rejection included.
+            #expect(facts.existing == [JobID("job-old")!, JobID("job-rejected")!])
+            for id in jobIDs { #expect(facts.existing.contains(id) == (try await store.store.containsJob(id))) }
             // The latest job accepted in the window, never a rejection.
             #expect(facts.accepted == [a: IntakeFacts.Accepted(jobID: JobID("job-new")!, at: referenceTime + .seconds(20))])
             for sha256 in hashes {

@@ -34,9 +34,15 @@ public protocol JobStore: Sendable {
     /// as a duplicate of itself. Always `nil` with one daemon per spool.
     func jobTaken(fromSource identity: String) async throws -> JobID?
 
-    /// ``jobTaken(fromSource:)`` and ``jobAccepted(fromFileWithSHA256:since:)`` for a group of
-    /// files at once: intake reads a group, then asks once (one round trip on a shared store).
-    func intakeFacts(identities: [String], sha256s: [String], acceptedSince since: Timestamp) async throws -> IntakeFacts
+    /// ``jobTaken(fromSource:)``, ``jobAccepted(fromFileWithSHA256:since:)`` and
+    /// ``containsJob(_:)`` for a group of files at once: intake reads a group, then asks once (one
+    /// read, one round trip on a shared store).
+    func intakeFacts(
+        identities: [String],
+        sha256s: [String],
+        jobIDs: [JobID],
+        acceptedSince since: Timestamp
+    ) async throws -> IntakeFacts
 
     /// The exact body to POST upstream for a job.
     func requestBody(for id: JobID) async throws -> [UInt8]?
@@ -96,13 +102,15 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
-    /// One read per file: enough for a store on this host.
+    /// One read per file: enough for a store in memory.
     public func intakeFacts(
         identities: [String],
         sha256s: [String],
+        jobIDs: [JobID],
         acceptedSince since: Timestamp
     ) async throws -> IntakeFacts {
         var facts = IntakeFacts()
+        for id in jobIDs where try await containsJob(id) { facts.existing.insert(id) }
         for identity in Set(identities) { facts.taken[identity] = try await jobTaken(fromSource: identity) }
         for sha256 in Set(sha256s) {
             facts.accepted[sha256] = try await jobAccepted(fromFileWithSHA256: sha256, since: since).map {
@@ -255,7 +263,7 @@ public struct OutcomeSnapshot: Sendable {
 }
 
 /// What a shared or local store already knows about a group of request files
-/// (``JobStore/intakeFacts(identities:sha256s:acceptedSince:)``).
+/// (``JobStore/intakeFacts(identities:sha256s:jobIDs:acceptedSince:)``).
 public struct IntakeFacts: Sendable {
     public struct Accepted: Sendable, Hashable {
         public var jobID: JobID
@@ -271,6 +279,8 @@ public struct IntakeFacts: Sendable {
     public var taken: [String: JobID] = [:]
     /// For each content hash, the latest job (not a rejection) accepted from it in the window.
     public var accepted: [String: Accepted] = [:]
+    /// The asked job ids that some job (in any phase) has already.
+    public var existing: Set<JobID> = []
 
     public init() {}
 }

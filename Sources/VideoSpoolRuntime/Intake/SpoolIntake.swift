@@ -257,15 +257,25 @@ public final class SpoolIntake: Service, Sendable {
         enum Content {
             case vanished
             case unusable(ValidationIssue)
-            case file(SpoolFile, sha256: String)
+            /// Validated here already, so the group's lookups can be only those its requests need.
+            case file(SpoolFile, sha256: String, validation: ValidationOutcome)
         }
 
         var name: String
         var now: Timestamp
         var content: Content
 
-        var identity: String? { if case .file(let file, _) = content { file.identity } else { nil } }
-        var sha256: String? { if case .file(_, let sha256) = content { sha256 } else { nil } }
+        var identity: String? { if case .file(let file, _, _) = content { file.identity } else { nil } }
+        /// A valid request's job id, if it names one.
+        var requestedJobID: JobID? {
+            guard case .file(_, _, .valid(let request)) = content else { return nil }
+            return request.requestedJobID
+        }
+        /// The digest of a valid request without a job id: only such a request can be a duplicate.
+        var deduplicatedSHA256: String? {
+            guard case .file(_, let sha256, .valid(let request)) = content, request.requestedJobID == nil else { return nil }
+            return sha256
+        }
     }
 
     /// Files read together are judged together: one question to the store for the group.
@@ -287,7 +297,7 @@ public final class SpoolIntake: Service, Sendable {
                 case .vanished: content = .vanished
                 case .unusable(let issue): content = .unusable(issue)
                 case .file(let file):
-                    content = .file(file, sha256: ContentDigest.sha256Hex(file.bytes))
+                    content = .file(file, sha256: ContentDigest.sha256Hex(file.bytes), validation: validator.validate(file.bytes))
                     bytes += file.bytes.count
                 }
                 group.append(ReadFile(name: name, now: now, content: content))
@@ -295,10 +305,11 @@ public final class SpoolIntake: Service, Sendable {
             }
             let facts = try await context.store.intakeFacts(
                 identities: group.compactMap(\.identity),
-                sha256s: configuration.duplicateWindow > .zero ? group.compactMap(\.sha256) : [],
+                sha256s: configuration.duplicateWindow > .zero ? group.compactMap(\.deduplicatedSHA256) : [],
+                jobIDs: group.compactMap(\.requestedJobID),
                 acceptedSince: (group.first?.now ?? context.time.now()) - configuration.duplicateWindow
             )
-            try await judge(group, facts: facts, validator: validator, configuration: configuration, into: &batch)
+            try await judge(group, facts: facts, configuration: configuration, into: &batch)
         }
         try await finish(batch)
     }
@@ -306,7 +317,6 @@ public final class SpoolIntake: Service, Sendable {
     private func judge(
         _ group: [ReadFile],
         facts: IntakeFacts,
-        validator: RequestValidator,
         configuration: Configuration,
         into batch: inout Batch
     ) async throws {
@@ -318,7 +328,7 @@ public final class SpoolIntake: Service, Sendable {
                 continue
             case .unusable(let issue):
                 reject(name, RejectedRequest(issues: [issue]), sha256: nil, now: now, into: &batch)
-            case .file(let file, let sha256):
+            case .file(let file, let sha256, let validation):
                 if let unsettled = state.withLock({ $0.unsettled.removeValue(forKey: name) }) {
                     if unsettled.source.sha256 == sha256 {
                         try await settle(unsettled.jobID, unsettled.source)
@@ -351,7 +361,7 @@ public final class SpoolIntake: Service, Sendable {
                     reject(name, RejectedRequest(issues: [issue]), sha256: sha256, identity: file.identity, now: now, into: &batch)
                     continue
                 }
-                switch validator.validate(file.bytes) {
+                switch validation {
                 case .invalid(let request):
                     if young, Self.mayBeIncomplete(request) {
                         postpone(name, until: file.modifiedAt + configuration.settleTime)
@@ -364,7 +374,7 @@ public final class SpoolIntake: Service, Sendable {
                         name: name,
                         sha256: sha256,
                         identity: file.identity,
-                        acceptedBefore: facts.accepted[sha256],
+                        facts: facts,
                         now: now,
                         configuration: configuration,
                         into: &batch
@@ -394,13 +404,13 @@ public final class SpoolIntake: Service, Sendable {
         name: String,
         sha256: String,
         identity: String?,
-        acceptedBefore: IntakeFacts.Accepted?,
+        facts: IntakeFacts,
         now: Timestamp,
         configuration: Configuration,
         into batch: inout Batch
     ) async throws {
         if request.requestedJobID == nil, configuration.duplicateWindow > .zero {
-            let earlier = batch.contents[sha256].map { ($0, now) } ?? acceptedBefore.map { ($0.jobID, $0.at) }
+            let earlier = batch.contents[sha256].map { ($0, now) } ?? facts.accepted[sha256].map { ($0.jobID, $0.at) }
             if let (id, acceptedAt) = earlier {
                 let issue = ValidationIssue(
                     field: nil,
@@ -421,12 +431,7 @@ public final class SpoolIntake: Service, Sendable {
         }
         let defaults = configuration.defaultCallbackURLs
         if let requested = request.requestedJobID {
-            let duplicate: Bool
-            if batch.jobIDs.contains(requested) {
-                duplicate = true
-            } else {
-                duplicate = try await context.store.containsJob(requested)
-            }
+            let duplicate = batch.jobIDs.contains(requested) || facts.existing.contains(requested)
             if duplicate {
                 let issue = ValidationIssue(
                     field: "job_id",
