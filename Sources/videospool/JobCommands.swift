@@ -7,7 +7,8 @@ private let controlDiscussion = """
     state.directory, mode 0660) so its queues and timers follow. With it stopped, the change is \
     made in the store and takes effect at the next start. The output says which. Whether a daemon \
     runs is decided by its lock (state.directory/videospool.lock): if a daemon holds it but its \
-    socket does not answer (starting or stopping), nothing is changed and the exit status is 75.
+    socket does not answer within 5 s (starting or stopping), nothing is changed and the exit \
+    status is 75.
     """
 
 struct Cancel: AsyncParsableCommand {

@@ -38,7 +38,17 @@ struct OperatorOptions: ParsableArguments {
         let updates = UpdatePrinter(printIDs: !json, showProgress: isatty(2) == 1)
         var response: ControlResponse
         do {
-            response = try await ControlClient.perform(request, settings: settings) { updates.print($0) }
+            response = try await ControlClient.perform(
+                request,
+                settings: settings,
+                onWaiting: { pid in
+                    Run.printError(
+                        "the videospool daemon (PID \(pid.map(String.init) ?? "unknown")) has not opened its control socket yet; "
+                            + "waiting for it (up to 5 s)"
+                    )
+                },
+                onUpdate: { updates.print($0) }
+            )
         } catch let error as OwnershipError {
             // A daemon owns the store but does not answer: nothing was changed; try again later.
             Run.printError("\(error)")

@@ -133,6 +133,9 @@ struct ObjectStorageEndToEndTests {
         let daemon = try EndToEndTests.start(config: config, root: root, run: 1)
         try EndToEndTests.drop(EndToEndTests.request(tag: "kept", hook: hook), as: "kept.json", root: root)
         let received = try await simulator.receiver.subscribe().collect(1)
+        // The local copy goes after the commit that announces the upload: wait for it, not only for
+        // the webhook, before stopping (stopped in between, retention would remove it later).
+        try await daemon.line { $0.contains("video.local_copy_removed") }
         daemon.signal(SIGTERM)
         #expect(await daemon.waitForExit() == 0, "log:\n\(daemon.log)")
 

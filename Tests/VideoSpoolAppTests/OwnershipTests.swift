@@ -2,10 +2,14 @@
 import Glibc
 #endif
 import Foundation
+import Logging
 import Testing
 import VideoSpoolApp
 import VideoSpoolCore
+import VideoSpoolFileSystem
+import VideoSpoolRuntime
 import VideoSpoolSimulator
+import VideoSpoolStore
 import VideoSpoolTesting
 
 /// One daemon per state directory and spool (issue 10, item 1), with the built binary: a second
@@ -152,6 +156,36 @@ struct OwnershipTests {
         let listed = try await Self.cli(["list", "--json"], config: config, root: root)
         return try OperatorCommandTests.json(listed.output).arrayValue?
             .first { $0["job_id"]?.stringValue == job }?["state"]?.stringValue
+    }
+
+    /// A daemon takes its locks a moment before it binds its control socket: a command that comes
+    /// in between waits for the socket (saying so) instead of failing.
+    @Test func aCommandWaitsForTheSocketOfADaemonThatIsStarting() async throws {
+        try await withTemporaryDirectory { root in
+            let simulator = EndToEndTests.simulator(generation: .milliseconds(100))
+            try await simulator.withRunningServer { port in
+                let config = try await Self.storeWithAGeneratingJob(root: root, simulator: simulator, port: port)
+                // This process plays a daemon that has taken its locks and not yet bound its socket.
+                let owner = try DaemonOwnership.claimNow(Self.claims(root))
+                defer { owner.release() }
+                let cancel = try DaemonProcess(arguments: ["cancel", "slow", "--config", config], logPath: root + "/cancel.log")
+                _ = try await cancel.line { $0.contains("has not opened its control socket yet") }
+
+                // Now the socket opens, served over the store as the daemon would serve it.
+                let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+                let control = JobControl(
+                    store: try SQLiteJobStore(directory: root + "/state"),
+                    spool: LocalSpoolDirectory(root: root + "/spool"),
+                    time: SystemTimeSource(),
+                    logger: quiet
+                )
+                let service = ControlService(path: ControlClient.socketPath(stateDirectory: root + "/state"), control: control, logger: quiet)
+                let server = Task { try await service.run() }
+                defer { server.cancel() }
+                #expect(try await Self.exitStatus(of: cancel) == 0, "\(cancel.log)")
+                #expect(cancel.log.contains("done by the running daemon"), "\(cancel.log)")
+            }
+        }
     }
 
     @Test func operatorCommandsNeverWriteBehindADaemonThatDoesNotAnswer() async throws {

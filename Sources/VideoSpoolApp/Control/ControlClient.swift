@@ -20,15 +20,21 @@ public enum ControlClient {
         stateDirectory + "/" + ControlService.fileName
     }
 
+    /// How long a command waits for the socket of a daemon that owns the store (one starting up
+    /// binds it a moment after taking its lock) before it says the daemon does not answer.
+    static let socketWait = Duration.seconds(5)
+
     /// Sends `request` to the daemon or applies it to the store; `via` says which.
     ///
     /// - Throws: ``OwnershipError`` (`daemonNotAnswering`) when a daemon owns the store but its
     ///   socket does not answer; nothing is changed then.
-    /// `onUpdate` hears how far a long operation has got (see ``ControlUpdate``), whoever does it.
+    /// `onUpdate` hears how far a long operation has got (see ``ControlUpdate``), whoever does it;
+    /// `onWaiting` hears once that the daemon's socket is not there yet and the command waits.
     public static func perform(
         _ request: ControlRequest,
         settings: DaemonSettings,
         environment: [String: String]? = nil,
+        onWaiting: @Sendable (Int32?) -> Void = { _ in },
         onUpdate: @escaping @Sendable (ControlUpdate) -> Void = { _ in }
     ) async throws -> ControlResponse {
         let environment = environment ?? ProcessInfo.processInfo.environment
@@ -38,12 +44,24 @@ public enum ControlClient {
         }
         switch try DaemonOwnership.probe(DaemonOwnership.claims(for: settings)) {
         case .ownedByDaemon(let claim, let pid):
-            guard var response = try await send(request, to: socketPath(stateDirectory: settings.stateDirectory), onUpdate: onUpdate)
-            else {
-                throw OwnershipError(claim: claim, reason: .daemonNotAnswering(pid: pid))
+            // A daemon takes its lock before it binds its socket: one that has just started gets a
+            // moment to do so. Nothing was sent while the socket is missing, so asking again is safe.
+            let deadline = ContinuousClock.now + socketWait
+            var waiting = false
+            while true {
+                if var response = try await send(request, to: socketPath(stateDirectory: settings.stateDirectory), onUpdate: onUpdate) {
+                    response.via = "daemon"
+                    return response
+                }
+                guard ContinuousClock.now < deadline else {
+                    throw OwnershipError(claim: claim, reason: .daemonNotAnswering(pid: pid))
+                }
+                if !waiting {
+                    waiting = true
+                    onWaiting(pid)
+                }
+                try await Task.sleep(for: .milliseconds(100))
             }
-            response.via = "daemon"
-            return response
         case .free(let lease):
             defer { lease.release() }
             return try await performOnStore(request, settings: settings, environment: environment, onUpdate: onUpdate)

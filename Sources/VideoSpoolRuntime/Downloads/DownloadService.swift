@@ -328,6 +328,7 @@ public final class DownloadService: Service, Sendable {
         guard let localVideos else { return }
         do {
             try await localVideos.removeStoredVideo(jobID: id)
+            logger.debug("Local copy of the uploaded video removed", metadata: ["event": "video.local_copy_removed"])
         } catch {
             logger.warning(
                 "Could not remove the local copy of an uploaded video; retention removes it with the job",
