@@ -1,7 +1,7 @@
 #!/bin/bash
 # Which statements a burst costs on the PostgreSQL store (docs/performance.md, "PostgreSQL backend"):
 # starts a throwaway cluster with pg_stat_statements, the simulator and the release daemon, drops N
-# request files at once, waits until every outcome file is written, then prints transactions per job,
+# request files at once, waits until every outcome file is written, then prints transactions (and deadlocks) per job,
 # the daemon's and the server's CPU per job, planning and execution time, and the statements by their
 # planning plus execution time. Root only (initdb runs as postgres).
 #
@@ -94,7 +94,7 @@ ticks=$(getconf CLK_TCK)
 echo "$N jobs in $(echo "$end - $start" | bc) s; daemon CPU per job $(echo "scale=3; ($u1 + $s1 - $u0 - $s0) * 1000 / $ticks / $N" | bc) ms;" \
     "server CPU per job $(echo "scale=3; ($server1 - $server0) * 1000 / $ticks / $N" | bc) ms"
 sleep 1  # the statistics collector reports with a short delay
-psql -c "SELECT xact_commit, round(xact_commit::numeric / $N, 2) AS per_job FROM pg_stat_database WHERE datname = 'postgres'"
+psql -c "SELECT xact_commit, round(xact_commit::numeric / $N, 2) AS per_job, deadlocks FROM pg_stat_database WHERE datname = 'postgres'"
 psql -c "SELECT sum(calls) AS statements, round(sum(total_plan_time)::numeric) AS plan_ms,
     round(sum(total_exec_time)::numeric) AS exec_ms FROM pg_stat_statements"
 psql -c "SELECT calls, round(calls::numeric / $N, 2) AS per_job, round(total_exec_time::numeric) AS ms, round(total_plan_time::numeric) AS plan_ms,
