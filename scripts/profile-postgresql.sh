@@ -1,9 +1,9 @@
 #!/bin/bash
 # Which statements a burst costs on the PostgreSQL store (docs/performance.md, "PostgreSQL backend"):
 # starts a throwaway cluster with pg_stat_statements, the simulator and the release daemon, drops N
-# request files at once, waits until every outcome file is written, then prints transactions (and deadlocks) per job,
-# the daemon's and the server's CPU per job, planning and execution time, and the statements by their
-# planning plus execution time. Root only (initdb runs as postgres).
+# request files at once, waits until every outcome file is written, then prints transactions per job
+# (and deadlocks), the daemon's and the server's CPU per job, planning and execution time, and the
+# statements by their planning plus execution time. Root only (initdb runs as postgres).
 #
 #   scripts/profile-postgresql.sh [N]        N request files (default 2000); TOP=25 statements shown
 #   WAITING=1 scripts/profile-postgresql.sh  the files wait in the spool before the daemon starts
