@@ -23,4 +23,23 @@ extension Array {
     func runs(of size: Int) -> [ArraySlice<Element>] {
         stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
     }
+
+    /// The elements in runs whose `values` add up to at most `limit` (an element over it alone):
+    /// for rows that bind a varying number of values.
+    func runs(ofAtMost limit: Int, values: (Element) -> Int) -> [ArraySlice<Element>] {
+        var runs: [ArraySlice<Element>] = []
+        var start = startIndex
+        var total = 0
+        for index in indices {
+            let weight = values(self[index])
+            if index > start, total + weight > limit {
+                runs.append(self[start..<index])
+                start = index
+                total = 0
+            }
+            total += weight
+        }
+        if start < endIndex { runs.append(self[start...]) }
+        return runs
+    }
 }

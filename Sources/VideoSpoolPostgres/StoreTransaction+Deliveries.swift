@@ -8,7 +8,10 @@ extension StoreTransaction {
     /// its outcome file out of date. A job not held fails the transaction as it would alone.
     func insertEvents(_ events: [ChangeSchedule.NewEvent], me: UUID?) async throws {
         let me = try Self.require(me)
-        for run in events.runs(of: 500) { try await writeEvents(Array(run), me: me) }
+        // Seven values an event and seven a delivery (plus two shared); a statement takes at most 65,535.
+        for run in events.runs(ofAtMost: 60_000, values: { 7 + 7 * $0.deliveries.count }) {
+            try await writeEvents(Array(run), me: me)
+        }
     }
 
     private func writeEvents(_ events: [ChangeSchedule.NewEvent], me: UUID) async throws {
