@@ -137,7 +137,7 @@ VIDEOSPOOL ?= .build/release/videospool
 failover-test:
 	@$(MAKE) --no-print-directory debian-packages DEBIAN_PACKAGES="$(FAILOVER_DEBIAN_PACKAGES)"
 	@if [ "$(VIDEOSPOOL)" = .build/release/videospool ]; then $(MAKE) --no-print-directory release; fi
-	cd Tests/failover && python3 -m unittest -q test_recorder
+	cd Tests/failover && python3 -m unittest -q test_recorder test_judging
 	python3 Tests/failover/failover.py --binary $(VIDEOSPOOL) --runs $(RUNS) $(if $(SCENARIO),--scenario $(SCENARIO))
 
 demo: build

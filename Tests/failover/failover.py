@@ -153,6 +153,29 @@ log:
         self.log_file.close()
 
 
+def victim_requests_after_takeover(entries, victim_address, death, killed=None):
+    """The victim's requests for jobs another host acted on after the harm, from that moment on.
+
+    Returns (late, stale): `late` are acts of a fenced owner (a failure); `stale` arrived after the
+    victim's process was killed, so they were written before its death, while it still held its
+    lease, and the network delivered them late (a link that comes back delivers what the kernel of a
+    dead process kept retransmitting). A stale POST would still show as a duplicate POST.
+    Only jobs the victim had acted on before the harm count: jobs submitted later may be its own again.
+    """
+    held_by_victim = {e["job"] for e in entries if e["src"] == victim_address and e["at"] < death and e.get("job")}
+    late, stale = [], []
+    for job in sorted(held_by_victim):
+        foreign = [e["at"] for e in entries if e.get("job") == job and e["src"] != victim_address
+                   and e["src"] != HOST_IP and e["at"] >= death]
+        if not foreign:
+            continue
+        taken = min(foreign)
+        for e in entries:
+            if e.get("job") == job and e["src"] == victim_address and e["at"] >= taken:
+                (stale if killed is not None and e["at"] > killed else late).append(e)
+    return late, stale
+
+
 class Run:
     """One scenario run: its database, its daemons, and what was seen."""
 
@@ -165,6 +188,7 @@ class Run:
         self.daemons = {}
         self.jobs = []
         self.death = None
+        self.killed = None
         self.victim = None
         self.observe_until = None
         self.notes = []  # what happened, for the reader
@@ -198,6 +222,11 @@ class Run:
 
     def mark_death(self, victim):
         self.victim, self.death = victim, time.time()
+
+    def kill(self, host):
+        """SIGKILL; from then on nothing the host's process sends can be new."""
+        self.daemons[host].signal(signal.SIGKILL)
+        self.killed = time.time()
 
     def final_phases(self):
         rows = self.harness.database.psql("SELECT id, phase FROM videospool.jobs", self.database)
@@ -261,17 +290,13 @@ class Run:
         fenced, takeovers = [], []
         if self.victim:
             victim_address = ADDRESSES[self.victim]
-            # Every job the victim had acted on before the harm and another host acted on after it: from
-            # then on the victim must not touch it. (Jobs submitted later may be the victim's own again.)
-            held_by_victim = {e["job"] for e in entries if e["src"] == victim_address and e["at"] < self.death and e.get("job")}
-            for job in sorted(held_by_victim):
-                foreign = [e["at"] for e in entries if e.get("job") == job and e["src"] != victim_address
-                           and e["src"] != HOST_IP and e["at"] >= self.death]
-                if not foreign:
-                    continue
-                taken = min(foreign)
-                late = [e for e in entries if e.get("job") == job and e["src"] == victim_address and e["at"] >= taken]
-                fenced.extend(f"{e['kind']} for {job} from the victim {e['at'] - self.death:.1f} s after the harm" for e in late)
+            late, stale = victim_requests_after_takeover(entries, victim_address, self.death, self.killed)
+            fenced.extend(f"{e['kind']} for {e['job']} from the victim {e['at'] - self.death:.1f} s after the harm" for e in late)
+            if stale:
+                self.notes.append(
+                    f"{len(stale)} request(s) from the victim reached the proxy after it was killed "
+                    f"({max(e['at'] for e in stale) - self.death:.1f} s after the harm at the latest): written "
+                    "before its death and delivered by the network late, not acts of a fenced owner")
             # Takeover: the victim's generations being polled at the harm, each polled by another host.
             polled_by_victim = {e["job"] for e in entries if e["kind"] == "poll" and e["src"] == victim_address
                                 and e["at"] < self.death and e.get("job")}
@@ -326,7 +351,7 @@ def scenario_sigkill(run):
     start_pair(run)
     victim = in_flight(run)
     run.mark_death(victim)
-    run.daemons[victim].signal(signal.SIGKILL)
+    run.kill(victim)
     run.wait_settled(90)
 
 
@@ -336,7 +361,7 @@ def scenario_link_down(run):
     run.mark_death(victim)
     run.harness.network.link_down(victim)
     time.sleep(1)  # the host is gone from the network first, then its process dies without a word
-    run.daemons[victim].signal(signal.SIGKILL)
+    run.kill(victim)
     run.wait_settled(90)
     run.harness.network.link_up(victim)
 
@@ -394,7 +419,7 @@ def scenario_post_on_the_wire(run):
     run.submit(victim, 2, tag="held")
     wait_for(lambda: recorder.held, 30, "a held POST from the victim")
     run.mark_death(victim)
-    run.daemons[victim].signal(signal.SIGKILL)
+    run.kill(victim)
     run.wait_settled(120)
 
 
@@ -415,7 +440,7 @@ def scenario_clock_ahead(run):
     if stolen:
         run.problems.append(f"b polled a's generations while a was alive: {sorted(stolen)}")
     run.mark_death("a")
-    run.daemons["a"].signal(signal.SIGKILL)
+    run.kill("a")
     run.wait_settled(90)
 
 
