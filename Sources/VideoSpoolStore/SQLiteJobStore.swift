@@ -340,6 +340,22 @@ public final class SQLiteJobStore: JobStore, Sendable {
 
     // MARK: - Reads
 
+    /// The pipeline's small reads run on the writer's connection, between its transactions: its
+    /// page cache is warm, while a reader connection drops its whole cache whenever another
+    /// connection has committed (in WAL mode), so each read would first read every page it touches
+    /// again. Operator commands (read-only stores) and the large reads use the reader connections.
+    private func warmRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        if readOnly { return try await pool.read(body) }
+        return try await pool.writeWithoutTransaction { db in
+            var result: T?
+            try db.inTransaction(.deferred) {
+                result = try body(db)
+                return .commit
+            }
+            return result!
+        }
+    }
+
     public func recover() async throws -> RecoveredState {
         try await pool.read { db in
             var state = RecoveredState()
@@ -377,13 +393,13 @@ public final class SQLiteJobStore: JobStore, Sendable {
     }
 
     public func containsJob(_ id: JobID) async throws -> Bool {
-        try await pool.read { db in
+        try await warmRead { db in
             try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM jobs WHERE id = ?"), arguments: [id.rawValue]) ?? false
         }
     }
 
     public func jobAccepted(fromFileWithSHA256 sha256: String, since: Timestamp) async throws -> (JobID, Timestamp)? {
-        try await pool.read { db in
+        try await warmRead { db in
             try Row.fetchOne(
                 db,
                 sql: """
@@ -404,7 +420,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
         acceptedSince since: Timestamp
     ) async throws -> IntakeFacts {
         guard !sha256s.isEmpty || !jobIDs.isEmpty else { return IntakeFacts() }
-        return try await pool.read { db in
+        return try await warmRead { db in
             var facts = IntakeFacts()
             let accepted = try db.cachedStatement(
                 sql: """
@@ -428,30 +444,30 @@ public final class SQLiteJobStore: JobStore, Sendable {
     }
 
     public func job(_ id: JobID) async throws -> Job? {
-        try await pool.read { db in
+        try await warmRead { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id.rawValue]).map(Self.job)
         }
     }
 
     public func requestBody(for id: JobID) async throws -> [UInt8]? {
-        try await pool.read { db in
+        try await warmRead { db in
             try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM requests WHERE job_id = ?"), arguments: [id.rawValue])
                 .map(Array.init)
         }
     }
 
     public func event(id: String) async throws -> WebhookEvent? {
-        try await pool.read { db in
+        try await warmRead { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM events WHERE id = ?"), arguments: [id]).map(Self.event)
         }
     }
 
     public func outcome(for id: JobID) async throws -> OutcomeSnapshot? {
-        try await pool.read { db in try Self.outcome(for: id, in: db) }
+        try await warmRead { db in try Self.outcome(for: id, in: db) }
     }
 
     public func outcomes(for ids: [JobID]) async throws -> [JobID: OutcomeSnapshot] {
-        try await pool.read { db in
+        try await warmRead { db in
             var snapshots: [JobID: OutcomeSnapshot] = [:]
             for id in ids { snapshots[id] = try Self.outcome(for: id, in: db) }
             return snapshots

@@ -77,7 +77,9 @@ public final class GroupCommit<Change: Sendable>: Sendable {
         var ownError: (any Error)?
         var (followers, riders) = state.withLock { state in Self.takeQueue(&state) }
         while true {
-            let callers = (ownChanges.map { [$0] } ?? []) + followers.map(\.changes) + (riders.isEmpty ? [] : [riders])
+            // A closure, not `\.changes`: a key path in generic code is instantiated at run time, on
+            // every transaction (about 1.5 % of the daemon's CPU at moderate rates).
+            let callers = (ownChanges.map { [$0] } ?? []) + followers.map { $0.changes } + (riders.isEmpty ? [] : [riders])
             var errors = await write(callers)[...]
             if ownChanges != nil { ownError = errors.removeFirst() }
             ownChanges = nil

@@ -476,6 +476,47 @@ struct SQLiteJobStoreGroupCommitTests {
         }
     }
 
+    /// The pipeline's reads run on the writer's connection, whose page cache outlives commits: they
+    /// must still see what another instance (an operator command) committed in between.
+    @Test func readsOnTheWritersConnectionSeeAnotherInstancesCommits() async throws {
+        try await withStore { store, directory in
+            let first = try makeJob("job-warm-first")
+            try await store.commit([insert(first)])
+            #expect(try await store.job(first.id) == first)  // its pages are now in the writer's cache
+
+            let other = try SQLiteJobStore(directory: directory)
+            let second = try makeJob("job-warm-second")
+            try await other.commit([insert(second)])
+            #expect(try await store.containsJob(second.id), "a commit by another connection must be seen")
+            #expect(try await store.job(second.id) == second)
+            let facts = try await store.intakeFacts(
+                identities: [], sha256s: [], jobIDs: [first.id, second.id, JobID(trusted: "job-warm-none")],
+                acceptedSince: referenceTime
+            )
+            #expect(facts.existing == [first.id, second.id])
+        }
+    }
+
+    /// Reads queued behind grouped commits on the one writer connection: none waits on the other
+    /// (GRDB would trap on a read inside a write), and each read sees the commit made before it.
+    @Test func readsInterleavedWithGroupedCommitsSeeEachCommitBeforeThem() async throws {
+        try await withStore { store, _ in
+            let jobs = try (0..<200).map { try makeJob(String(format: "job-interleaved-%03d", $0)) }
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for job in jobs {
+                    group.addTask {
+                        try await store.commit([insert(job)])
+                        let read = try await store.job(job.id)
+                        let body = try await store.requestBody(for: job.id)
+                        return read == job && body == requestBody(for: job.id.rawValue)
+                    }
+                }
+                for try await seen in group { #expect(seen) }
+            }
+            #expect(try await store.recover().activeJobs.count == 200)
+        }
+    }
+
     @Test func aFailingCommitThrowsToItsCaller() async throws {
         try await withStore { store, _ in
             let job = try makeJob("job-duplicate")
