@@ -17,9 +17,13 @@ public struct LocalSpoolDirectory: SpoolDirectory {
     public var rejectedDirectory: String { root + "/rejected" }
     public var doneDirectory: String { root + "/done" }
     public var failedDirectory: String { root + "/failed" }
+    /// Shared by copies of this value: a flush through any copy syncs what any copy changed.
+    private let changes: DirectoryChanges
 
     public init(root: String) {
-        self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        let root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        self.root = root
+        changes = DirectoryChanges(directories: ["incoming", "rejected", "done", "failed"].map { root + "/" + $0 })
     }
 
     public func prepare() throws {
@@ -163,7 +167,9 @@ public struct LocalSpoolDirectory: SpoolDirectory {
 
     public func remove(_ name: String) async throws {
         let path = SpoolPath(directory: incoming, escapedName: name)
+        let (changes, incoming) = (changes, incoming)
         try await Self.offload {
+            defer { changes.changed(incoming) }
             if unlink(path.cString) != 0, errno != ENOENT { throw SpoolFileSystemError("unlink", path: path) }
         }
     }
@@ -176,6 +182,7 @@ public struct LocalSpoolDirectory: SpoolDirectory {
         let original = SpoolFileName.unescape(name)
         let source = SpoolPath(directory: incoming, name: original)
         let directory = rejectedDirectory
+        let (changes, incoming) = (changes, incoming)
         return try await Self.offload {
             var probe = stat()
             // Nothing to move (another run already did): write no report without its file.
@@ -197,6 +204,10 @@ public struct LocalSpoolDirectory: SpoolDirectory {
                     target = SpoolFileName.fitting(stem, suffix: Array(".\(suffix).json".utf8), limit: limit)
                     suffix += 1
                 } while taken(target)
+            }
+            defer {
+                changes.changed(directory)
+                changes.changed(incoming)
             }
             try Self.writeAtomically(
                 errorDocument,
@@ -225,7 +236,9 @@ public struct LocalSpoolDirectory: SpoolDirectory {
 
     public func writeOutcome(_ document: [UInt8], jobID: JobID, completed: Bool) async throws {
         let directory = completed ? doneDirectory : failedDirectory
+        let changes = changes
         try await Self.offload {
+            defer { changes.changed(directory) }
             // Daemons sharing a spool directory may write one outcome at the same moment: each
             // through a temporary of its own, so neither renames the other's away.
             try Self.writeAtomically(
@@ -238,19 +251,28 @@ public struct LocalSpoolDirectory: SpoolDirectory {
     }
 
     public func removeOutcome(jobID: JobID) async throws {
-        let paths = [doneDirectory, failedDirectory].map { $0 + "/" + jobID.rawValue + ".json" }
+        let directories = [doneDirectory, failedDirectory]
+        let paths = directories.map { $0 + "/" + jobID.rawValue + ".json" }
+        let changes = changes
         try await Self.offload {
+            defer { for directory in directories { changes.changed(directory) } }
             for path in paths where unlink(path) != 0 && errno != ENOENT {
                 throw SpoolFileSystemError("unlink", path: path)
             }
         }
     }
 
-    /// Makes renames and removals in the spool durable (`fsync` of each directory).
+    /// Makes renames and removals in the spool durable: an `fsync` of each directory changed since
+    /// it was last synced (``DirectoryChanges``).
     public func flush() async throws {
-        let directories = [incoming, rejectedDirectory, doneDirectory, failedDirectory]
+        let behind = changes.behind()
+        guard !behind.isEmpty else { return }
+        let changes = changes
         try await Self.offload {
-            for directory in directories { try Self.syncDirectory(directory) }
+            for (directory, count) in behind {
+                try Self.syncDirectory(directory)
+                changes.synced(directory, upTo: count)
+            }
         }
     }
 

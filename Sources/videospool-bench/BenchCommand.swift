@@ -7,7 +7,7 @@ import VideoSpoolTesting
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "videospool-bench",
-        abstract: "Measure the videospool daemon: burst, steady, moderate, the cost of one HTTP exchange, waiting, idle, the poll schedule, video downloads, and a long history."
+        abstract: "Measure the videospool daemon: burst, steady, moderate, the cost of one HTTP exchange and of one commit, waiting, idle, the poll schedule, video downloads, and a long history."
     )
 
     @Option(help: "The daemon binary to measure (build it with `make release`).")
@@ -24,7 +24,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// Every scenario, in the order they run.
     static let scenarios = [
-        "burst", "burst-postgresql", "metrics", "steady", "moderate", "moderate-no-downloads", "http-floor", "waiting", "idle", "polling",
+        "burst", "burst-postgresql", "metrics", "steady", "moderate", "moderate-no-downloads", "http-floor", "store-floor", "waiting", "idle", "polling",
         "download", "history",
     ]
 
@@ -90,6 +90,10 @@ struct BenchCommand: AsyncParsableCommand {
         if only.contains("http-floor") {
             let scenario = quick ? HTTPFloorScenario(exchanges: 400) : HTTPFloorScenario()
             report(try await scenario.run(binary: binary))
+        }
+        if only.contains("store-floor") {
+            let scenario = quick ? StoreFloorScenario(commits: 200, jobs: 40) : StoreFloorScenario()
+            report(try await scenario.run())
         }
         // Waiting and idle run side by side: each daemon's CPU and wake-ups are its own, read from
         // /proc, and this saves a minute of the ten `make bench` may take.

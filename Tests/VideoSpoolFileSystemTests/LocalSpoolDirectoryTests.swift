@@ -415,21 +415,65 @@ struct SpoolOutcomeTests {
         }
     }
 
-    @Test func flushSucceedsOnAPreparedSpool() async throws {
+    @Test func aProcesssFirstFlushSyncsEachOfTheFourDirectories() async throws {
         try await withSpool { spool in
             try await spool.flush()
-            // And it does sync each of the four directories: without any one of them it fails,
-            // naming it (a flush that synced nothing, or skipped one, would pass silently).
+            // A new process (a fresh value for the same tree) cannot know what an earlier one left
+            // unsynced: its first flush syncs all four. Without any one of them it fails, naming it
+            // (a flush that synced nothing, or skipped one, would pass silently).
             for directory in [spool.incoming, spool.rejectedDirectory, spool.doneDirectory, spool.failedDirectory] {
+                let fresh = LocalSpoolDirectory(root: spool.root)
                 let aside = directory + ".aside"
                 #expect(rename(directory, aside) == 0)
-                let error = await #expect(throws: SpoolFileSystemError.self) { try await spool.flush() }
+                let error = await #expect(throws: SpoolFileSystemError.self) { try await fresh.flush() }
                 #expect(error?.path == directory)
                 #expect(error?.operation == "open")
                 #expect(rename(aside, directory) == 0)
-                try await spool.flush()
+                try await fresh.flush()
             }
         }
+    }
+
+    @Test func aFlushSyncsOnlyTheDirectoriesChangedSinceTheLastOne() async throws {
+        try await withSpool { spool in
+            try await spool.flush()
+            // Nothing changed: a flush syncs nothing, so a directory moved aside goes unnoticed.
+            #expect(rename(spool.doneDirectory, spool.doneDirectory + ".aside") == 0)
+            try await spool.flush()
+            #expect(rename(spool.doneDirectory + ".aside", spool.doneDirectory) == 0)
+
+            // An outcome written to done/ makes done/ (and only done/) due, through any copy.
+            let copy = spool
+            try await copy.writeOutcome(Array("{}\n".utf8), jobID: try #require(JobID("job-1")), completed: true)
+            #expect(rename(spool.failedDirectory, spool.failedDirectory + ".aside") == 0)
+            #expect(rename(spool.doneDirectory, spool.doneDirectory + ".aside") == 0)
+            let error = await #expect(throws: SpoolFileSystemError.self) { try await spool.flush() }
+            #expect(error?.path == spool.doneDirectory)
+            #expect(rename(spool.doneDirectory + ".aside", spool.doneDirectory) == 0)
+            try await spool.flush()  // failed/ is still aside: it was not due
+            #expect(rename(spool.failedDirectory + ".aside", spool.failedDirectory) == 0)
+
+            // A removed request makes incoming/ due.
+            try spool.publish(Array("{}".utf8), as: "a.json")
+            try await spool.remove("a.json")
+            #expect(rename(spool.incoming, spool.incoming + ".aside") == 0)
+            let removal = await #expect(throws: SpoolFileSystemError.self) { try await spool.flush() }
+            #expect(removal?.path == spool.incoming)
+            #expect(rename(spool.incoming + ".aside", spool.incoming) == 0)
+            try await spool.flush()
+        }
+    }
+
+    @Test func aChangeMadeWhileAFlushSyncsStaysDueForTheNextFlush() {
+        let changes = DirectoryChanges(directories: ["/spool/done"])
+        let due = changes.behind()
+        #expect(due.map(\.directory) == ["/spool/done"])
+        // A rename lands in done/ after this flush's fsync began; the fsync may not cover it.
+        changes.changed("/spool/done")
+        for (directory, count) in due { changes.synced(directory, upTo: count) }
+        #expect(changes.behind().map(\.directory) == ["/spool/done"])
+        for (directory, count) in changes.behind() { changes.synced(directory, upTo: count) }
+        #expect(changes.behind().isEmpty)
     }
 
     @Test func flushFailsWhenADirectoryIsMissing() async throws {

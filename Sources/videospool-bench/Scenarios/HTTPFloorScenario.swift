@@ -97,7 +97,7 @@ struct HTTPFloorScenario {
         concurrency: Int,
         _ exchange: @escaping @Sendable () async throws -> Void
     ) async throws -> Measurement {
-        let cpuBefore = Self.processCPUMicroseconds()
+        let cpuBefore = ownCPUMicroseconds()
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for lane in 0..<concurrency {
@@ -107,15 +107,7 @@ struct HTTPFloorScenario {
             try await group.waitForAll()
         }
         let seconds = (ContinuousClock.now - start).milliseconds / 1000
-        let cpu = Self.processCPUMicroseconds() - cpuBefore
+        let cpu = ownCPUMicroseconds() - cpuBefore
         return Measurement(cpuPerExchange: cpu / Double(count), perSecond: Double(count) / seconds)
-    }
-
-    /// User plus system CPU of every thread of this process so far, in microseconds.
-    private static func processCPUMicroseconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        func microseconds(_ time: timeval) -> Double { Double(time.tv_sec) * 1e6 + Double(time.tv_usec) }
-        return microseconds(usage.ru_utime) + microseconds(usage.ru_stime)
     }
 }
