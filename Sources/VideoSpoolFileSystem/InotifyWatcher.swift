@@ -7,8 +7,9 @@ import VideoSpoolCore
 /// Watches one directory with inotify on a dedicated thread and turns events into hints.
 ///
 /// Events asked for: `IN_CLOSE_WRITE` (written in place), `IN_MOVED_TO` (renamed in, the normal
-/// way to publish), `IN_CREATE` (hard-linked in, as Maildir writers do). A queue overflow, or the
-/// directory going away, asks for a full rescan. Cancelling the consuming task ends the thread.
+/// way to publish), `IN_CREATE` (hard-linked in, as Maildir writers do); names starting with `.`
+/// (writers' temporaries) are left out. A queue overflow, or the directory going away, asks for a
+/// full rescan. Cancelling the consuming task ends the thread.
 enum InotifyWatcher {
     static func watch(directory: String) throws -> AsyncStream<SpoolChange> {
         let notify = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
@@ -76,10 +77,14 @@ enum InotifyWatcher {
                     return
                 } else if nameLength > 0 {
                     // The name is NUL-padded to `len`; its bytes go through as they are (escaped),
-                    // so a name that is not UTF-8 can still be opened.
+                    // so a name that is not UTF-8 can still be opened. A name starting with `.` is a
+                    // writer's temporary file, never a request: its creation and close wake nobody
+                    // (two of the three events a published request makes).
                     let raw = UnsafeRawBufferPointer(start: buffer.advanced(by: nameStart), count: nameLength)
-                    let name = SpoolFileName.escape(raw.prefix { $0 != 0 })
-                    if !name.isEmpty { continuation.yield(.file(name)) }
+                    let bytes = raw.prefix { $0 != 0 }
+                    if let first = bytes.first, first != UInt8(ascii: ".") {
+                        continuation.yield(.file(SpoolFileName.escape(bytes)))
+                    }
                 }
                 offset = nameStart + nameLength
             }

@@ -82,6 +82,21 @@ struct InotifyWatcherTests {
         }
     }
 
+    @Test func aWritersHiddenTemporaryFileGivesNoHintAndItsRenameDoes() async throws {
+        try await withSpool { spool in
+            let stream = try spool.watch()
+            // Created, written and closed under a dot-name (two events), then renamed in (one).
+            try writeFile("{}", to: spool.incoming + "/.request.json.tmp")
+            #expect(rename(spool.incoming + "/.request.json.tmp", spool.incoming + "/request.json") == 0)
+            let seen = try await changes(
+                in: stream,
+                until: { $0 == .file("request.json") },
+                waitingFor: ".file(request.json) after a hidden temporary"
+            )
+            #expect(seen == [.file("request.json")], "the temporary's events woke the intake: \(seen)")
+        }
+    }
+
     @Test func removingTheIncomingDirectoryAsksForARescanAndEndsTheStream() async throws {
         try await withSpool { spool in
             let stream = try spool.watch()
