@@ -28,7 +28,12 @@ struct OwnershipTests {
 
     /// Waits for the process to exit, failing clearly if it does not within `timeout`.
     static func exitStatus(of process: DaemonProcess, within timeout: Duration = .seconds(60)) async throws -> Int32 {
-        try await withTimeout(timeout, waitingFor: "PID \(process.pid) to exit") { await process.waitForExit() }
+        do {
+            return try await withTimeout(timeout, waitingFor: "PID \(process.pid) to exit") { await process.waitForExit() }
+        } catch let error as TimedOut {
+            // Which daemon hung, and where: the log is gone with the test's directory afterwards.
+            throw EndedEarly("\(error); its log ends:\n\(process.logTail)")
+        }
     }
 
     /// The number of POSTs the simulator accepted per prompt, for "no job POSTed twice".
