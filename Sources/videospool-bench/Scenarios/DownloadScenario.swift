@@ -69,7 +69,7 @@ struct DownloadScenario {
         let sampler = RSSSampler()
         let sampling = Task { await sampler.run() }
         let cpuBefore = try simulator.cpuSeconds()
-        let ownCPUBefore = try Self.cpuSeconds(pid: "self")
+        let ownCPUBefore = ownCPUMicroseconds()
         let start = ContinuousClock.now
         let stored = try await withThrowingTaskGroup(of: StoredVideo.self) { group in
             for (index, link) in links.enumerated() {
@@ -85,7 +85,7 @@ struct DownloadScenario {
         sampling.cancel()
         let peak = max(await sampling.value, try Self.residentMiB())
         let simulatorCPU = try simulator.cpuSeconds() - cpuBefore
-        let downloaderCPU = try Self.cpuSeconds(pid: "self") - ownCPUBefore
+        let downloaderCPU = (ownCPUMicroseconds() - ownCPUBefore) / 1e6
         try await downloader.shutdown()
 
         guard stored.allSatisfy({ $0.bytes == bytes }) else {
@@ -155,7 +155,7 @@ struct DownloadScenario {
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
-    /// User plus system CPU time of a process (`self` for this one), in seconds.
+    /// User plus system CPU time of another process, in seconds (this one's: ``ownCPUMicroseconds()``).
     static func cpuSeconds(pid: String) throws -> Double {
         let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
         // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
