@@ -33,7 +33,8 @@ package final class DirectoryChanges: Sendable {
 
     package func synced(_ directory: String, upTo count: UInt64) {
         counts.withLock { counts in
-            counts[directory, default: Counts()].synced = max(counts[directory, default: Counts()].synced, count)
+            let synced = counts[directory]?.synced ?? 0
+            counts[directory, default: Counts()].synced = max(synced, count)
         }
     }
 }
